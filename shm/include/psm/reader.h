@@ -1,0 +1,217 @@
+/*
+ * psm/reader.h - reader API of libpsmetrics.
+ *
+ * A reader maps a segment read-only (O_RDONLY, PROT_READ) and treats it as
+ * hostile: every offset, length and count is checked against the header and the
+ * object's size before use, strings are used as (pointer, length) pairs that were
+ * checked to lie inside the used blob, and nothing is ever written through the
+ * mapping. A failed check is reported as -1 with a message that names the record
+ * and the value, never as a crash.
+ *
+ * The reader needs nothing the writer owns: only the segment's name.
+ */
+#ifndef PSM_READER_H
+#define PSM_READER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "psm/segment.h"
+
+typedef struct psm_reader psm_reader_t;
+
+struct psm_strview {
+    const char *p;
+    size_t len;
+};
+
+struct psm_desc_view {
+    uint32_t index;
+    enum psm_type type;
+    uint32_t flags;
+    struct psm_strview name, help, unit;
+    unsigned label_count;
+    struct psm_strview label_names[PSM_MAX_LABELS];
+    unsigned bucket_count;
+    double bounds[PSM_MAX_BUCKETS];
+};
+
+struct psm_series_view {
+    uint32_t index;
+    const struct psm_desc_view *desc;
+    struct psm_strview values[PSM_MAX_LABELS];
+    const _Atomic uint64_t *cells;
+};
+
+/* A consistent histogram: cumulative[bucket_count] is the +Inf bucket == count. */
+struct psm_hist_snapshot {
+    uint64_t count;
+    double sum;
+    uint64_t cumulative[PSM_MAX_BUCKETS + 1];
+    unsigned attempts; /* reads it took */
+    int torn;          /* 1: retries exhausted; buckets/count agree, sum may not */
+};
+
+struct psm_info {
+    uint16_t major, minor;
+    uint64_t layout_hash, segment_size, generation;
+    pid_t writer_pid;
+    uint64_t writer_start_ticks, writer_start_realtime, heartbeat_boottime;
+    uint32_t desc_capacity, desc_count, series_capacity, series_count;
+    uint64_t blob_size, blob_used, cells_size, cells_used;
+    uint64_t overflow_desc, overflow_series, overflow_blob, overflow_cells;
+    dev_t dev;
+    ino_t ino;
+};
+
+struct psm_liveness {
+    int alive;            /* 1: the writer process exists and heartbeats */
+    pid_t pid;            /* 0: the writer closed the segment cleanly */
+    double heartbeat_age; /* seconds since the last heartbeat */
+    const char *reason;   /* when not alive: why, for logs */
+};
+
+/* Histogram snapshot attempts before psm_reader_hist_read() gives up. */
+#define PSM_HIST_MAX_ATTEMPTS 100000
+
+/**
+ * psm_reader_open - map the segment @name read-only and validate its header
+ * @r: receives the reader
+ * @name: shm name without '/' (NULL: PSM_DEFAULT_NAME)
+ * @err: buffer for one line saying what failed (no such segment, permission
+ *       denied, wrong magic, unsupported version, truncated, corrupt)
+ * @errlen: size of @err
+ *
+ * Returns 0, or -1 with errno set (ENOENT, EACCES, EPROTO for a bad segment,
+ * EAGAIN when the writer is still initialising it) and @err filled.
+ */
+int psm_reader_open(psm_reader_t **r, const char *name, char *err, size_t errlen);
+
+/**
+ * psm_reader_open_mem - validate a segment image held in memory (tests, fuzzing)
+ * @r: receives the reader
+ * @mem: the image; it must stay valid and unchanged-in-size until close
+ * @len: its length, playing the part of the object's size
+ * @err: as for psm_reader_open()
+ * @errlen: size of @err
+ *
+ * Returns 0, or -1 with errno EPROTO and @err filled.
+ */
+int psm_reader_open_mem(psm_reader_t **r, const void *mem, size_t len, char *err, size_t errlen);
+
+/** psm_reader_close - unmap and free; @r may be NULL */
+void psm_reader_close(psm_reader_t *r);
+
+/** psm_reader_error - the message of the last failed call on @r */
+const char *psm_reader_error(const psm_reader_t *r);
+
+/** psm_reader_name - the shm name @r was opened with ("(memory)" for images) */
+const char *psm_reader_name(const psm_reader_t *r);
+
+/**
+ * psm_reader_info - copy the header's fields
+ * @r: the reader
+ * @info: receives them (counts are as read, not yet validated)
+ */
+void psm_reader_info(const psm_reader_t *r, struct psm_info *info);
+
+/**
+ * psm_reader_load - validate every descriptor and series published so far
+ * @r: the reader
+ *
+ * Call once per snapshot (a scrape, a dump): it reads the counts, validates new
+ * records and caches their views. Records are append-only, so views stay valid
+ * until the segment is replaced.
+ * Returns 0, or -1 with errno EPROTO and psm_reader_error() naming the first bad
+ * record and field.
+ */
+int psm_reader_load(psm_reader_t *r);
+
+/** psm_reader_desc_count - descriptors validated by the last psm_reader_load() */
+uint32_t psm_reader_desc_count(const psm_reader_t *r);
+
+/** psm_reader_desc - descriptor @i (< psm_reader_desc_count()) */
+const struct psm_desc_view *psm_reader_desc(const psm_reader_t *r, uint32_t i);
+
+/** psm_reader_series_count - series validated by the last psm_reader_load() */
+uint32_t psm_reader_series_count(const psm_reader_t *r);
+
+/**
+ * psm_reader_series - fill @view with series @i (< psm_reader_series_count())
+ * @r: the reader
+ * @i: series index
+ * @view: receives the descriptor, label values and cells
+ */
+void psm_reader_series(const psm_reader_t *r, uint32_t i, struct psm_series_view *view);
+
+/** psm_series_u64 - a counter's value */
+static inline uint64_t psm_series_u64(const struct psm_series_view *s)
+{
+    return atomic_load_explicit(&s->cells[0], memory_order_relaxed);
+}
+
+/** psm_series_f64 - a gauge's (or double counter's) value */
+static inline double psm_series_f64(const struct psm_series_view *s)
+{
+    union {
+        uint64_t u;
+        double d;
+    } v = {.u = atomic_load_explicit(&s->cells[0], memory_order_relaxed)};
+    return v.d;
+}
+
+/** psm_series_value - the value of a counter or gauge as a double */
+double psm_series_value(const struct psm_series_view *s);
+
+/**
+ * psm_reader_hist_read - take a consistent snapshot of a histogram series
+ * @s: a series of a histogram
+ * @snap: receives count, sum and cumulative buckets
+ *
+ * Reads without writing: acquire-load the count, then the sum, then the buckets,
+ * and accept when the buckets add up to the count; retry otherwise, at most
+ * PSM_HIST_MAX_ATTEMPTS times. If every attempt raced a writer, the snapshot is
+ * built from the last buckets read (count = their total) and @snap->torn is 1.
+ * Returns 0 (consistent) or 1 (torn).
+ */
+int psm_reader_hist_read(const struct psm_series_view *s, struct psm_hist_snapshot *snap);
+
+/**
+ * psm_reader_check - verify every invariant of the segment
+ * @r: the reader
+ * @err: buffer for one line naming the first violation
+ * @errlen: size of @err
+ *
+ * Header geometry, every published record, string terminators and UTF-8, name
+ * syntax, unique names and label sets, non-overlapping cells, bucket bounds,
+ * histogram buckets adding up to the count, an even generation.
+ * Returns 0, or -1 with errno EPROTO and @err filled.
+ */
+int psm_reader_check(psm_reader_t *r, char *err, size_t errlen);
+
+/**
+ * psm_reader_refresh - follow a replaced segment
+ * @r: a reader opened by name
+ *
+ * Compares the inode behind the name with the mapped one (and the mapped
+ * header's generation); if the segment was replaced, maps the new one and drops
+ * every cached view. If the name no longer exists, keeps the old mapping.
+ * Returns 0 unchanged, 1 remapped, -1 (the new segment is bad or the name is
+ * gone: psm_reader_error() says which; the old mapping stays usable).
+ */
+int psm_reader_refresh(psm_reader_t *r);
+
+/**
+ * psm_reader_liveness - is the writer alive?
+ * @r: the reader
+ * @max_age: seconds without a heartbeat after which the writer counts as dead
+ * @l: receives the verdict, pid, heartbeat age and reason
+ *
+ * Alive means: pid non-zero, the process exists, its start time matches the
+ * one recorded (a recycled pid is not the writer), and the heartbeat is recent.
+ */
+void psm_reader_liveness(const psm_reader_t *r, double max_age, struct psm_liveness *l);
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * psm/render.h - Prometheus text 0.0.4 and OpenMetrics 1.0 exposition of a
+ * segment, generic over its descriptors, plus the growable buffer it writes
+ * into and helpers for callers that add families of their own (the exporter).
+ */
+#ifndef PSM_RENDER_H
+#define PSM_RENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "psm/reader.h"
+
+#define PSM_TEXT_CONTENT_TYPE        "text/plain; version=0.0.4; charset=utf-8"
+#define PSM_OPENMETRICS_CONTENT_TYPE "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+enum psm_format {
+    PSM_FMT_TEXT = 0,        /* Prometheus text exposition 0.0.4 */
+    PSM_FMT_OPENMETRICS = 1, /* OpenMetrics 1.0 text */
+};
+
+/* A growable byte buffer. After an allocation failure, oom is set and writes stop. */
+struct psm_buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+
+/** psm_buf_reserve - make room for @n more bytes; returns 0 or -1 (oom set) */
+int psm_buf_reserve(struct psm_buf *b, size_t n);
+
+/** psm_buf_put - append @n bytes */
+static inline void psm_buf_put(struct psm_buf *b, const void *p, size_t n)
+{
+    if (b->cap - b->len < n && psm_buf_reserve(b, n) != 0)
+        return;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+/** psm_buf_puts - append a C string */
+void psm_buf_puts(struct psm_buf *b, const char *s);
+
+/** psm_buf_printf - append formatted text */
+void psm_buf_printf(struct psm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** psm_buf_free - release the memory; the buffer is empty and reusable after */
+void psm_buf_free(struct psm_buf *b);
+
+/**
+ * psm_format_double - format @v so that it parses back to the same double
+ * @v: the value
+ * @out: at least 32 bytes
+ *
+ * Integral values print as integers, others with the fewest significant digits
+ * (15 to 17) that round-trip; NaN, +Inf and -Inf as Prometheus spells them.
+ * Returns the length written (no NUL counted; a NUL is written).
+ */
+size_t psm_format_double(double v, char *out);
+
+/** psm_format_u64 - decimal @v into @out (>= 21 bytes); returns the length */
+size_t psm_format_u64(uint64_t v, char *out);
+
+#define PSM_RENDER_NO_EOF 0x1u /* OpenMetrics: leave "# EOF" to the caller */
+
+struct psm_render_stats {
+    uint32_t families; /* families written */
+    uint32_t series;   /* series written */
+    uint32_t torn;     /* histogram snapshots that exhausted their retries */
+};
+
+/**
+ * psm_render - append the exposition of every published series of @r to @out
+ * @r: a reader; psm_reader_load() is called first
+ * @fmt: PSM_FMT_TEXT or PSM_FMT_OPENMETRICS
+ * @out: the buffer to append to
+ * @flags: PSM_RENDER_*
+ * @st: receives counts (may be NULL)
+ *
+ * Families appear in registration order, each with HELP and TYPE (and UNIT in
+ * OpenMetrics), then its series in creation order. Families without series are
+ * left out. Returns 0, or -1 if the segment failed validation
+ * (psm_reader_error()) or memory ran out (@out->oom).
+ */
+int psm_render(psm_reader_t *r, enum psm_format fmt, struct psm_buf *out, unsigned flags,
+               struct psm_render_stats *st);
+
+/**
+ * psm_render_family - append the HELP/TYPE (and OpenMetrics UNIT) lines of a family
+ * @b: the buffer
+ * @fmt: the format
+ * @name: the metric name (counters: with _total)
+ * @type: its type
+ * @help: help text, escaped here
+ * @unit: unit or NULL
+ */
+void psm_render_family(struct psm_buf *b, enum psm_format fmt, const char *name, enum psm_type type,
+                       const char *help, const char *unit);
+
+/**
+ * psm_render_sample - append one sample line
+ * @b: the buffer
+ * @name: the sample name (counters: with _total)
+ * @nlabels: number of labels
+ * @names: label names
+ * @values: label values, escaped here
+ * @v: the value
+ */
+void psm_render_sample(struct psm_buf *b, const char *name, unsigned nlabels,
+                       const char *const *names, const char *const *values, double v);
+
+/** psm_render_eof - append "# EOF\n" for OpenMetrics; nothing for text */
+void psm_render_eof(struct psm_buf *b, enum psm_format fmt);
+
+#endif

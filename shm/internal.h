@@ -1,0 +1,42 @@
+/*
+ * shm/internal.h - helpers shared by the writer, reader and renderer of
+ * libpsmetrics. Not installed; nothing outside shm/ includes it.
+ */
+#ifndef PSM_INTERNAL_H
+#define PSM_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "psm/segment.h"
+
+/* Writes "fmt..." into err (if errlen > 0); returns -1 so callers can return it. */
+int psm__fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* 1 if s[0..len) is a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*). */
+int psm__metric_name_ok(const char *s, size_t len);
+
+/* 1 if s[0..len) is a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not __*). */
+int psm__label_name_ok(const char *s, size_t len);
+
+/* 1 if s[0..len) is well-formed UTF-8 without NUL bytes. */
+int psm__utf8_ok(const char *s, size_t len);
+
+/* Path of the shm object in /dev/shm, or -1 if name is not a valid shm name. */
+int psm__shm_path(const char *name, char *path, size_t pathlen);
+
+/* 1 if name is a valid shm name: 1..200 bytes of [A-Za-z0-9._-], not "." or "..". */
+int psm__shm_name_ok(const char *name);
+
+/* CLOCK_BOOTTIME in nanoseconds. */
+uint64_t psm__boottime_ns(void);
+
+/* starttime (field 22 of /proc/<pid>/stat), or 0 if it cannot be read. */
+uint64_t psm__proc_start_ticks(int pid);
+
+struct psm_reader;
+/* Start of the mapped cell area of a reader (for offset checks). */
+const void *psm__reader_cells_base(const struct psm_reader *r);
+
+#endif

@@ -1,0 +1,343 @@
+/*
+ * shm/render.c - exposition of a segment in Prometheus text 0.0.4 and
+ * OpenMetrics 1.0.
+ *
+ * The scrape path: one pass groups series by descriptor (counting sort), then
+ * each family is written with its label sets escaped once per series and
+ * copied into every line of that series. Numbers are formatted without printf
+ * where they are integers, which is what most samples are.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psm/render.h"
+
+int psm_buf_reserve(struct psm_buf *b, size_t n)
+{
+    if (b->oom)
+        return -1;
+    if (b->cap - b->len >= n)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->len < n)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+void psm_buf_puts(struct psm_buf *b, const char *s)
+{
+    psm_buf_put(b, s, strlen(s));
+}
+
+void psm_buf_printf(struct psm_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || psm_buf_reserve(b, (size_t)n + 1) != 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void psm_buf_free(struct psm_buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+size_t psm_format_u64(uint64_t v, char *out)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
+size_t psm_format_double(double v, char *out)
+{
+    if (isnan(v)) {
+        memcpy(out, "NaN", 4);
+        return 3;
+    }
+    if (isinf(v)) {
+        memcpy(out, v > 0 ? "+Inf" : "-Inf", 5);
+        return 4;
+    }
+    /* Integers below 2^53 are exact: print them as integers. */
+    if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v) {
+        if (v < 0 || (v == 0 && signbit(v))) {
+            out[0] = '-';
+            return 1 + psm_format_u64((uint64_t)(-(int64_t)v), out + 1);
+        }
+        return psm_format_u64((uint64_t)v, out);
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        int n = snprintf(out, 32, "%.*g", prec, v);
+        if (prec == 17 || strtod(out, NULL) == v)
+            return (size_t)n;
+    }
+    return 0; /* not reached */
+}
+
+static void put_escaped(struct psm_buf *b, const char *s, size_t len, int quote)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        const char *rep = NULL;
+        if (c == '\\')
+            rep = "\\\\";
+        else if (c == '\n')
+            rep = "\\n";
+        else if (c == '"' && quote)
+            rep = "\\\"";
+        if (rep) {
+            psm_buf_put(b, s + start, i - start);
+            psm_buf_put(b, rep, 2);
+            start = i + 1;
+        }
+    }
+    psm_buf_put(b, s + start, len - start);
+}
+
+static const char *type_name(enum psm_type t)
+{
+    return t == PSM_COUNTER ? "counter" : t == PSM_GAUGE ? "gauge" : "histogram";
+}
+
+/* Family header lines. @name/@nlen is the full metric name (counters with _total). */
+static void family_header(struct psm_buf *b, enum psm_format fmt, const char *name, size_t nlen,
+                          enum psm_type type, const char *help, size_t hlen, const char *unit,
+                          size_t ulen)
+{
+    size_t flen = nlen;
+    if (fmt == PSM_FMT_OPENMETRICS && type == PSM_COUNTER && nlen > 6 &&
+        memcmp(name + nlen - 6, "_total", 6) == 0)
+        flen -= 6; /* OpenMetrics names the family without the sample suffix */
+    psm_buf_put(b, "# HELP ", 7);
+    psm_buf_put(b, name, flen);
+    psm_buf_put(b, " ", 1);
+    put_escaped(b, help, hlen, fmt == PSM_FMT_OPENMETRICS);
+    psm_buf_put(b, "\n# TYPE ", 8);
+    psm_buf_put(b, name, flen);
+    psm_buf_put(b, " ", 1);
+    psm_buf_puts(b, type_name(type));
+    psm_buf_put(b, "\n", 1);
+    /* OpenMetrics requires the family name to end in _<unit>. */
+    if (fmt == PSM_FMT_OPENMETRICS && ulen && flen > ulen + 1 &&
+        memcmp(name + flen - ulen, unit, ulen) == 0 && name[flen - ulen - 1] == '_') {
+        psm_buf_put(b, "# UNIT ", 7);
+        psm_buf_put(b, name, flen);
+        psm_buf_put(b, " ", 1);
+        psm_buf_put(b, unit, ulen);
+        psm_buf_put(b, "\n", 1);
+    }
+}
+
+void psm_render_family(struct psm_buf *b, enum psm_format fmt, const char *name, enum psm_type type,
+                       const char *help, const char *unit)
+{
+    family_header(b, fmt, name, strlen(name), type, help ? help : "", help ? strlen(help) : 0,
+                  unit ? unit : "", unit ? strlen(unit) : 0);
+}
+
+void psm_render_sample(struct psm_buf *b, const char *name, unsigned nlabels,
+                       const char *const *names, const char *const *values, double v)
+{
+    char num[32];
+    psm_buf_puts(b, name);
+    for (unsigned i = 0; i < nlabels; i++) {
+        psm_buf_put(b, i ? "," : "{", 1);
+        psm_buf_puts(b, names[i]);
+        psm_buf_put(b, "=\"", 2);
+        put_escaped(b, values[i], strlen(values[i]), 1);
+        psm_buf_put(b, "\"", 1);
+    }
+    if (nlabels)
+        psm_buf_put(b, "}", 1);
+    psm_buf_put(b, " ", 1);
+    psm_buf_put(b, num, psm_format_double(v, num));
+    psm_buf_put(b, "\n", 1);
+}
+
+void psm_render_eof(struct psm_buf *b, enum psm_format fmt)
+{
+    if (fmt == PSM_FMT_OPENMETRICS)
+        psm_buf_put(b, "# EOF\n", 6);
+}
+
+/* Escaped label pairs of one series, without braces: k="v",k2="v2" */
+static void series_labels(struct psm_buf *lb, const struct psm_series_view *s)
+{
+    const struct psm_desc_view *d = s->desc;
+    lb->len = 0;
+    for (unsigned i = 0; i < d->label_count; i++) {
+        if (i)
+            psm_buf_put(lb, ",", 1);
+        psm_buf_put(lb, d->label_names[i].p, d->label_names[i].len);
+        psm_buf_put(lb, "=\"", 2);
+        put_escaped(lb, s->values[i].p, s->values[i].len, 1);
+        psm_buf_put(lb, "\"", 1);
+    }
+}
+
+/* name suffix {labels[,extra]} value\n */
+static void sample_line(struct psm_buf *b, const struct psm_strview *name, const char *suffix,
+                        size_t slen, const struct psm_buf *lb, const char *extra, size_t elen,
+                        const char *num, size_t numlen)
+{
+    size_t need = name->len + slen + lb->len + elen + numlen + 8;
+    if (b->cap - b->len < need && psm_buf_reserve(b, need) != 0)
+        return;
+    char *p = b->p + b->len;
+    memcpy(p, name->p, name->len);
+    p += name->len;
+    memcpy(p, suffix, slen);
+    p += slen;
+    if (lb->len || elen) {
+        *p++ = '{';
+        memcpy(p, lb->p, lb->len);
+        p += lb->len;
+        if (lb->len && elen)
+            *p++ = ',';
+        memcpy(p, extra, elen);
+        p += elen;
+        *p++ = '}';
+    }
+    *p++ = ' ';
+    memcpy(p, num, numlen);
+    p += numlen;
+    *p++ = '\n';
+    b->len = (size_t)(p - b->p);
+}
+
+/* le="..." strings of a histogram's bounds, and +Inf. */
+struct le_set {
+    char s[PSM_MAX_BUCKETS + 1][48];
+    size_t len[PSM_MAX_BUCKETS + 1];
+};
+
+static void le_build(struct le_set *le, const struct psm_desc_view *d)
+{
+    for (unsigned i = 0; i <= d->bucket_count; i++) {
+        char num[32] = "+Inf";
+        if (i < d->bucket_count)
+            psm_format_double(d->bounds[i], num);
+        le->len[i] = (size_t)snprintf(le->s[i], sizeof le->s[i], "le=\"%s\"", num);
+    }
+}
+
+static void render_series(struct psm_buf *b, enum psm_format fmt, const struct psm_series_view *s,
+                          struct psm_buf *lb, const struct le_set *le, struct psm_render_stats *st)
+{
+    const struct psm_desc_view *d = s->desc;
+    char num[32];
+    size_t n;
+    series_labels(lb, s);
+    if (d->type != PSM_HISTOGRAM) {
+        if (d->type == PSM_COUNTER && !(d->flags & PSM_F_COUNTER_DOUBLE))
+            n = psm_format_u64(psm_series_u64(s), num);
+        else
+            n = psm_format_double(psm_series_f64(s), num);
+        sample_line(b, &d->name, "", 0, lb, "", 0, num, n);
+        return;
+    }
+    struct psm_hist_snapshot h;
+    if (psm_reader_hist_read(s, &h) != 0 && st)
+        st->torn++;
+    for (unsigned i = 0; i <= d->bucket_count; i++) {
+        n = psm_format_u64(h.cumulative[i], num);
+        sample_line(b, &d->name, "_bucket", 7, lb, le->s[i], le->len[i], num, n);
+    }
+    /* OpenMetrics: a histogram with negative buckets has no _sum. */
+    if (!(fmt == PSM_FMT_OPENMETRICS && d->bounds[0] < 0)) {
+        n = psm_format_double(h.sum, num);
+        sample_line(b, &d->name, "_sum", 4, lb, "", 0, num, n);
+    }
+    n = psm_format_u64(h.count, num);
+    sample_line(b, &d->name, "_count", 6, lb, "", 0, num, n);
+}
+
+int psm_render(psm_reader_t *r, enum psm_format fmt, struct psm_buf *out, unsigned flags,
+               struct psm_render_stats *st)
+{
+    struct psm_render_stats local = {0};
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof *st);
+    if (psm_reader_load(r) != 0)
+        return -1;
+    uint32_t nd = psm_reader_desc_count(r), ns = psm_reader_series_count(r);
+    /* Group series by descriptor: start[d]..start[d+1] in order[]. */
+    uint32_t *start = calloc((size_t)nd + 1, sizeof *start);
+    uint32_t *order = malloc((size_t)(ns ? ns : 1) * sizeof *order);
+    struct psm_buf lb = {0};
+    if (!start || !order) {
+        free(start);
+        free(order);
+        out->oom = 1;
+        return -1;
+    }
+    struct psm_series_view sv;
+    for (uint32_t i = 0; i < ns; i++) {
+        psm_reader_series(r, i, &sv);
+        start[sv.desc->index + 1]++;
+    }
+    for (uint32_t d = 0; d < nd; d++)
+        start[d + 1] += start[d];
+    uint32_t *fill = calloc((size_t)nd + 1, sizeof *fill);
+    if (!fill) {
+        free(start);
+        free(order);
+        out->oom = 1;
+        return -1;
+    }
+    for (uint32_t i = 0; i < ns; i++) {
+        psm_reader_series(r, i, &sv);
+        uint32_t d = sv.desc->index;
+        order[start[d] + fill[d]++] = i;
+    }
+    free(fill);
+    struct le_set le;
+    for (uint32_t d = 0; d < nd; d++) {
+        if (start[d] == start[d + 1])
+            continue;
+        const struct psm_desc_view *dv = psm_reader_desc(r, d);
+        family_header(out, fmt, dv->name.p, dv->name.len, dv->type, dv->help.p, dv->help.len,
+                      dv->unit.p, dv->unit.len);
+        if (dv->type == PSM_HISTOGRAM)
+            le_build(&le, dv);
+        for (uint32_t k = start[d]; k < start[d + 1]; k++) {
+            psm_reader_series(r, order[k], &sv);
+            render_series(out, fmt, &sv, &lb, &le, st);
+            st->series++;
+        }
+        st->families++;
+    }
+    if (!(flags & PSM_RENDER_NO_EOF))
+        psm_render_eof(out, fmt);
+    free(start);
+    free(order);
+    psm_buf_free(&lb);
+    return out->oom || lb.oom ? -1 : 0;
+}
