@@ -74,7 +74,7 @@ struct psm_liveness {
 };
 
 /* Histogram snapshot attempts before psm_reader_hist_read() gives up. */
-#define PSM_HIST_MAX_ATTEMPTS 100000
+#define PSM_HIST_MAX_ATTEMPTS 4096
 
 /**
  * psm_reader_open - map the segment @name read-only and validate its header

@@ -1,0 +1,142 @@
+/*
+ * tests/psm-fixture.c - a writer for the integration tests: fills a segment with
+ * every metric type and the awkward cases a renderer must get right (escaped
+ * label values, UTF-8, NaN and infinities, a double counter, a histogram with
+ * negative bounds, an empty family), then exits or holds the segment open.
+ *
+ *   psm-fixture --name NAME [--hold SECONDS] [--close] [--small]
+ *
+ * Without --hold it exits right after writing, leaving the segment with a
+ * dead writer (as after a crash); --close marks a clean exit instead. --small
+ * builds a segment of a few kilobytes (the fuzzer's seed).
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "psm/writer.h"
+
+static void die(const char *what, const char *err)
+{
+    fprintf(stderr, "psm-fixture: %s: %s\n", what, err);
+    exit(1);
+}
+
+static int reg(psm_writer_t *w, struct psm_metric_spec s)
+{
+    char err[512];
+    int id = psm_metric_register(w, &s, err, sizeof err);
+    if (id < 0)
+        die("register", err);
+    return id;
+}
+
+int main(int argc, char **argv)
+{
+    const char *name = "psm-fixture";
+    double hold = 0;
+    int close_clean = 0, small = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+            name = argv[++i];
+        else if (strcmp(argv[i], "--hold") == 0 && i + 1 < argc)
+            hold = atof(argv[++i]);
+        else if (strcmp(argv[i], "--close") == 0)
+            close_clean = 1;
+        else if (strcmp(argv[i], "--small") == 0)
+            small = 1;
+        else {
+            fprintf(stderr, "usage: psm-fixture --name NAME [--hold SECONDS] [--close] [--small]\n");
+            return 2;
+        }
+    }
+    char err[512];
+    psm_writer_t *w;
+    struct psm_writer_opts o = {.name = name, .replace = 1};
+    if (small)
+        o.desc_capacity = 12, o.series_capacity = 20, o.blob_size = 2048, o.cells_size = 2560;
+    if (psm_writer_open(&w, &o, NULL, err, sizeof err))
+        die("open", err);
+    static const char *port[] = {"port"}, *two[] = {"port", "reason"};
+    static const double lat[] = {.001, .005, .01, .05, .1, .5, 1};
+    static const double neg[] = {-10, -1, 0, 1, 10};
+    int ev = reg(w, (struct psm_metric_spec){.name = "fixture_events_processed_total",
+                                             .help = "Events handled.",
+                                             .type = PSM_COUNTER});
+    int fl = reg(w, (struct psm_metric_spec){.name = "fixture_port_flaps_total",
+                                             .help = "Oper-status transitions up to down.",
+                                             .type = PSM_COUNTER,
+                                             .label_count = 1,
+                                             .label_names = port});
+    int er = reg(w, (struct psm_metric_spec){.name = "fixture_errors_total",
+                                             .help = "Errors \\ with \"quotes\"\nand a newline.",
+                                             .type = PSM_COUNTER,
+                                             .label_count = 2,
+                                             .label_names = two});
+    int cpu = reg(w, (struct psm_metric_spec){.name = "fixture_cpu_seconds_total",
+                                              .help = "CPU time.",
+                                              .unit = "seconds",
+                                              .type = PSM_COUNTER,
+                                              .flags = PSM_F_COUNTER_DOUBLE});
+    int q = reg(w, (struct psm_metric_spec){
+                       .name = "fixture_queue_depth", .help = "Queue.", .type = PSM_GAUGE});
+    int st = reg(w, (struct psm_metric_spec){.name = "fixture_oper_status",
+                                             .help = "Per-port value.",
+                                             .type = PSM_GAUGE,
+                                             .label_count = 1,
+                                             .label_names = port});
+    int hl = reg(w, (struct psm_metric_spec){.name = "fixture_event_latency_seconds",
+                                             .help = "Latency.",
+                                             .unit = "seconds",
+                                             .type = PSM_HISTOGRAM,
+                                             .bucket_count = 7,
+                                             .bounds = lat,
+                                             .label_count = 1,
+                                             .label_names = port});
+    int hn = reg(w, (struct psm_metric_spec){.name = "fixture_temperature_delta",
+                                             .help = "Negative buckets.",
+                                             .type = PSM_HISTOGRAM,
+                                             .bucket_count = 5,
+                                             .bounds = neg});
+    reg(w, (struct psm_metric_spec){.name = "fixture_unused_total",
+                                    .help = "Registered, never resolved.",
+                                    .type = PSM_COUNTER,
+                                    .label_count = 1,
+                                    .label_names = port});
+
+    psm_counter_add(psm_counter_resolve(w, ev, NULL), 1234);
+    const char *ports[] = {"Ethernet0", "Ethernet4", "Ethernet8"};
+    for (int i = 0; i < 3; i++) {
+        psm_counter_add(psm_counter_resolve(w, fl, &ports[i]), (uint64_t)i * 3);
+        psm_gauge_set(psm_gauge_resolve(w, st, &ports[i]), i % 2);
+        psm_histogram_t *h = psm_histogram_resolve(w, hl, &ports[i]);
+        for (int k = 0; k < 50; k++)
+            psm_histogram_observe(h, 0.0007 * (k + 1) * (i + 1));
+    }
+    psm_counter_inc(
+        psm_counter_resolve(w, er, (const char *[]){"Ethernet0", "redis \"timeout\"\n\\x"}));
+    psm_counter_inc(psm_counter_resolve(w, er, (const char *[]){"Ethernet4", "ünïcødé ✓"}));
+    psm_counter_store_f64(psm_counter_resolve(w, cpu, NULL), 12.375);
+    psm_gauge_set(psm_gauge_resolve(w, q, NULL), NAN);
+    psm_gauge_set(psm_gauge_resolve(w, st, (const char *[]){"Ethernet12"}), INFINITY);
+    psm_gauge_set(psm_gauge_resolve(w, st, (const char *[]){"Ethernet16"}), -INFINITY);
+    psm_gauge_set(psm_gauge_resolve(w, st, (const char *[]){"Ethernet20"}), 0.1);
+    psm_histogram_t *h = psm_histogram_resolve(w, hn, NULL);
+    for (int k = -20; k <= 20; k++)
+        psm_histogram_observe(h, k);
+
+    if (hold > 0) {
+        printf("ready\n");
+        fflush(stdout);
+        for (double t = 0; t < hold; t += 0.2) {
+            psm_writer_heartbeat(w);
+            usleep(200 * 1000);
+        }
+    }
+    if (close_clean)
+        psm_writer_close(w);
+    return 0;
+}
