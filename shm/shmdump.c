@@ -116,14 +116,10 @@ enum {
 };
 
 static const struct option long_opts[] = {
-    {"name", required_argument, NULL, 'n'},
-    {"shm-name", required_argument, NULL, OPT_SHM_NAME},
-    {"format", required_argument, NULL, 'f'},
-    {"watch", required_argument, NULL, 'w'},
-    {"check", no_argument, NULL, 'c'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
+    {"name", required_argument, NULL, 'n'},   {"shm-name", required_argument, NULL, OPT_SHM_NAME},
+    {"format", required_argument, NULL, 'f'}, {"watch", required_argument, NULL, 'w'},
+    {"check", no_argument, NULL, 'c'},        {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 };
 
 /* What a value of option @opt must be, for the "needs a value" message. */
@@ -297,8 +293,7 @@ void shmdump_iso_time(uint64_t realtime_ns, char *out, size_t len)
     time_t t = (time_t)(realtime_ns / 1000000000u);
     struct tm tm;
     char zone[8];
-    if (realtime_ns == 0 || !localtime_r(&t, &tm) ||
-        strftime(zone, sizeof zone, "%z", &tm) != 5 ||
+    if (realtime_ns == 0 || !localtime_r(&t, &tm) || strftime(zone, sizeof zone, "%z", &tm) != 5 ||
         strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
         snprintf(out, len, "unknown");
         return;
@@ -400,8 +395,8 @@ static int snapshot(psm_reader_t *r, const struct dump_opts *o, struct shmdump_r
     }
     int rc;
     if (o->format == FMT_PROMETHEUS || o->format == FMT_OPENMETRICS) {
-        rc = psm_render(r, o->format == FMT_PROMETHEUS ? PSM_FMT_TEXT : PSM_FMT_OPENMETRICS, out,
-                        0, NULL);
+        rc = psm_render(r, o->format == FMT_PROMETHEUS ? PSM_FMT_TEXT : PSM_FMT_OPENMETRICS, out, 0,
+                        NULL);
         if (rc != 0 && !out->oom) {
             say("%s", psm_reader_error(r));
             return -1;

@@ -347,8 +347,8 @@ int shmdump_table(psm_reader_t *r, const struct psm_info *in, const struct psm_l
                 psm_reader_series(r, order[start[d] + j], &sv);
             series_name(&name, dv, has ? &sv : NULL);
             size_t w = display_width(name.p, name.len);
-            if (w > width)
-                width = w < NAME_COL_MAX ? w : NAME_COL_MAX;
+            if (w > width && w <= NAME_COL_MAX)
+                width = w;
         }
     }
     if (nd > 0) {

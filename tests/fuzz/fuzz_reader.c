@@ -19,7 +19,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* Segments are mapped page-aligned; cells need 8-byte alignment for atomics. */
-    uint8_t *img = aligned_alloc(64, size + 64);
+    uint8_t *img = aligned_alloc(64, (size + 64) / 64 * 64);
     if (!img)
         return 0;
     memcpy(img, data, size);
