@@ -49,7 +49,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--small") == 0)
             small = 1;
         else {
-            fprintf(stderr, "usage: psm-fixture --name NAME [--hold SECONDS] [--close] [--small]\n");
+            fprintf(stderr,
+                    "usage: psm-fixture --name NAME [--hold SECONDS] [--close] [--small]\n");
             return 2;
         }
     }

@@ -8,7 +8,24 @@ bindir=$(dirname "$fuzzer")/../bin
 mkdir -p "$corpus"
 seed=psm-fuzz-seed-$$
 trap 'rm -f /dev/shm/$seed' EXIT
-if [ -x "$bindir/psm-fixture" ]; then
+case $(basename "$fuzzer") in
+*netlink*)
+    # Real link dumps of this machine, raw from the kernel, as seeds.
+    /usr/bin/python3 - "$corpus" <<'PY'
+import os, socket, struct, sys
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+s.bind((0, 0))
+req = struct.pack("=LHHLL", 32, 18, 0x301, 1, 0) + struct.pack("=BxHiII", 0, 0, 0, 0, 0)
+s.send(req)
+for i in range(8):
+    data = s.recv(65536)
+    open(os.path.join(sys.argv[1], f"seed-dump-{i}"), "wb").write(data)
+    if struct.unpack_from("=H", data, 4)[0] == 3:  # NLMSG_DONE
+        break
+PY
+    ;;
+esac
+if [ -x "$bindir/psm-fixture" ] && [[ $(basename "$fuzzer") == *reader* ]]; then
     "$bindir/psm-fixture" --name "$seed" --small --close
     cp "/dev/shm/$seed" "$corpus/seed-fixture"
     "$bindir/psm-fixture" --name "$seed" --small

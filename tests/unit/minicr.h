@@ -58,28 +58,29 @@ static inline void mc_fail(const char *file, int line, const char *expr, const c
 
 #define TestSuite(suite, ...) static const struct mc_suite mc_suite_##suite = {__VA_ARGS__}
 
-#define Test(suite, name, ...)                                                                 \
-    static void mc_fn_##suite##_##name(void);                                                  \
-    __attribute__((constructor)) static void mc_reg_##suite##_##name(void)                     \
-    {                                                                                          \
-        mc_register((struct mc_test){#suite, #name, &mc_suite_##suite, mc_fn_##suite##_##name, \
-                                     {__VA_ARGS__}});                                          \
-    }                                                                                          \
+#define Test(suite, name, ...)                                                                     \
+    static void mc_fn_##suite##_##name(void);                                                      \
+    __attribute__((constructor)) static void mc_reg_##suite##_##name(void)                         \
+    {                                                                                              \
+        mc_register((struct mc_test){                                                              \
+            #suite, #name, &mc_suite_##suite, mc_fn_##suite##_##name, {__VA_ARGS__}});             \
+    }                                                                                              \
     static void mc_fn_##suite##_##name(void)
 
-#define cr_assert(cond, ...)                                                                   \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            mc_fail(__FILE__, __LINE__, #cond, "" __VA_ARGS__);                                \
+#define cr_assert(cond, ...)                                                                       \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            mc_fail(__FILE__, __LINE__, #cond, "" __VA_ARGS__);                                    \
     } while (0)
-#define cr_assert_not(cond, ...)             cr_assert(!(cond), __VA_ARGS__)
-#define cr_assert_eq(a, b, ...)              cr_assert((a) == (b), __VA_ARGS__)
-#define cr_assert_neq(a, b, ...)             cr_assert((a) != (b), __VA_ARGS__)
-#define cr_assert_geq(a, b, ...)             cr_assert((a) >= (b), __VA_ARGS__)
-#define cr_assert_not_null(p, ...)           cr_assert((p) != NULL, __VA_ARGS__)
-#define cr_assert_str_eq(a, b, ...)          cr_assert(strcmp((a), (b)) == 0, __VA_ARGS__)
-#define cr_assert_float_eq(a, b, eps, ...)   cr_assert(fabs((double)(a) - (double)(b)) <= (eps), __VA_ARGS__)
-#define cr_assert_fail(...)                  cr_assert(0, __VA_ARGS__)
+#define cr_assert_not(cond, ...)    cr_assert(!(cond), __VA_ARGS__)
+#define cr_assert_eq(a, b, ...)     cr_assert((a) == (b), __VA_ARGS__)
+#define cr_assert_neq(a, b, ...)    cr_assert((a) != (b), __VA_ARGS__)
+#define cr_assert_geq(a, b, ...)    cr_assert((a) >= (b), __VA_ARGS__)
+#define cr_assert_not_null(p, ...)  cr_assert((p) != NULL, __VA_ARGS__)
+#define cr_assert_str_eq(a, b, ...) cr_assert(strcmp((a), (b)) == 0, __VA_ARGS__)
+#define cr_assert_float_eq(a, b, eps, ...)                                                         \
+    cr_assert(fabs((double)(a) - (double)(b)) <= (eps), __VA_ARGS__)
+#define cr_assert_fail(...) cr_assert(0, __VA_ARGS__)
 
 int main(void)
 {

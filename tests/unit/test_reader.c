@@ -109,8 +109,8 @@ Test(reader, a_writer_that_died_is_not_alive)
     if (pid == 0) {
         char err[256];
         psm_writer_t *w;
-        _exit(psm_writer_open(&w, &(struct psm_writer_opts){.name = seg}, NULL, err,
-                              sizeof err) == 0
+        _exit(psm_writer_open(&w, &(struct psm_writer_opts){.name = seg}, NULL, err, sizeof err) ==
+                      0
                   ? 0
                   : 1); /* exits without closing: a crash, as far as readers know */
     }

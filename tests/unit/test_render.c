@@ -157,12 +157,14 @@ Test(render, histograms_have_cumulative_buckets_inf_sum_and_count)
 {
     psm_writer_t *w = tu_writer(&(struct psm_writer_opts){.name = seg});
     char err[256];
-    int h = psm_metric_register(
-        w,
-        &(struct psm_metric_spec){.name = "t_lat_seconds", .help = "Latency.", .unit = "seconds",
-                                  .type = PSM_HISTOGRAM, .bucket_count = 2,
-                                  .bounds = (double[]){0.5, 1}},
-        err, sizeof err);
+    int h = psm_metric_register(w,
+                                &(struct psm_metric_spec){.name = "t_lat_seconds",
+                                                          .help = "Latency.",
+                                                          .unit = "seconds",
+                                                          .type = PSM_HISTOGRAM,
+                                                          .bucket_count = 2,
+                                                          .bounds = (double[]){0.5, 1}},
+                                err, sizeof err);
     cr_assert_geq(h, 0, "%s", err);
     psm_histogram_t *hh = psm_histogram_resolve(w, h, NULL);
     psm_histogram_observe(hh, 0.25);

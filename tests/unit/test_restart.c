@@ -37,8 +37,8 @@ static void child_writer_counts(int n)
             _exit(1);
         int id = psm_metric_register(
             w,
-            &(struct psm_metric_spec){.name = "t_flaps_total", .type = PSM_COUNTER,
-                                      .label_count = 1, .label_names = ln},
+            &(struct psm_metric_spec){
+                .name = "t_flaps_total", .type = PSM_COUNTER, .label_count = 1, .label_names = ln},
             err, sizeof err);
         if (id < 0)
             _exit(2);
@@ -57,8 +57,7 @@ Test(restart, a_new_writer_reattaches_and_counters_continue)
     enum psm_open_result res;
     char err[256];
     psm_writer_t *w;
-    cr_assert_eq(psm_writer_open(&w, &(struct psm_writer_opts){.name = seg}, &res, err,
-                                 sizeof err),
+    cr_assert_eq(psm_writer_open(&w, &(struct psm_writer_opts){.name = seg}, &res, err, sizeof err),
                  0, "%s", err);
     cr_assert_eq(res, PSM_OPEN_ATTACHED);
     int id = tu_register(w, "t_flaps_total", PSM_COUNTER, 1, ln);
@@ -97,8 +96,8 @@ Test(restart, a_second_live_writer_is_refused)
     if (pid == 0) {
         char err[256];
         psm_writer_t *w2;
-        int rc = psm_writer_open(&w2, &(struct psm_writer_opts){.name = seg}, NULL, err,
-                                 sizeof err);
+        int rc =
+            psm_writer_open(&w2, &(struct psm_writer_opts){.name = seg}, NULL, err, sizeof err);
         _exit(rc == -1 && errno == EBUSY && strstr(err, "in use by another writer") ? 0 : 1);
     }
     int st;
@@ -149,8 +148,7 @@ Test(restart, a_corrupt_segment_is_replaced)
     enum psm_open_result res;
     char err[256];
     psm_writer_t *w;
-    cr_assert_eq(psm_writer_open(&w, &(struct psm_writer_opts){.name = seg}, &res, err,
-                                 sizeof err),
+    cr_assert_eq(psm_writer_open(&w, &(struct psm_writer_opts){.name = seg}, &res, err, sizeof err),
                  0, "%s", err);
     cr_assert_eq(res, PSM_OPEN_REPLACED);
     psm_reader_t *r = tu_reader(seg);

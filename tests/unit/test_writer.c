@@ -97,8 +97,8 @@ Test(writer, registering_a_name_with_another_shape_fails_with_eexist)
     tu_register(w, "t_shape", PSM_GAUGE, 0, NULL);
     char err[256];
     const char *ln[] = {"port"};
-    struct psm_metric_spec s = {.name = "t_shape", .type = PSM_GAUGE, .label_count = 1,
-                                .label_names = ln};
+    struct psm_metric_spec s = {
+        .name = "t_shape", .type = PSM_GAUGE, .label_count = 1, .label_names = ln};
     cr_assert_eq(psm_metric_register(w, &s, err, sizeof err), -1);
     cr_assert_eq(errno, EEXIST);
     cr_assert(strstr(err, "t_shape") && strstr(err, "another type"), "%s", err);
@@ -121,50 +121,56 @@ Test(writer, bad_metric_specs_are_refused_with_a_clear_message)
     const char *le[] = {"le"}, *dunder[] = {"__x"}, *dup[] = {"a", "a"}, *bad[] = {"1x"};
     const double unsorted[] = {1, 0.5}, nan[] = {0.0 / 0.0};
     expect_bad_spec(&(struct psm_metric_spec){.name = "1bad", .type = PSM_GAUGE}, "invalid");
-    expect_bad_spec(&(struct psm_metric_spec){.name = "has space", .type = PSM_GAUGE},
-                    "invalid");
+    expect_bad_spec(&(struct psm_metric_spec){.name = "has space", .type = PSM_GAUGE}, "invalid");
     expect_bad_spec(&(struct psm_metric_spec){.name = "t_events", .type = PSM_COUNTER},
                     "must end in _total");
     expect_bad_spec(&(struct psm_metric_spec){.name = "t_g_total", .type = PSM_GAUGE},
                     "only counters");
     expect_bad_spec(&(struct psm_metric_spec){.name = "t_g", .type = 9}, "type 9");
-    expect_bad_spec(&(struct psm_metric_spec){.name = "t_h", .type = PSM_HISTOGRAM,
-                                              .label_count = 1, .label_names = le,
-                                              .bucket_count = 1, .bounds = (double[]){1}},
+    expect_bad_spec(&(struct psm_metric_spec){.name = "t_h",
+                                              .type = PSM_HISTOGRAM,
+                                              .label_count = 1,
+                                              .label_names = le,
+                                              .bucket_count = 1,
+                                              .bounds = (double[]){1}},
                     "not le");
-    expect_bad_spec(&(struct psm_metric_spec){.name = "t_g", .type = PSM_GAUGE,
-                                              .label_count = 1, .label_names = dunder},
-                    "__x");
-    expect_bad_spec(&(struct psm_metric_spec){.name = "t_g", .type = PSM_GAUGE,
-                                              .label_count = 2, .label_names = dup},
-                    "twice");
-    expect_bad_spec(&(struct psm_metric_spec){.name = "t_g", .type = PSM_GAUGE,
-                                              .label_count = 1, .label_names = bad},
-                    "'1x'");
-    expect_bad_spec(&(struct psm_metric_spec){.name = "t_g", .type = PSM_GAUGE,
-                                              .label_count = 9, .label_names = dup},
-                    "at most 8");
-    expect_bad_spec(&(struct psm_metric_spec){.name = "t_h", .type = PSM_HISTOGRAM,
-                                              .bucket_count = 2, .bounds = unsorted},
-                    "bucket bound 1");
-    expect_bad_spec(&(struct psm_metric_spec){.name = "t_h", .type = PSM_HISTOGRAM,
-                                              .bucket_count = 1, .bounds = nan},
-                    "not finite");
-    expect_bad_spec(&(struct psm_metric_spec){.name = "t_h", .type = PSM_HISTOGRAM,
-                                              .bucket_count = 0},
-                    "0 buckets");
-    expect_bad_spec(&(struct psm_metric_spec){.name = "t_lat_ms", .unit = "seconds",
-                                              .type = PSM_GAUGE},
-                    "must end in _seconds");
-    expect_bad_spec(&(struct psm_metric_spec){.name = "t_g", .help = "\xff\xfe",
-                                              .type = PSM_GAUGE},
+    expect_bad_spec(
+        &(struct psm_metric_spec){
+            .name = "t_g", .type = PSM_GAUGE, .label_count = 1, .label_names = dunder},
+        "__x");
+    expect_bad_spec(
+        &(struct psm_metric_spec){
+            .name = "t_g", .type = PSM_GAUGE, .label_count = 2, .label_names = dup},
+        "twice");
+    expect_bad_spec(
+        &(struct psm_metric_spec){
+            .name = "t_g", .type = PSM_GAUGE, .label_count = 1, .label_names = bad},
+        "'1x'");
+    expect_bad_spec(
+        &(struct psm_metric_spec){
+            .name = "t_g", .type = PSM_GAUGE, .label_count = 9, .label_names = dup},
+        "at most 8");
+    expect_bad_spec(
+        &(struct psm_metric_spec){
+            .name = "t_h", .type = PSM_HISTOGRAM, .bucket_count = 2, .bounds = unsorted},
+        "bucket bound 1");
+    expect_bad_spec(
+        &(struct psm_metric_spec){
+            .name = "t_h", .type = PSM_HISTOGRAM, .bucket_count = 1, .bounds = nan},
+        "not finite");
+    expect_bad_spec(
+        &(struct psm_metric_spec){.name = "t_h", .type = PSM_HISTOGRAM, .bucket_count = 0},
+        "0 buckets");
+    expect_bad_spec(
+        &(struct psm_metric_spec){.name = "t_lat_ms", .unit = "seconds", .type = PSM_GAUGE},
+        "must end in _seconds");
+    expect_bad_spec(&(struct psm_metric_spec){.name = "t_g", .help = "\xff\xfe", .type = PSM_GAUGE},
                     "UTF-8");
 }
 
 Test(writer, a_full_series_table_counts_an_overflow_and_hands_out_a_sink)
 {
-    psm_writer_t *w =
-        tu_writer(&(struct psm_writer_opts){.name = seg, .series_capacity = 2});
+    psm_writer_t *w = tu_writer(&(struct psm_writer_opts){.name = seg, .series_capacity = 2});
     const char *ln[] = {"port"};
     int id = tu_register(w, "t_over_total", PSM_COUNTER, 1, ln);
     psm_counter_t *a = psm_counter_resolve(w, id, (const char *[]){"a"});
@@ -249,8 +255,7 @@ Test(writer, a_bad_segment_name_is_refused)
 {
     char err[256];
     psm_writer_t *w;
-    cr_assert_eq(psm_writer_open(&w, &(struct psm_writer_opts){.name = "a/b"}, NULL, err,
-                                 sizeof err),
-                 -1);
+    cr_assert_eq(
+        psm_writer_open(&w, &(struct psm_writer_opts){.name = "a/b"}, NULL, err, sizeof err), -1);
     cr_assert(strstr(err, "'a/b' is invalid"), "%s", err);
 }

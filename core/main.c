@@ -1,0 +1,251 @@
+/*
+ * core/main.c - portsyncd: command line, signals, and the two threads (netlink
+ * reader in linkmon.c, Redis writer in sync.c).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sync.h"
+
+#ifndef PORTSYNCD_VERSION
+#define PORTSYNCD_VERSION "0.0.0"
+#endif
+
+static const char usage[] =
+    "Usage: portsyncd [OPTION]...\n"
+    "Mirror the kernel's front-panel ports (netlink) into SONiC's Redis databases:\n"
+    "CONFIG_DB PORT -> APPL_DB PORT_TABLE (producer-state table), link state -> STATE_DB\n"
+    "PORT_TABLE, PortConfigDone/PortInitDone. Metrics go to a shared-memory segment that\n"
+    "portsyncd-exporter serves and portsyncd-shmdump prints.\n"
+    "\n"
+    "Redis:\n"
+    "  --redis-socket PATH     unix socket (default /var/run/redis/redis.sock)\n"
+    "  --redis-host HOST       TCP host instead of the socket\n"
+    "  --redis-port PORT       TCP port (default 6379)\n"
+    "  --appl-db N             APPL_DB number (default 0)\n"
+    "  --config-db N           CONFIG_DB number (default 4)\n"
+    "  --state-db N            STATE_DB number (default 6)\n"
+    "  --redis-timeout MS      connect and command timeout (default 2000)\n"
+    "Netlink:\n"
+    "  --netlink-rcvbuf BYTES  receive buffer (default 16777216)\n"
+    "  --queue-size PORTS      distinct ports the netlink->Redis queue holds (default 4096)\n"
+    "  --old-interfaces MODE   Ethernet* netdevs present at a cold start: 'sonic' (bring\n"
+    "                          down and ignore for the run, as SONiC; default), 'ignore'\n"
+    "                          (ignore, leave up), 'off' (handle like any netdev)\n"
+    "Metrics and logs:\n"
+    "  --shm-name NAME         metrics segment (default portsyncd-metrics)\n"
+    "  --shm-group GROUP       group that may read the segment (mode 0640)\n"
+    "  --log-level LEVEL       error, warning, notice, info (default), debug\n"
+    "  -h, --help              this text\n"
+    "  -V, --version           version\n";
+
+enum {
+    OPT_SOCKET = 256,
+    OPT_HOST,
+    OPT_PORT,
+    OPT_APPL,
+    OPT_CONFIG,
+    OPT_STATE,
+    OPT_TIMEOUT,
+    OPT_RCVBUF,
+    OPT_QUEUE,
+    OPT_OLD,
+    OPT_SHM,
+    OPT_GROUP,
+    OPT_LOG,
+};
+
+static int parse_int(const char *flag, const char *v, long lo, long hi, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || !end || *end || end == v || n < lo || n > hi) {
+        fprintf(stderr, "portsyncd: %s '%s' is not an integer from %ld to %ld\n", flag, v, lo, hi);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+static atomic_int stop;
+static struct pcd_queue *stop_queue;
+
+/* Signals are taken by this thread (sigwait), so no handler runs inside a lock. */
+static void *signal_thread(void *arg)
+{
+    sigset_t *set = arg;
+    for (;;) {
+        int sig;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            pcd_info("SIGHUP: nothing to reload");
+            continue;
+        }
+        pcd_notice("%s received: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        atomic_store(&stop, 1);
+        pcd_queue_wake(stop_queue);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"redis-socket", required_argument, NULL, OPT_SOCKET},
+        {"redis-host", required_argument, NULL, OPT_HOST},
+        {"redis-port", required_argument, NULL, OPT_PORT},
+        {"appl-db", required_argument, NULL, OPT_APPL},
+        {"config-db", required_argument, NULL, OPT_CONFIG},
+        {"state-db", required_argument, NULL, OPT_STATE},
+        {"redis-timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"netlink-rcvbuf", required_argument, NULL, OPT_RCVBUF},
+        {"queue-size", required_argument, NULL, OPT_QUEUE},
+        {"old-interfaces", required_argument, NULL, OPT_OLD},
+        {"shm-name", required_argument, NULL, OPT_SHM},
+        {"shm-group", required_argument, NULL, OPT_GROUP},
+        {"log-level", required_argument, NULL, OPT_LOG},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {0},
+    };
+    struct pcd_redis_opts ro = {.socket = "/var/run/redis/redis.sock",
+                                .port = 6379,
+                                .appl_db = 0,
+                                .config_db = 4,
+                                .state_db = 6,
+                                .timeout_ms = 2000};
+    struct pcd_linkmon_opts lo = {.old_mode = PCD_OLD_SONIC, .rcvbuf = 16 << 20};
+    const char *shm = "portsyncd-metrics", *group = NULL;
+    int queue_size = 4096, level = LOG_INFO, socket_given = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case OPT_SOCKET:
+            ro.socket = optarg;
+            socket_given = 1;
+            break;
+        case OPT_HOST:
+            ro.host = optarg;
+            break;
+        case OPT_PORT:
+            bad = parse_int("--redis-port", optarg, 1, 65535, &ro.port);
+            break;
+        case OPT_APPL:
+            bad = parse_int("--appl-db", optarg, 0, 15, &ro.appl_db);
+            break;
+        case OPT_CONFIG:
+            bad = parse_int("--config-db", optarg, 0, 15, &ro.config_db);
+            break;
+        case OPT_STATE:
+            bad = parse_int("--state-db", optarg, 0, 15, &ro.state_db);
+            break;
+        case OPT_TIMEOUT:
+            bad = parse_int("--redis-timeout", optarg, 10, 600000, &ro.timeout_ms);
+            break;
+        case OPT_RCVBUF:
+            bad = parse_int("--netlink-rcvbuf", optarg, 65536, INT_MAX, &lo.rcvbuf);
+            break;
+        case OPT_QUEUE:
+            bad = parse_int("--queue-size", optarg, 16, 1 << 20, &queue_size);
+            break;
+        case OPT_OLD:
+            if (strcmp(optarg, "sonic") == 0)
+                lo.old_mode = PCD_OLD_SONIC;
+            else if (strcmp(optarg, "ignore") == 0)
+                lo.old_mode = PCD_OLD_IGNORE;
+            else if (strcmp(optarg, "off") == 0)
+                lo.old_mode = PCD_OLD_OFF;
+            else {
+                fprintf(stderr,
+                        "portsyncd: --old-interfaces '%s' is not one of sonic, ignore, off\n",
+                        optarg);
+                bad = 1;
+            }
+            break;
+        case OPT_SHM:
+            shm = optarg;
+            break;
+        case OPT_GROUP:
+            group = optarg;
+            break;
+        case OPT_LOG:
+            level = pcd_log_level_parse(optarg);
+            if (level < 0) {
+                fprintf(stderr,
+                        "portsyncd: --log-level '%s' is not one of error, warning, notice, "
+                        "info, debug\n",
+                        optarg);
+                bad = 1;
+            }
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        case 'V':
+            printf("portsyncd %s\n", PORTSYNCD_VERSION);
+            return 0;
+        default:
+            fprintf(stderr, "Try 'portsyncd --help' for more information.\n");
+            return 2;
+        }
+        if (bad)
+            return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "portsyncd: unexpected argument '%s' (portsyncd takes only options)\n",
+                argv[optind]);
+        return 2;
+    }
+    if (ro.host && socket_given) {
+        fprintf(stderr, "portsyncd: --redis-socket and --redis-host exclude each other\n");
+        return 2;
+    }
+    if (ro.host)
+        ro.socket = NULL;
+    pcd_log_init("portsyncd", level);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread */
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[512];
+    struct pcd_metrics m;
+    if (pcd_metrics_open(&m, shm, group, err, sizeof err) != 0) {
+        pcd_err("%s", err);
+        return 1;
+    }
+    struct pcd_queue q;
+    if (pcd_queue_init(&q, (uint32_t)queue_size) != 0) {
+        pcd_err("cannot allocate a queue of %d ports", queue_size);
+        return 1;
+    }
+    stop_queue = &q;
+    pthread_t sig_th;
+    pthread_create(&sig_th, NULL, signal_thread, &set);
+    pthread_detach(sig_th);
+    pcd_notice("portsyncd %s starting: redis %s%s%s, metrics segment %s", PORTSYNCD_VERSION,
+               ro.socket ? "unix:" : "tcp:", ro.socket ? ro.socket : ro.host, ro.socket ? "" : "",
+               shm);
+
+    struct pcd_sync s = {.m = &m, .q = &q, .stop = &stop, .lm_opts = lo};
+    s.r.o = ro;
+    int rc = pcd_sync_run(&s);
+    pcd_metrics_close(&m);
+    pcd_queue_free(&q);
+    pcd_notice("portsyncd exiting %s", rc == 0 ? "cleanly" : "after a fatal error");
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,215 @@
+/*
+ * core/redis.c - hiredis connections to APPL_DB, CONFIG_DB and STATE_DB.
+ *
+ * SONiC's consumers (orchagent) never read APPL_DB PORT_TABLE:<key> written
+ * directly: they pop the producer-state-table protocol. The two scripts below
+ * do what sonic-swss-common's ProducerStateTable does, in one atomic EVALSHA
+ * per write, so a consumer never sees the key set without the hash.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "redis.h"
+
+/* KEYS: key set, "_PORT_TABLE:<key>", channel. ARGV: key, field, value, ... */
+static const char set_script[] =
+    "local added = redis.call('SADD', KEYS[1], ARGV[1])\n"
+    "for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end\n"
+    "if added > 0 then redis.call('PUBLISH', KEYS[3], 'G') end\n"
+    "return added\n";
+
+/* KEYS: key set, "_PORT_TABLE:<key>", channel, del set. ARGV: key. */
+static const char del_script[] = "local added = redis.call('SADD', KEYS[1], ARGV[1])\n"
+                                 "redis.call('SADD', KEYS[4], ARGV[1])\n"
+                                 "redis.call('DEL', KEYS[2])\n"
+                                 "if added > 0 then redis.call('PUBLISH', KEYS[3], 'G') end\n"
+                                 "return added\n";
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void observe(struct pcd_redis *r, uint64_t t0)
+{
+    if (r->rtt)
+        psm_histogram_observe(r->rtt, (double)(now_ns() - t0) / 1e9);
+}
+
+void pcd_redis_close(struct pcd_redis *r)
+{
+    redisContext **c[] = {&r->appl, &r->config, &r->state};
+    for (size_t i = 0; i < 3; i++) {
+        if (*c[i])
+            redisFree(*c[i]);
+        *c[i] = NULL;
+    }
+}
+
+static redisContext *connect_one(struct pcd_redis *r, int db, const char *name, char *err,
+                                 size_t errlen)
+{
+    struct timeval tv = {r->o.timeout_ms / 1000, (r->o.timeout_ms % 1000) * 1000};
+    redisContext *c = r->o.socket ? redisConnectUnixWithTimeout(r->o.socket, tv)
+                                  : redisConnectWithTimeout(r->o.host, r->o.port, tv);
+    if (!c || c->err) {
+        snprintf(err, errlen, "redis %s: cannot connect for %s: %s", r->where, name,
+                 c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    redisReply *rep = redisCommand(c, "SELECT %d", db);
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "redis %s: SELECT %d for %s failed: %s", r->where, db, name,
+                 rep ? rep->str : c->errstr);
+        if (rep)
+            freeReplyObject(rep);
+        redisFree(c);
+        return NULL;
+    }
+    freeReplyObject(rep);
+    return c;
+}
+
+static int load_script(struct pcd_redis *r, const char *src, char sha[41], char *err, size_t errlen)
+{
+    redisReply *rep = redisCommand(r->appl, "SCRIPT LOAD %s", src);
+    if (!rep || rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+        snprintf(err, errlen, "redis %s: SCRIPT LOAD failed: %s", r->where,
+                 rep && rep->type == REDIS_REPLY_ERROR ? rep->str : r->appl->errstr);
+        if (rep)
+            freeReplyObject(rep);
+        return -1;
+    }
+    memcpy(sha, rep->str, 40);
+    sha[40] = '\0';
+    freeReplyObject(rep);
+    return 0;
+}
+
+int pcd_redis_connect(struct pcd_redis *r, char *err, size_t errlen)
+{
+    pcd_redis_close(r);
+    if (r->o.socket)
+        snprintf(r->where, sizeof r->where, "unix:%s", r->o.socket);
+    else
+        snprintf(r->where, sizeof r->where, "tcp:%s:%d", r->o.host, r->o.port);
+    if (!(r->appl = connect_one(r, r->o.appl_db, "APPL_DB", err, errlen)) ||
+        !(r->config = connect_one(r, r->o.config_db, "CONFIG_DB", err, errlen)) ||
+        !(r->state = connect_one(r, r->o.state_db, "STATE_DB", err, errlen)) ||
+        load_script(r, set_script, r->set_sha, err, errlen) != 0 ||
+        load_script(r, del_script, r->del_sha, err, errlen) != 0) {
+        pcd_redis_close(r);
+        return -1;
+    }
+    return 0;
+}
+
+redisReply *pcd_redis_cmd(struct pcd_redis *r, redisContext *c, int argc, const char **argv,
+                          const size_t *lens)
+{
+    uint64_t t0 = now_ns();
+    redisReply *rep = redisCommandArgv(c, argc, argv, lens);
+    if (rep)
+        observe(r, t0);
+    return rep;
+}
+
+int pcd_redis_pipeline(struct pcd_redis *r, redisContext *c, redisReply **replies, size_t n)
+{
+    uint64_t t0 = now_ns();
+    for (size_t i = 0; i < n; i++) {
+        void *rep = NULL;
+        if (redisGetReply(c, &rep) != REDIS_OK || !rep) {
+            for (size_t k = 0; k < i; k++)
+                freeReplyObject(replies[k]);
+            return -1;
+        }
+        replies[i] = rep;
+    }
+    if (n)
+        observe(r, t0);
+    return 0;
+}
+
+/* EVALSHA, falling back to loading the script again if Redis forgot it. */
+static int eval(struct pcd_redis *r, char sha[41], const char *src, int argc, const char **argv,
+                size_t *lens, char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        argv[0] = "EVALSHA";
+        lens[0] = 7;
+        argv[1] = sha;
+        lens[1] = 40;
+        redisReply *rep = pcd_redis_cmd(r, r->appl, argc, argv, lens);
+        if (!rep)
+            return -1;
+        int noscript = rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
+        if (rep->type == REDIS_REPLY_ERROR && !noscript) {
+            snprintf(err, errlen, "redis %s: producer-state-table write failed: %s", r->where,
+                     rep->str);
+            freeReplyObject(rep);
+            return 1;
+        }
+        freeReplyObject(rep);
+        if (!noscript)
+            return 0;
+        if (load_script(r, src, sha, err, errlen) != 0)
+            return r->appl->err ? -1 : 1;
+    }
+    snprintf(err, errlen, "redis %s: script vanished twice", r->where);
+    return 1;
+}
+
+int pcd_pst_set(struct pcd_redis *r, const char *key, size_t keylen, size_t nfields,
+                const char **fv, const size_t *fvlen, char *err, size_t errlen)
+{
+    size_t argc = 7 + 2 * nfields;
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *lens = malloc(argc * sizeof *lens);
+    char hkey[1100], chan[64];
+    if (!argv || !lens || keylen > 1024) {
+        free(argv);
+        free(lens);
+        snprintf(err, errlen, "port key of %zu bytes is too long (at most 1024)", keylen);
+        return 1;
+    }
+    int hl = snprintf(hkey, sizeof hkey, "_PORT_TABLE:%.*s", (int)keylen, key);
+    int cl = snprintf(chan, sizeof chan, "PORT_TABLE_CHANNEL@%d", r->o.appl_db);
+    argv[2] = "3", lens[2] = 1;
+    argv[3] = "PORT_TABLE_KEY_SET", lens[3] = 18;
+    argv[4] = hkey, lens[4] = (size_t)hl;
+    argv[5] = chan, lens[5] = (size_t)cl;
+    argv[6] = key, lens[6] = keylen;
+    for (size_t i = 0; i < 2 * nfields; i++) {
+        argv[7 + i] = fv[i];
+        lens[7 + i] = fvlen[i];
+    }
+    int rc = eval(r, r->set_sha, set_script, (int)argc, argv, lens, err, errlen);
+    free(argv);
+    free(lens);
+    return rc;
+}
+
+int pcd_pst_del(struct pcd_redis *r, const char *key, char *err, size_t errlen)
+{
+    char hkey[1100], chan[64];
+    const char *argv[8];
+    size_t lens[8];
+    int hl = snprintf(hkey, sizeof hkey, "_PORT_TABLE:%s", key);
+    int cl = snprintf(chan, sizeof chan, "PORT_TABLE_CHANNEL@%d", r->o.appl_db);
+    argv[2] = "4", lens[2] = 1;
+    argv[3] = "PORT_TABLE_KEY_SET", lens[3] = 18;
+    argv[4] = hkey, lens[4] = (size_t)hl;
+    argv[5] = chan, lens[5] = (size_t)cl;
+    argv[6] = "PORT_TABLE_DEL_SET", lens[6] = 18;
+    argv[7] = key, lens[7] = strlen(key);
+    return eval(r, r->del_sha, del_script, 8, argv, lens, err, errlen);
+}

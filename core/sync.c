@@ -1,0 +1,587 @@
+/*
+ * core/sync.c - SONiC portsyncd's behaviour on the Redis side.
+ *
+ * Startup (DESIGN.md section 4): switch_type, the warm-start check and
+ * restore_count, the netlink reader (whose dump is requested before CONFIG_DB is
+ * read, so nothing is missed), the CONFIG_DB PORT copy through the
+ * producer-state table, PortConfigDone. Then the loop: each batch of queued
+ * events costs two pipelined round trips whatever its size (EXISTS on APPL_DB,
+ * then the STATE_DB writes), and PortInitDone is written once the last CONFIG_DB
+ * port has a netdev.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sync.h"
+
+#define BATCH_MAX 256
+
+/* ---- a small set of port names (CONFIG_DB ports still waiting for a netdev) ---- */
+
+struct pcd_nameset {
+    char **names;
+    uint32_t n, cap;
+};
+
+static int set_find(const struct pcd_nameset *s, const char *name)
+{
+    for (uint32_t i = 0; i < s->n; i++)
+        if (strcmp(s->names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void set_add(struct pcd_nameset *s, const char *name)
+{
+    if (set_find(s, name) >= 0)
+        return;
+    if (s->n == s->cap) {
+        uint32_t cap = s->cap ? s->cap * 2 : 64;
+        char **p = realloc(s->names, cap * sizeof *p);
+        if (!p)
+            return;
+        s->names = p;
+        s->cap = cap;
+    }
+    char *d = strdup(name);
+    if (d)
+        s->names[s->n++] = d;
+}
+
+static void set_del(struct pcd_nameset *s, const char *name)
+{
+    int i = set_find(s, name);
+    if (i < 0)
+        return;
+    free(s->names[i]);
+    s->names[i] = s->names[--s->n];
+}
+
+static void set_free(struct pcd_nameset *s)
+{
+    for (uint32_t i = 0; s && i < s->n; i++)
+        free(s->names[i]);
+    if (s)
+        free(s->names);
+    free(s);
+}
+
+/* ---- helpers ---- */
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sd_notify(const char *msg)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || !*path)
+        return;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t len = strlen(path);
+    if (len >= sizeof sa.sun_path)
+        return;
+    memcpy(sa.sun_path, path, len);
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0'; /* abstract namespace */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+    close(fd);
+}
+
+/* A command with C-string arguments; NULL on connection loss. */
+static redisReply *cmd(struct pcd_sync *s, redisContext *c, int argc, const char **argv)
+{
+    size_t lens[16];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return pcd_redis_cmd(&s->r, c, argc, argv, lens);
+}
+
+/* Redis connection lost: say so once, count, back off in the caller. */
+static void lost(struct pcd_sync *s, redisContext *c, const char *doing)
+{
+    if (s->connected)
+        pcd_err("redis %s: connection lost while %s: %s", s->r.where, doing,
+                c && c->errstr[0] ? c->errstr : "no reply");
+    s->connected = 0;
+    psm_gauge_set(s->m->redis_connected, 0);
+    pcd_redis_close(&s->r);
+}
+
+/* ---- startup steps; each returns 0, or -1 when the connection was lost ---- */
+
+static int read_switch_type(struct pcd_sync *s)
+{
+    redisReply *rep = cmd(s, s->r.config, 3,
+                          (const char *[]){"HGET", "DEVICE_METADATA|localhost", "switch_type"});
+    if (!rep)
+        return lost(s, s->r.config, "reading DEVICE_METADATA"), -1;
+    s->dpu = rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "dpu") == 0;
+    pcd_info("DEVICE_METADATA|localhost switch_type: %s",
+             rep->type == REDIS_REPLY_STRING ? rep->str : "(not set)");
+    freeReplyObject(rep);
+    return 0;
+}
+
+static int field_is(struct pcd_sync *s, redisContext *c, const char *key, const char *field,
+                    const char *want, int *out)
+{
+    redisReply *rep = cmd(s, c, 3, (const char *[]){"HGET", key, field});
+    if (!rep)
+        return -1;
+    *out = rep->type == REDIS_REPLY_STRING && strcmp(rep->str, want) == 0;
+    freeReplyObject(rep);
+    return 0;
+}
+
+static int warm_start_check(struct pcd_sync *s)
+{
+    int sys = 0, swss = 0;
+    if (field_is(s, s->r.state, "WARM_RESTART_ENABLE_TABLE|system", "enable", "true", &sys) ||
+        field_is(s, s->r.state, "WARM_RESTART_ENABLE_TABLE|swss", "enable", "true", &swss))
+        return lost(s, s->r.state, "reading WARM_RESTART_ENABLE_TABLE"), -1;
+    s->warm = sys || swss;
+    long long count = 0;
+    if (s->warm) {
+        redisReply *rep =
+            cmd(s, s->r.state, 3,
+                (const char *[]){"HGET", "WARM_RESTART_TABLE|portsyncd", "restore_count"});
+        if (!rep)
+            return lost(s, s->r.state, "reading restore_count"), -1;
+        char *end = NULL;
+        if (rep->type == REDIS_REPLY_STRING)
+            count = strtoll(rep->str, &end, 10);
+        if (rep->type != REDIS_REPLY_STRING || !end || *end || count < 0) {
+            /* No usable restore_count: nothing to restore from, so this is a cold start. */
+            pcd_warn("warm restart enabled but WARM_RESTART_TABLE|portsyncd restore_count is "
+                     "%s%s%s: starting cold",
+                     rep->type == REDIS_REPLY_STRING ? "'" : "missing",
+                     rep->type == REDIS_REPLY_STRING ? rep->str : "",
+                     rep->type == REDIS_REPLY_STRING ? "', not a count" : "");
+            s->warm = 0;
+            count = 0;
+        } else {
+            count++;
+        }
+        freeReplyObject(rep);
+    }
+    char num[32];
+    snprintf(num, sizeof num, "%lld", count);
+    redisReply *rep =
+        cmd(s, s->r.state, 4,
+            (const char *[]){"HSET", "WARM_RESTART_TABLE|portsyncd", "restore_count", num});
+    if (!rep)
+        return lost(s, s->r.state, "writing restore_count"), -1;
+    freeReplyObject(rep);
+    psm_gauge_set(s->m->warm_start, s->warm);
+    pcd_notice("%s start (restore_count %lld)", s->warm ? "warm" : "cold", count);
+    return 0;
+}
+
+/* 1 if a CONFIG_DB port name can be a netdev name: 1..15 printable bytes, no '/' ':' space. */
+static int port_name_ok(const char *p, size_t len)
+{
+    if (len == 0 || len >= IFNAMSIZ)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (p[i] <= ' ' || p[i] >= 0x7f || p[i] == '/' || p[i] == ':')
+            return 0;
+    return 1;
+}
+
+/* Copy one CONFIG_DB port; 0 copied, 1 skipped (logged), -1 connection lost. */
+static int copy_port(struct pcd_sync *s, const char *name, redisReply *h)
+{
+    if (h->type != REDIS_REPLY_ARRAY) {
+        pcd_warn("CONFIG_DB PORT|%s is not a hash (%s): skipped", name,
+                 h->type == REDIS_REPLY_ERROR ? h->str : "wrong type");
+        return 1;
+    }
+    if (h->elements == 0 || h->elements % 2) {
+        pcd_warn("CONFIG_DB PORT|%s has no fields: skipped", name);
+        return 1;
+    }
+    const char **fv = malloc(h->elements * sizeof *fv);
+    size_t *len = malloc(h->elements * sizeof *len);
+    if (!fv || !len) {
+        free(fv);
+        free(len);
+        return 1;
+    }
+    for (size_t i = 0; i < h->elements; i++) {
+        fv[i] = h->element[i]->str;
+        len[i] = h->element[i]->len;
+    }
+    char err[512];
+    int rc = pcd_pst_set(&s->r, name, strlen(name), h->elements / 2, fv, len, err, sizeof err);
+    free(fv);
+    free(len);
+    if (rc > 0)
+        pcd_warn("APPL_DB PORT_TABLE:%s: %s", name, err);
+    return rc;
+}
+
+static int config_ports(struct pcd_sync *s)
+{
+    /* SCAN, not KEYS: a large CONFIG_DB is not blocked while we read it. */
+    char cursor[32] = "0";
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = -1;
+    do {
+        redisReply *rep = cmd(s, s->r.config, 6,
+                              (const char *[]){"SCAN", cursor, "MATCH", "PORT|*", "COUNT", "1000"});
+        if (!rep)
+            goto out;
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            pcd_err("CONFIG_DB SCAN returned an unexpected reply");
+            freeReplyObject(rep);
+            goto out;
+        }
+        snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
+        redisReply *keys = rep->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            const char *k = keys->element[i]->str + 5;
+            size_t kl = keys->element[i]->len - 5;
+            if (!port_name_ok(k, kl)) {
+                pcd_warn("CONFIG_DB key 'PORT|%.*s' (%zu bytes after PORT|) cannot name a "
+                         "netdev (1-15 printable bytes without '/', ':' or spaces): skipped",
+                         (int)(kl > 64 ? 64 : kl), k, kl);
+                continue;
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                char **p = realloc(names, cap * sizeof *p);
+                if (!p) {
+                    freeReplyObject(rep);
+                    goto out;
+                }
+                names = p;
+            }
+            names[n++] = strndup(k, kl);
+        }
+        freeReplyObject(rep);
+    } while (strcmp(cursor, "0") != 0);
+
+    for (size_t i = 0; i < n; i++)
+        set_add(s->pending_ports, names[i]);
+    if (!s->warm) {
+        /* A portsyncd-only restart: ports orchagent already consumed have netdevs. */
+        for (size_t i = 0; i < n; i++) {
+            char key[64];
+            snprintf(key, sizeof key, "PORT_TABLE:%s", names[i]);
+            redisReply *rep =
+                cmd(s, s->r.appl, 3, (const char *[]){"HEXISTS", key, "admin_status"});
+            if (!rep)
+                goto out;
+            if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
+                set_del(s->pending_ports, names[i]);
+            freeReplyObject(rep);
+        }
+        size_t copied = 0;
+        for (size_t i = 0; i < n; i++) {
+            char key[64];
+            snprintf(key, sizeof key, "PORT|%s", names[i]);
+            redisReply *h = cmd(s, s->r.config, 2, (const char *[]){"HGETALL", key});
+            if (!h)
+                goto out;
+            int c = copy_port(s, names[i], h);
+            freeReplyObject(h);
+            if (c < 0)
+                goto out;
+            if (c == 0) {
+                copied++;
+            } else {
+                set_del(s->pending_ports, names[i]);
+            }
+        }
+        char count[32], err[512];
+        snprintf(count, sizeof count, "%zu", copied);
+        const char *fv[] = {"count", count};
+        size_t fl[] = {5, strlen(count)};
+        int prc = pcd_pst_set(&s->r, "PortConfigDone", 14, 1, fv, fl, err, sizeof err);
+        if (prc < 0)
+            goto out;
+        if (prc > 0)
+            pcd_err("PortConfigDone: %s", err);
+        pcd_notice("copied %zu CONFIG_DB ports to APPL_DB PORT_TABLE; PortConfigDone count=%zu",
+                   copied, copied);
+    } else {
+        pcd_notice("warm start: %zu CONFIG_DB ports, APPL_DB copy and PortConfigDone skipped", n);
+    }
+    psm_gauge_set(s->m->config_done, 1);
+    rc = 0;
+out:
+    if (rc < 0)
+        lost(s, s->r.config, "copying CONFIG_DB ports");
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* ---- the event loop ---- */
+
+static int write_port_init_done(struct pcd_sync *s)
+{
+    char err[512];
+    const char *fv[] = {"lanes", "0"};
+    size_t fl[] = {5, 1};
+    int rc = pcd_pst_set(&s->r, "PortInitDone", 12, 1, fv, fl, err, sizeof err);
+    if (rc < 0)
+        return lost(s, s->r.appl, "writing PortInitDone"), -1;
+    if (rc > 0) {
+        pcd_err("PortInitDone: %s", err);
+        return 0;
+    }
+    s->init_done = 1;
+    psm_gauge_set(s->m->init_done, 1);
+    pcd_notice("PortInitDone: every CONFIG_DB port has a netdev (%.1f ms after start)",
+               (double)(mono_ns() - s->started_ns) / 1e6);
+    return 0;
+}
+
+static void fmt_state(const struct pcd_event *e, const char **argv, size_t *lens, char *key,
+                      char *mtu)
+{
+    snprintf(key, 32, "PORT_TABLE|%.15s", e->name);
+    snprintf(mtu, 16, "%u", e->mtu);
+    const char *oper = (e->flags & IFF_RUNNING) ? "up" : "down";
+    const char *admin = (e->flags & IFF_UP) ? "up" : "down";
+    const char *a[] = {"HSET",         key,   "state", "ok", "netdev_oper_status", oper,
+                       "admin_status", admin, "mtu",   mtu};
+    for (int i = 0; i < 10; i++) {
+        argv[i] = a[i];
+        lens[i] = strlen(a[i]);
+    }
+}
+
+/*
+ * Apply a batch: one pipelined EXISTS round trip on APPL_DB for the NEWLINKs,
+ * one pipelined round trip of STATE_DB writes. Returns 0, or -1 when the
+ * connection was lost (nothing of the batch is accounted; the caller requeues).
+ */
+static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
+{
+    redisReply *rep[BATCH_MAX * 2];
+    int exists[BATCH_MAX];
+    size_t nq = 0;
+    for (size_t i = 0; i < n; i++) {
+        exists[i] = 0;
+        if (ev[i].type == RTM_NEWLINK) {
+            redisAppendCommand(s->r.appl, "EXISTS PORT_TABLE:%s", ev[i].name);
+            nq++;
+        }
+    }
+    if (nq && pcd_redis_pipeline(&s->r, s->r.appl, rep, nq) != 0)
+        return lost(s, s->r.appl, "checking APPL_DB PORT_TABLE"), -1;
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (ev[i].type != RTM_NEWLINK)
+            continue;
+        exists[i] = rep[k]->type == REDIS_REPLY_INTEGER && rep[k]->integer == 1;
+        freeReplyObject(rep[k++]);
+    }
+    size_t nw = 0;
+    int owner[BATCH_MAX * 2];
+    for (size_t i = 0; i < n; i++) {
+        char key[32], mtu[16];
+        if (ev[i].type == RTM_DELLINK || ev[i].del_first) {
+            redisAppendCommand(s->r.state, "DEL PORT_TABLE|%s", ev[i].name);
+            owner[nw++] = (int)i;
+        }
+        if (ev[i].type == RTM_NEWLINK && exists[i]) {
+            const char *argv[10];
+            size_t lens[10];
+            fmt_state(&ev[i], argv, lens, key, mtu);
+            redisAppendCommandArgv(s->r.state, 10, argv, lens);
+            owner[nw++] = (int)i;
+        }
+    }
+    if (nw && pcd_redis_pipeline(&s->r, s->r.state, rep, nw) != 0)
+        return lost(s, s->r.state, "writing STATE_DB PORT_TABLE"), -1;
+    int failed[BATCH_MAX] = {0};
+    for (size_t k = 0; k < nw; k++) {
+        if (rep[k]->type == REDIS_REPLY_ERROR) {
+            pcd_warn("STATE_DB PORT_TABLE|%s: %s", ev[owner[k]].name, rep[k]->str);
+            failed[owner[k]] = 1;
+        }
+        freeReplyObject(rep[k]);
+    }
+    uint64_t now = mono_ns(), done = 0;
+    for (size_t i = 0; i < n; i++) {
+        done += ev[i].folded;
+        if (failed[i]) {
+            psm_counter_add(s->m->events_failed, ev[i].folded);
+            continue;
+        }
+        psm_counter_add(s->m->events_processed, ev[i].folded);
+        if (ev[i].type == RTM_NEWLINK && !exists[i]) {
+            psm_counter_add(s->m->ignored[PCD_IGN_NOT_IN_TABLE], ev[i].folded);
+            pcd_info("%s is not in APPL_DB PORT_TABLE: not published to STATE_DB", ev[i].name);
+            continue;
+        }
+        psm_histogram_observe(s->m->event_latency, (double)(now - ev[i].t_first) / 1e9);
+        if (ev[i].type == RTM_NEWLINK) {
+            set_del(s->pending_ports, ev[i].name);
+            pcd_debug("STATE_DB PORT_TABLE|%s: oper %s admin %s mtu %u", ev[i].name,
+                      (ev[i].flags & IFF_RUNNING) ? "up" : "down",
+                      (ev[i].flags & IFF_UP) ? "up" : "down", ev[i].mtu);
+        } else {
+            pcd_debug("STATE_DB PORT_TABLE|%s deleted", ev[i].name);
+        }
+    }
+    pcd_queue_done(s->q, done);
+    psm_gauge_set(s->m->queue_depth, (double)pcd_queue_pending(s->q));
+    return 0;
+}
+
+static void health_tick(struct pcd_sync *s)
+{
+    uint64_t failed = atomic_load_explicit(&s->m->events_failed->v, memory_order_relaxed);
+    uint64_t now = mono_ns();
+    if (failed != s->last_failed) {
+        s->last_failed = failed;
+        s->failed_at_ns = now;
+    }
+    double h = 1.0;
+    int nl_ok = psm_bits_f64(atomic_load(&s->m->netlink_connected->bits)) == 1.0;
+    if (!s->connected || !nl_ok)
+        h = 0.0;
+    else if (pcd_queue_ports(s->q) > s->q->cap / 2 ||
+             (s->failed_at_ns && now - s->failed_at_ns < 10000000000ull))
+        h = 0.5;
+    psm_gauge_set(s->m->health, h);
+    pcd_metrics_tick(s->m);
+}
+
+/* Connect with capped exponential backoff until connected or told to stop. */
+static int connect_backoff(struct pcd_sync *s)
+{
+    int delay_ms = 100, attempts = 0;
+    char err[512];
+    uint64_t last_tick = 0;
+    while (!atomic_load(s->stop)) {
+        if (pcd_redis_connect(&s->r, err, sizeof err) == 0) {
+            s->connected = 1;
+            psm_gauge_set(s->m->redis_connected, 1);
+            pcd_notice("redis %s: connected (APPL_DB %d, CONFIG_DB %d, STATE_DB %d)", s->r.where,
+                       s->r.o.appl_db, s->r.o.config_db, s->r.o.state_db);
+            return 0;
+        }
+        if (attempts++ == 0 || delay_ms >= 5000)
+            pcd_err("%s; retrying every %.1f s at most", err, 5.0);
+        /* Keep the heartbeat and health honest while we wait. */
+        for (int waited = 0; waited < delay_ms && !atomic_load(s->stop); waited += 50) {
+            usleep(50 * 1000);
+            if (mono_ns() - last_tick > 1000000000ull) {
+                health_tick(s);
+                last_tick = mono_ns();
+            }
+        }
+        delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
+    }
+    return -1;
+}
+
+/* The startup sequence up to (and including) the CONFIG_DB copy. */
+static int startup(struct pcd_sync *s)
+{
+    for (;;) {
+        if (!s->connected && connect_backoff(s) != 0)
+            return -1;
+        if (!s->lm_started) {
+            if (read_switch_type(s) != 0 || warm_start_check(s) != 0)
+                continue;
+            s->lm_opts.cold = !s->warm;
+            s->lm_opts.dpu = s->dpu;
+            char err[512];
+            if (pcd_linkmon_start(&s->lm, &s->lm_opts, s->q, s->m, err, sizeof err) != 0) {
+                pcd_err("%s", err);
+                return -1;
+            }
+            s->lm_started = 1;
+        }
+        if (config_ports(s) == 0)
+            return 0;
+    }
+}
+
+int pcd_sync_run(struct pcd_sync *s)
+{
+    s->started_ns = mono_ns();
+    s->pending_ports = calloc(1, sizeof *s->pending_ports);
+    s->r.rtt = s->m->redis_latency;
+    if (!s->pending_ports || startup(s) != 0) {
+        if (s->lm_started)
+            pcd_linkmon_stop(&s->lm);
+        pcd_redis_close(&s->r);
+        set_free(s->pending_ports);
+        return atomic_load(s->stop) ? 0 : -1;
+    }
+    struct pcd_event batch[BATCH_MAX];
+    uint64_t last_tick = 0;
+    int draining = 0;
+    for (;;) {
+        if (atomic_load(s->stop) && !draining) {
+            /* No new events from here on: apply what is queued, then leave. */
+            pcd_notice("stopping: draining %llu queued events",
+                       (unsigned long long)pcd_queue_pending(s->q));
+            pcd_linkmon_stop(&s->lm);
+            draining = 1;
+        }
+        if (!s->connected) {
+            if (draining || connect_backoff(s) != 0)
+                break;
+            psm_counter_inc(s->m->redis_reconnects);
+            pcd_linkmon_resync(&s->lm, PCD_RESYNC_REDIS);
+        }
+        size_t n = pcd_queue_pop(s->q, batch, BATCH_MAX, draining ? 0 : 200);
+        if (n && apply_batch(s, batch, n) != 0) {
+            uint64_t folded = 0;
+            for (size_t i = 0; i < n; i++)
+                folded += batch[i].folded;
+            psm_counter_add(s->m->events_failed, folded);
+            if (pcd_queue_requeue(s->q, batch, n))
+                pcd_linkmon_resync(&s->lm, PCD_RESYNC_QUEUE_FULL);
+            continue;
+        }
+        if (!s->init_done && s->pending_ports->n == 0 && write_port_init_done(s) != 0)
+            continue;
+        if (!s->ready_sent && atomic_load(&s->lm.initial_done) && pcd_queue_pending(s->q) == 0) {
+            s->ready_sent = 1;
+            sd_notify("READY=1\nSTATUS=initial link dump applied");
+            pcd_notice("ready: initial link dump applied (%.1f ms after start)",
+                       (double)(mono_ns() - s->started_ns) / 1e6);
+        }
+        if (draining && n == 0)
+            break;
+        if (mono_ns() - last_tick >= 1000000000ull) {
+            last_tick = mono_ns();
+            health_tick(s);
+        }
+    }
+    uint64_t left = pcd_queue_pending(s->q);
+    if (left)
+        pcd_warn("exiting with %llu events not applied (Redis unavailable)",
+                 (unsigned long long)left);
+    pcd_redis_close(&s->r);
+    set_free(s->pending_ports);
+    sd_notify("STOPPING=1");
+    return 0;
+}
