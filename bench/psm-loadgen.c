@@ -78,7 +78,7 @@ static atomic_int lg_stop;
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: psm-loadgen [--name NAME] --series S [--threads T] [--seconds X]\n"
+            "usage: psm-loadgen [--name NAME] [--series S] [--threads T] [--seconds X]\n"
             "                   [--observe-value V]\n"
             "\n"
             "Build a fresh metrics segment with S labelled series (a third each of\n"
@@ -219,7 +219,12 @@ static int parse_args(int argc, char **argv, struct lg_opts *o)
                     argv[optind - 1]);
             return -1;
         default:
-            fprintf(stderr, "psm-loadgen: unknown option '%s' (see --help)\n", argv[optind - 1]);
+            /* optopt names an unknown short option; a long one is the last argument read. */
+            if (optopt)
+                fprintf(stderr, "psm-loadgen: unknown option '-%c' (see --help)\n", optopt);
+            else
+                fprintf(stderr, "psm-loadgen: unknown option '%s' (see --help)\n",
+                        argv[optind - 1]);
             return -1;
         }
     }
@@ -245,7 +250,7 @@ static inline uint64_t xorshift64(uint64_t x)
     return x;
 }
 
-/* Gauge values: multiples of 1/16, so about half are integers and half are not. */
+/* Gauge values: multiples of 1/16, mostly not integers, as real levels and ratios are. */
 static inline double lg_level(uint64_t x)
 {
     return (double)(x & 0xffff) / 16.0;
@@ -298,13 +303,21 @@ static int check_shm_space(const char *name, uint64_t need)
     return -1;
 }
 
+/* 1 if SIGINT or SIGTERM is pending (they are blocked; lg_wait() takes them). */
+static int stop_pending(void)
+{
+    sigset_t p;
+    return sigpending(&p) == 0 && (sigismember(&p, SIGINT) == 1 || sigismember(&p, SIGTERM) == 1);
+}
+
 /**
  * lg_build - open a fresh segment and resolve every series
  * @o: the options
  * @st: receives the handles
  * @wp: receives the writer
  *
- * Returns 0, or -1 after printing one line saying what failed.
+ * Returns 0, 1 when SIGINT/SIGTERM arrived during setup (a clean stop), or
+ * -1 after printing one line saying what failed.
  */
 static int lg_build(const struct lg_opts *o, struct lg_state *st, psm_writer_t **wp)
 {
@@ -379,6 +392,15 @@ static int lg_build(const struct lg_opts *o, struct lg_state *st, psm_writer_t *
     }
     /* Label values number the series across families: s000000 .. s<total-1>. */
     for (uint32_t i = 0; i < total; i++) {
+        /* Millions of series take seconds: stay alive to readers, and stoppable. */
+        if ((i & 0xffff) == 0xffff) {
+            psm_writer_heartbeat(w);
+            if (stop_pending()) {
+                fprintf(stderr, "psm-loadgen: segment %s: interrupted after %u of %u series\n",
+                        psm_writer_name(w), i, total);
+                return 1;
+            }
+        }
         char value[16];
         const char *values[1] = {value};
         snprintf(value, sizeof value, "s%06u", i);
@@ -447,12 +469,16 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+    /* A test harness that stops reading our stderr must not kill us with SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+
     struct lg_state st = {0};
     psm_writer_t *w = NULL;
-    if (lg_build(&o, &st, &w) != 0) {
+    rc = lg_build(&o, &st, &w);
+    if (rc != 0) {
         psm_writer_close(w);
         lg_free(&st);
-        return 1;
+        return rc > 0 ? 0 : 1;
     }
     struct lg_thread *th = calloc(o.threads ? o.threads : 1, sizeof *th);
     if (!th) {

@@ -16,7 +16,13 @@ static int cfail(psm_reader_t *r, char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int cfail(psm_reader_t *r, char *buf, size_t len, const char *fmt, ...)
 {
+    if (!buf || len == 0) {
+        errno = EPROTO;
+        return -1;
+    }
     int n = snprintf(buf, len, "segment %s: ", psm_reader_name(r));
+    if (n < 0 || (size_t)n >= len)
+        n = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf + n, len - (size_t)n, fmt, ap);
@@ -109,7 +115,7 @@ int psm_reader_check(psm_reader_t *r, char *err, size_t errlen)
         return cfail(r, err, errlen, "blob_used %llu is below the 8 reserved bytes",
                      (unsigned long long)in.blob_used);
     uint32_t nd = psm_reader_desc_count(r), ns = psm_reader_series_count(r);
-    struct seen names, sets;
+    struct seen names = {0}, sets = {0};
     if (seen_init(&names, nd) || seen_init(&sets, ns)) {
         seen_free(&names);
         seen_free(&sets);

@@ -153,6 +153,21 @@ int psm__shm_path(const char *name, char *path, size_t pathlen)
     return 0;
 }
 
+void psm__printable(const char *s, size_t len, char *out, size_t outlen)
+{
+    size_t o = 0;
+    if (outlen == 0)
+        return;
+    for (size_t i = 0; i < len && i < 64 && o + 5 < outlen; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f)
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+    }
+    out[o] = '\0';
+}
+
 uint64_t psm__boottime_ns(void)
 {
     struct timespec ts;

@@ -29,6 +29,10 @@ int psm__shm_path(const char *name, char *path, size_t pathlen);
 /* 1 if name is a valid shm name: 1..200 bytes of [A-Za-z0-9._-], not "." or "..". */
 int psm__shm_name_ok(const char *name);
 
+/* Copy s[0..len) into out for an error message: non-printable bytes as \xNN,
+ * at most 64 input bytes, always NUL-terminated. */
+void psm__printable(const char *s, size_t len, char *out, size_t outlen);
+
 /* CLOCK_BOOTTIME in nanoseconds. */
 uint64_t psm__boottime_ns(void);
 

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -50,6 +51,7 @@ struct psm_reader {
     uint32_t ndesc;
     struct series_rec *series;
     uint32_t nseries, series_alloc;
+    uint32_t patience_us;
     char err[512];
 };
 
@@ -270,8 +272,14 @@ int psm_reader_open(psm_reader_t **out, const char *name, char *err, size_t errl
         errno = e;
         return -1;
     }
+    r->patience_us = PSM_HIST_PATIENCE_US;
     *out = r;
     return 0;
+}
+
+void psm_reader_set_patience(psm_reader_t *r, uint32_t us)
+{
+    r->patience_us = us;
 }
 
 void psm_reader_close(psm_reader_t *r)
@@ -375,9 +383,12 @@ static int load_desc(psm_reader_t *r, uint32_t i, uint64_t blob_used)
         blob_str(r, c.help, blob_used, "descriptor", i, &v->help) ||
         blob_str(r, c.unit, blob_used, "descriptor", i, &v->unit))
         return -1;
-    if (!psm__metric_name_ok(v->name.p, v->name.len))
-        return rfail(r, "descriptor %u: metric name '%.*s' is not [a-zA-Z_:][a-zA-Z0-9_:]*", i,
-                     (int)(v->name.len > 64 ? 64 : v->name.len), v->name.p);
+    if (!psm__metric_name_ok(v->name.p, v->name.len)) {
+        char shown[300];
+        psm__printable(v->name.p, v->name.len, shown, sizeof shown);
+        return rfail(r, "descriptor %u: metric name '%s' is not [a-zA-Z_:][a-zA-Z0-9_:]*", i,
+                     shown);
+    }
     if (v->help.len > PSM_MAX_HELP_LEN || !psm__utf8_ok(v->help.p, v->help.len))
         return rfail(r, "descriptor %u (%.*s): help is not UTF-8 of at most %d bytes", i,
                      (int)v->name.len, v->name.p, PSM_MAX_HELP_LEN);
@@ -388,7 +399,7 @@ static int load_desc(psm_reader_t *r, uint32_t i, uint64_t blob_used)
         return rfail(r, "descriptor %u (%.*s): %u labels, at most %d", i, (int)v->name.len,
                      v->name.p, c.label_count, PSM_MAX_LABELS);
     v->label_count = c.label_count;
-    struct psm_strview all;
+    struct psm_strview all = {0};
     if (blob_str(r, c.label_names, blob_used, "descriptor", i, &all))
         return -1;
     if (split_list(&all, v->label_count, v->label_names) != 0)
@@ -438,7 +449,7 @@ static int load_series(psm_reader_t *r, uint32_t i, uint64_t blob_used, uint64_t
         return rfail(r, "series %u: descriptor index %u is not below desc_count %u", i, di,
                      r->ndesc);
     const struct psm_desc_view *d = &r->descs[di];
-    struct psm_strview all, vals[PSM_MAX_LABELS];
+    struct psm_strview all = {0}, vals[PSM_MAX_LABELS];
     if (blob_str(r, labels, blob_used, "series", i, &all))
         return -1;
     if (split_list(&all, d->label_count, vals) != 0)
@@ -531,6 +542,7 @@ void psm_reader_series(const psm_reader_t *r, uint32_t i, struct psm_series_view
     const struct psm_desc_view *d = &r->descs[s->desc_index];
     v->index = i;
     v->desc = d;
+    v->patience_us = r->patience_us;
     v->cells = (const _Atomic uint64_t *)(r->base + r->cells_off + s->cells_off);
     /* Re-split: bounded by the validated range even if the bytes changed since. */
     const char *p = (const char *)r->base + r->blob_off + s->labels_off;
@@ -558,8 +570,11 @@ int psm_reader_hist_read(const struct psm_series_view *s, struct psm_hist_snapsh
     unsigned nb = s->desc->bucket_count + 1;
     uint64_t b[PSM_MAX_BUCKETS + 1];
     uint64_t count = 0, sum = 0, total = 0;
-    unsigned attempt;
-    for (attempt = 1; attempt <= PSM_HIST_MAX_ATTEMPTS; attempt++) {
+    unsigned attempt = 0;
+    uint32_t slept_us = 0;
+    int ok = 0;
+    for (;;) {
+        attempt++;
         count = atomic_load_explicit(&c[0], memory_order_acquire);
         sum = atomic_load_explicit(&c[1], memory_order_acquire);
         total = 0;
@@ -567,11 +582,23 @@ int psm_reader_hist_read(const struct psm_series_view *s, struct psm_hist_snapsh
             b[i] = atomic_load_explicit(&c[2 + i], memory_order_relaxed);
             total += b[i];
         }
-        if (total == count)
+        if (total == count) {
+            ok = 1;
             break;
+        }
+        /* A writer increments the bucket before the count: fewer is corruption. */
+        if (total < count)
+            break;
+        if (attempt < PSM_HIST_SPIN_ATTEMPTS)
+            continue;
+        if (slept_us >= s->patience_us)
+            break;
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+        slept_us += 50;
     }
-    snap->attempts = attempt > PSM_HIST_MAX_ATTEMPTS ? PSM_HIST_MAX_ATTEMPTS : attempt;
-    snap->torn = attempt > PSM_HIST_MAX_ATTEMPTS;
+    snap->attempts = attempt;
+    snap->torn = !ok;
     uint64_t acc = 0;
     for (unsigned i = 0; i < nb; i++) {
         acc += b[i];

@@ -91,6 +91,33 @@ size_t psm_format_double(double v, char *out)
         }
         return psm_format_u64((uint64_t)v, out);
     }
+    /*
+     * Fast path for values with at most six decimals (0.25, 12.375, 0.005): if
+     * m / 1e6 is exactly v, the decimal m/1e6 parses back to v. This skips the
+     * snprintf/strtod search below, which costs microseconds per value.
+     */
+    double a = fabs(v);
+    if (a >= 1e-4 && a < 1e9) {
+        uint64_t m = (uint64_t)(a * 1e6 + 0.5);
+        if ((double)m / 1e6 == a) {
+            size_t n = 0;
+            if (v < 0)
+                out[n++] = '-';
+            n += psm_format_u64(m / 1000000, out + n);
+            uint32_t frac = (uint32_t)(m % 1000000);
+            if (frac) {
+                int digits = 6;
+                while (frac % 10 == 0)
+                    frac /= 10, digits--;
+                out[n++] = '.';
+                for (int i = digits - 1; i >= 0; i--, frac /= 10)
+                    out[n + (size_t)i] = (char)('0' + frac % 10);
+                n += (size_t)digits;
+            }
+            out[n] = '\0';
+            return n;
+        }
+    }
     for (int prec = 15; prec <= 17; prec++) {
         int n = snprintf(out, 32, "%.*g", prec, v);
         if (prec == 17 || strtod(out, NULL) == v)
@@ -216,11 +243,13 @@ static void sample_line(struct psm_buf *b, const struct psm_strview *name, const
     p += slen;
     if (lb->len || elen) {
         *p++ = '{';
-        memcpy(p, lb->p, lb->len);
+        if (lb->len)
+            memcpy(p, lb->p, lb->len);
         p += lb->len;
         if (lb->len && elen)
             *p++ = ',';
-        memcpy(p, extra, elen);
+        if (elen)
+            memcpy(p, extra, elen);
         p += elen;
         *p++ = '}';
     }

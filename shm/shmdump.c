@@ -2,10 +2,10 @@
  * shm/shmdump.c - portsyncd-shmdump: print the metrics segment for an operator.
  *
  * This file owns the command line, the --check verdict, the --watch loop and
- * the helpers the two renderers share; shmdump_table.c draws the human table
- * and shmdump_json.c the JSON document. The Prometheus and OpenMetrics formats
- * are psm_render() unchanged, so the tool prints exactly what the exporter
- * serves.
+ * the grouping of series both renderers use; shmdump_table.c draws the human
+ * table and shmdump_json.c the JSON document (and holds the text helpers).
+ * The Prometheus and OpenMetrics formats are psm_render() unchanged, so the
+ * tool prints exactly what the exporter serves.
  *
  * The segment is hostile input: everything shown comes through the validating
  * reader, and any failure is one line on stderr and exit status 1, never a
@@ -36,7 +36,8 @@
 /*
  * Interface between the shmdump*.c files. There is no private header (the
  * tool is three files), so these declarations are repeated in the files that
- * define or use them and must be kept in sync.
+ * define or use them and must be kept in sync. shmdump_table.c defines the
+ * rates and the table, shmdump_json.c the JSON and the two text helpers.
  */
 struct shmdump_rates;
 struct shmdump_rates *shmdump_rates_new(void);
@@ -76,16 +77,37 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
-/* One line on stderr, prefixed with the program name. */
+/**
+ * say - one line on stderr, prefixed with the program name
+ * @fmt: printf format
+ *
+ * Messages can quote bytes of a hostile segment (the reader names an invalid
+ * metric name as found), so control characters and broken UTF-8 are written
+ * as \xNN and C1 controls as \uNNNN: the line stays one line and cannot drive
+ * the operator's terminal. Plain messages print unchanged.
+ */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
+    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    fputs(PROG ": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int len = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    size_t n = len < 0 ? 0 : (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1;
+    fputs(PROG ": ", stderr);
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = shmdump_utf8_next(msg + i, n - i, &cp);
+        if (k == 0 || cp < 0x20 || cp == 0x7f)
+            fprintf(stderr, "\\x%02x", (unsigned char)msg[i]);
+        else if (cp >= 0x80 && cp < 0xa0)
+            fprintf(stderr, "\\u%04x", (unsigned)cp);
+        else
+            fwrite(msg + i, 1, k, stderr);
+        i += k ? k : 1;
+    }
+    fputc('\n', stderr);
 }
 
 static void usage(FILE *f)
@@ -280,68 +302,6 @@ int shmdump_group(const psm_reader_t *r, uint32_t **order, uint32_t **start)
     *order = ord;
     *start = st;
     return 0;
-}
-
-/**
- * shmdump_iso_time - local ISO 8601 time with offset, e.g. 2025-01-02T03:04:05+01:00
- * @realtime_ns: nanoseconds since the epoch (0: "unknown")
- * @out: receives the text
- * @len: size of @out (at least 32)
- */
-void shmdump_iso_time(uint64_t realtime_ns, char *out, size_t len)
-{
-    time_t t = (time_t)(realtime_ns / 1000000000u);
-    struct tm tm;
-    char zone[8];
-    if (realtime_ns == 0 || !localtime_r(&t, &tm) || strftime(zone, sizeof zone, "%z", &tm) != 5 ||
-        strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-        snprintf(out, len, "unknown");
-        return;
-    }
-    /* strftime's %z is +hhmm; ISO 8601's extended form wants +hh:mm. */
-    size_t n = strlen(out);
-    snprintf(out + n, len - n, "%.3s:%.2s", zone, zone + 3);
-}
-
-/**
- * shmdump_utf8_next - decode one UTF-8 sequence
- * @s: the bytes
- * @len: bytes available (> 0)
- * @cp: receives the code point
- *
- * The reader validated every string at load, but a writer can change blob
- * bytes afterwards, so the renderers decode again instead of trusting them.
- * Returns the sequence's length, or 0 if it is not well-formed (overlong,
- * surrogate, out of range or truncated).
- */
-size_t shmdump_utf8_next(const char *s, size_t len, uint32_t *cp)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n;
-    uint32_t c, min;
-    if (p[0] < 0x80) {
-        *cp = p[0];
-        return 1;
-    }
-    if ((p[0] & 0xe0) == 0xc0)
-        n = 2, c = p[0] & 0x1f, min = 0x80;
-    else if ((p[0] & 0xf0) == 0xe0)
-        n = 3, c = p[0] & 0x0f, min = 0x800;
-    else if ((p[0] & 0xf8) == 0xf0)
-        n = 4, c = p[0] & 0x07, min = 0x10000;
-    else
-        return 0;
-    if (len < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        c = c << 6 | (p[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return n;
 }
 
 static double now_monotonic(void)

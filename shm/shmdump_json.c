@@ -19,18 +19,86 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "psm/reader.h"
 #include "psm/render.h"
 
 /* Defined in shmdump.c; see the interface note there. */
 int shmdump_group(const psm_reader_t *r, uint32_t **order, uint32_t **start);
+
+/* Defined here, used by shmdump.c (and the last two by shmdump_table.c). */
+int shmdump_json(psm_reader_t *r, const struct psm_info *in, const struct psm_liveness *l,
+                 struct psm_buf *out);
 void shmdump_iso_time(uint64_t realtime_ns, char *out, size_t len);
 size_t shmdump_utf8_next(const char *s, size_t len, uint32_t *cp);
 
-/* Defined here, used by shmdump.c. */
-int shmdump_json(psm_reader_t *r, const struct psm_info *in, const struct psm_liveness *l,
-                 struct psm_buf *out);
+/*
+ * Text helpers of the whole tool. They live with the JSON escaper, their
+ * strictest user: the table and the error lines use them too.
+ */
+
+/**
+ * shmdump_utf8_next - decode one UTF-8 sequence
+ * @s: the bytes
+ * @len: bytes available (> 0)
+ * @cp: receives the code point
+ *
+ * The reader validated every string at load, but a writer can change blob
+ * bytes afterwards, so the renderers decode again instead of trusting them.
+ * Returns the sequence's length, or 0 if it is not well-formed (overlong,
+ * surrogate, out of range or truncated).
+ */
+size_t shmdump_utf8_next(const char *s, size_t len, uint32_t *cp)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n;
+    uint32_t c, min;
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    if ((p[0] & 0xe0) == 0xc0)
+        n = 2, c = p[0] & 0x1f, min = 0x80;
+    else if ((p[0] & 0xf0) == 0xe0)
+        n = 3, c = p[0] & 0x0f, min = 0x800;
+    else if ((p[0] & 0xf8) == 0xf0)
+        n = 4, c = p[0] & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (len < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (p[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+/**
+ * shmdump_iso_time - local ISO 8601 time with offset, e.g. 2025-01-02T03:04:05+01:00
+ * @realtime_ns: nanoseconds since the epoch (0: "unknown")
+ * @out: receives the text
+ * @len: size of @out (at least 32)
+ */
+void shmdump_iso_time(uint64_t realtime_ns, char *out, size_t len)
+{
+    time_t t = (time_t)(realtime_ns / 1000000000u);
+    struct tm tm;
+    char zone[8];
+    if (realtime_ns == 0 || !localtime_r(&t, &tm) || strftime(zone, sizeof zone, "%z", &tm) != 5 ||
+        strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+        snprintf(out, len, "unknown");
+        return;
+    }
+    /* strftime's %z is +hhmm; ISO 8601's extended form wants +hh:mm. */
+    size_t n = strlen(out);
+    snprintf(out + n, len - n, "%.3s:%.2s", zone, zone + 3);
+}
 
 /**
  * json_str - append @s as a JSON string

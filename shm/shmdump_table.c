@@ -17,7 +17,7 @@
 #include "psm/reader.h"
 #include "psm/render.h"
 
-/* Defined in shmdump.c; see the interface note there. */
+/* Defined in shmdump.c and shmdump_json.c; see the interface note in shmdump.c. */
 int shmdump_group(const psm_reader_t *r, uint32_t **order, uint32_t **start);
 void shmdump_iso_time(uint64_t realtime_ns, char *out, size_t len);
 size_t shmdump_utf8_next(const char *s, size_t len, uint32_t *cp);
@@ -184,6 +184,22 @@ static void series_name(struct psm_buf *b, const struct psm_desc_view *d,
         psm_buf_put(b, "}", 1);
 }
 
+/*
+ * A double for a human: 15 significant digits hide the binary noise of
+ * 0.1 + 0.2 that the exposition's round-trip digits keep; integers and
+ * NaN/Inf print as the exposition spells them.
+ */
+static void display_double(double v, char *out, size_t len)
+{
+    char num[32];
+    if (!isfinite(v) || v == floor(v)) {
+        psm_format_double(v, num);
+        snprintf(out, len, "%s", num);
+    } else {
+        snprintf(out, len, "%.15g", v);
+    }
+}
+
 static const char *type_name(enum psm_type t)
 {
     return t == PSM_COUNTER ? "counter" : t == PSM_GAUGE ? "gauge" : "histogram";
@@ -245,12 +261,12 @@ static int series_value(const struct psm_series_view *s, char *out, size_t len, 
     *u = 0;
     *d = 0;
     if (desc->type == PSM_GAUGE) {
-        psm_format_double(psm_series_f64(s), out);
+        display_double(psm_series_f64(s), out, len);
         return 0;
     }
     if (desc->type == PSM_COUNTER) {
         if (desc->flags & PSM_F_COUNTER_DOUBLE)
-            psm_format_double(*d = psm_series_f64(s), out);
+            display_double(*d = psm_series_f64(s), out, len);
         else
             psm_format_u64(*u = psm_series_u64(s), out);
         return 1;
@@ -259,7 +275,7 @@ static int series_value(const struct psm_series_view *s, char *out, size_t len, 
     int torn = psm_reader_hist_read(s, &h);
     *u = h.count;
     psm_format_u64(h.count, num);
-    psm_format_double(h.sum, sum);
+    display_double(h.sum, sum, sizeof sum);
     int n = snprintf(out, len, "count %s  sum %s", num, sum);
     if (h.count && n > 0 && (size_t)n < len)
         n += snprintf(out + n, len - (size_t)n, "  mean %.6g", h.sum / (double)h.count);

@@ -160,19 +160,26 @@ static int writer_create(psm_writer_t *w, const struct psm_writer_opts *o, char 
     uint64_t off_cells = round_line(off_blob + blob);
     uint64_t size = round_line(off_cells + round_line(cells));
 
+    /* The temporary name may exceed the 200 bytes a segment name may have: no check. */
     char tmpname[300], tmppath[320], path[320];
     snprintf(tmpname, sizeof tmpname, "%s.tmp.%d", w->name, (int)getpid());
-    psm__shm_path(tmpname, tmppath, sizeof tmppath);
+    snprintf(tmppath, sizeof tmppath, "/dev/shm/%s", tmpname);
     psm__shm_path(w->name, path, sizeof path);
     shm_unlink(tmpname);
     int fd = shm_open(tmpname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return psm__fail(err, errlen, "segment %s: cannot create %s: %s", w->name, tmppath,
                          strerror(errno));
-    if (set_owner(fd, o, w->name, err, errlen) != 0 || ftruncate(fd, (off_t)size) != 0) {
-        int e = errno;
+    /*
+     * posix_fallocate reserves the pages: on a full tmpfs a plain ftruncate would
+     * succeed and the first write to a cell would SIGBUS instead.
+     */
+    int fe = 0;
+    if (set_owner(fd, o, w->name, err, errlen) != 0 || ftruncate(fd, (off_t)size) != 0 ||
+        (fe = posix_fallocate(fd, 0, (off_t)size)) != 0) {
+        int e = fe ? fe : errno;
         if (err && !*err)
-            psm__fail(err, errlen, "segment %s: cannot size it to %llu bytes: %s", w->name,
+            psm__fail(err, errlen, "segment %s: cannot reserve %llu bytes in /dev/shm: %s", w->name,
                       (unsigned long long)size, strerror(e));
         close(fd);
         shm_unlink(tmpname);

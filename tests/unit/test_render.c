@@ -220,3 +220,30 @@ Test(render, helper_functions_write_the_same_syntax)
                           "x_scrapes_total{code=\"200\"} 3\n# EOF\n");
     psm_buf_free(&b);
 }
+
+/* The shortest of %.15g, %.16g, %.17g that round-trips: the reference. */
+static void reference(double v, char *out)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(out, 32, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+}
+
+Test(render, short_decimals_print_as_the_reference_formatting_does)
+{
+    char got[32], want[32];
+    uint64_t x = 1;
+    for (int i = 0; i < 200000; i++) {
+        x = x * 6364136223846793005u + 1442695040888963407u;
+        /* Values with up to six decimals across the fast path's range and its edges. */
+        double scale[] = {1e-6, 1e-3, 1, 1e3, 1e6};
+        double v = (double)(x >> 40) * scale[(x >> 8) % 5] * ((x & 1) ? -1 : 1);
+        if (v == (double)(int64_t)v)
+            continue;
+        psm_format_double(v, got);
+        reference(v, want);
+        cr_assert_str_eq(got, want, "value %.17g", v);
+    }
+}

@@ -43,6 +43,7 @@ struct psm_series_view {
     const struct psm_desc_view *desc;
     struct psm_strview values[PSM_MAX_LABELS];
     const _Atomic uint64_t *cells;
+    uint32_t patience_us; /* psm_reader_hist_read(): how long to wait out a writer */
 };
 
 /* A consistent histogram: cumulative[bucket_count] is the +Inf bucket == count. */
@@ -51,7 +52,7 @@ struct psm_hist_snapshot {
     double sum;
     uint64_t cumulative[PSM_MAX_BUCKETS + 1];
     unsigned attempts; /* reads it took */
-    int torn;          /* 1: retries exhausted; buckets/count agree, sum may not */
+    int torn;          /* 1: no consistent read; buckets/count agree, sum may not */
 };
 
 struct psm_info {
@@ -73,8 +74,10 @@ struct psm_liveness {
     const char *reason;   /* when not alive: why, for logs */
 };
 
-/* Histogram snapshot attempts before psm_reader_hist_read() gives up. */
-#define PSM_HIST_MAX_ATTEMPTS 4096
+/* Back-to-back histogram reads before psm_reader_hist_read() starts to sleep. */
+#define PSM_HIST_SPIN_ATTEMPTS 64
+/* Default patience of a reader opened by name; memory images get none. */
+#define PSM_HIST_PATIENCE_US 20000
 
 /**
  * psm_reader_open - map the segment @name read-only and validate its header
@@ -84,8 +87,9 @@ struct psm_liveness {
  *       denied, wrong magic, unsupported version, truncated, corrupt)
  * @errlen: size of @err
  *
- * Returns 0, or -1 with errno set (ENOENT, EACCES, EPROTO for a bad segment,
- * EAGAIN when the writer is still initialising it) and @err filled.
+ * Returns 0, or -1 with errno set (ENOENT, EACCES, EPROTO for a bad segment)
+ * and @err filled. A writer builds a new segment under a temporary name and
+ * renames it into place, so a reader never opens a half-built one.
  */
 int psm_reader_open(psm_reader_t **r, const char *name, char *err, size_t errlen);
 
@@ -106,6 +110,13 @@ void psm_reader_close(psm_reader_t *r);
 
 /** psm_reader_error - the message of the last failed call on @r */
 const char *psm_reader_error(const psm_reader_t *r);
+
+/**
+ * psm_reader_set_patience - how long psm_reader_hist_read() may wait out a writer
+ * @r: the reader
+ * @us: microseconds per histogram (0: never sleep)
+ */
+void psm_reader_set_patience(psm_reader_t *r, uint32_t us);
 
 /** psm_reader_name - the shm name @r was opened with ("(memory)" for images) */
 const char *psm_reader_name(const psm_reader_t *r);
@@ -171,9 +182,13 @@ double psm_series_value(const struct psm_series_view *s);
  * @snap: receives count, sum and cumulative buckets
  *
  * Reads without writing: acquire-load the count, then the sum, then the buckets,
- * and accept when the buckets add up to the count; retry otherwise, at most
- * PSM_HIST_MAX_ATTEMPTS times. If every attempt raced a writer, the snapshot is
- * built from the last buckets read (count = their total) and @snap->torn is 1.
+ * and accept when the buckets add up to the count. Buckets above the count mean
+ * an observation is in flight: retry, PSM_HIST_SPIN_ATTEMPTS times back to back,
+ * then sleeping 50 us between reads for up to @s->patience_us (a writer
+ * preempted mid-observation needs the CPU to finish it). Buckets below the count
+ * cannot happen in a live segment: that is corruption, reported at once. If no
+ * read was consistent, the snapshot is built from the last buckets read (count =
+ * their total, so the exposition invariants hold) and @snap->torn is 1.
  * Returns 0 (consistent) or 1 (torn).
  */
 int psm_reader_hist_read(const struct psm_series_view *s, struct psm_hist_snapshot *snap);
@@ -195,10 +210,9 @@ int psm_reader_check(psm_reader_t *r, char *err, size_t errlen);
  * psm_reader_refresh - follow a replaced segment
  * @r: a reader opened by name
  *
- * Compares the inode behind the name with the mapped one (and the mapped
- * header's generation); if the segment was replaced, maps the new one and drops
- * every cached view. If the name no longer exists, keeps the old mapping.
- * Returns 0 unchanged, 1 remapped, -1 (the new segment is bad or the name is
+ * Compares the device and inode behind the name with the mapped ones; if the
+ * segment was replaced, maps the new one and drops every cached view. If the name no longer exists,
+ * keeps the old mapping. Returns 0 unchanged, 1 remapped, -1 (the new segment is bad or the name is
  * gone: psm_reader_error() says which; the old mapping stays usable).
  */
 int psm_reader_refresh(psm_reader_t *r);

@@ -1,0 +1,122 @@
+# tests/core/lib.sh - the real parts for portsyncd's scenario tests: a private
+# redis-server on a unix socket, a fresh network namespace with veth ports named
+# EthernetN, the stand-in consumer, portsyncd itself; assertions that say what
+# they expected; cleanup of everything on exit.
+#
+# Usage in a scenario: source lib.sh BINDIR; then the helpers below.
+set -uo pipefail
+BIN=$(cd "${1:?usage: $0 BINDIR}" && pwd)
+NAME=$(basename "$0" .sh)
+TMP=$(mktemp -d "/tmp/pcd-$NAME.XXXXXX")
+NS=pcd-$NAME-$$
+SEG=pcd-$NAME-$$
+SOCK=$TMP/redis.sock
+PASS=0
+FAIL=0
+PIDS=()
+REDIS_PID=
+PCD_PID=
+
+cleanup() {
+    [ -n "$PCD_PID" ] && kill -TERM "$PCD_PID" 2>/dev/null
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    [ -n "$REDIS_PID" ] && kill -CONT "$REDIS_PID" 2>/dev/null && kill -TERM "$REDIS_PID" 2>/dev/null
+    sleep 0.2
+    ip netns del "$NS" 2>/dev/null
+    rm -f "/dev/shm/$SEG"
+    if [ "$FAIL" -ne 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
+        for f in "$TMP"/*.log; do [ -f "$f" ] && { echo "--- $f (last 40 lines)"; tail -n 40 "$f"; }; done
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
+not_ok() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+# expect_eq DESCRIPTION EXPECTED ACTUAL
+expect_eq() { if [ "$2" = "$3" ]; then ok "$1 ($3)"; else not_ok "$1: expected '$2', got '$3'"; fi; }
+finish() {
+    echo "$NAME: $PASS passed, $FAIL failed"
+    [ "$FAIL" -eq 0 ]
+}
+
+# wait_for SECONDS COMMAND...: poll until the command succeeds
+wait_for() {
+    local deadline=$(($(date +%s%N) + ${1%.*} * 1000000000)) t=$1
+    shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$(date +%s%N)" -gt "$deadline" ] && return 1
+        sleep 0.02
+    done
+    return 0
+}
+
+# redis-server, unix socket only; SAVE on shutdown so a restart keeps the data.
+start_redis() {
+    redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$TMP" \
+        --save 3600 1 --appendonly no --notify-keyspace-events KA "$@" >>"$TMP/redis.log" 2>&1 &
+    REDIS_PID=$!
+    wait_for 5 redis-cli -s "$SOCK" ping || { echo "redis-server did not start"; exit 1; }
+}
+stop_redis() { kill -TERM "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null; REDIS_PID=; }
+
+# rcli DB ARGS...
+rcli() { local db=$1; shift; redis-cli -s "$SOCK" -n "$db" "$@"; }
+appl() { rcli 0 "$@"; }
+config() { rcli 4 "$@"; }
+state() { rcli 6 "$@"; }
+
+make_ns() {
+    ip netns add "$NS" || { echo "cannot create namespace $NS"; exit 1; }
+    ip -n "$NS" link set lo up
+}
+# add_port N: veth pair EthernetN <-> pN, both up (pN is the far end we flap)
+add_port() {
+    ip -n "$NS" link add "Ethernet$1" type veth peer name "p$1" &&
+        ip -n "$NS" link set "p$1" up && ip -n "$NS" link set "Ethernet$1" up
+}
+del_port() { ip -n "$NS" link del "Ethernet$1"; }
+carrier() { ip -n "$NS" -o link show "Ethernet$1" | grep -q 'LOWER_UP' && echo up || echo down; }
+
+seed_ports() { # seed_ports N...: CONFIG_DB PORT|EthernetN with SONiC-like fields
+    for n in "$@"; do
+        config HSET "PORT|Ethernet$n" lanes "$((n * 4)),$((n * 4 + 1))" speed 100000 \
+            alias "etp$((n / 4 + 1))" mtu 9100 admin_status up index "$((n / 4))" >/dev/null
+    done
+}
+
+start_consumer() {
+    "$BIN/pcd-consumer" --socket "$SOCK" >>"$TMP/consumer.log" 2>&1 &
+    PIDS+=($!)
+    wait_for 5 grep -q ready "$TMP/consumer.log"
+}
+
+# start_portsyncd ARGS...: in the namespace, logs in $TMP/portsyncd.log
+start_portsyncd() {
+    ip netns exec "$NS" "$BIN/portsyncd" --redis-socket "$SOCK" --shm-name "$SEG" \
+        --log-level debug "$@" >>"$TMP/portsyncd.log" 2>&1 &
+    PCD_PID=$!
+}
+# start_portsyncd_ready ARGS...: and wait until its initial dump is applied. Netdevs
+# created before that are "old" interfaces at a cold start (see --old-interfaces).
+start_portsyncd_ready() {
+    start_portsyncd "$@"
+    wait_for 10 grep -q 'ready: initial link dump applied' "$TMP/portsyncd.log" ||
+        { echo "portsyncd did not become ready"; return 1; }
+}
+stop_portsyncd() {
+    kill -TERM "$PCD_PID" 2>/dev/null
+    wait "$PCD_PID"
+    local rc=$?
+    PCD_PID=
+    return $rc
+}
+
+# metric NAME_WITH_LABELS: value from the segment, "" if absent
+metric() {
+    "$BIN/portsyncd-shmdump" --name "$SEG" --format prometheus 2>/dev/null |
+        awk -v k="$1" '$1 == k { print $2 }'
+}
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
+state_field() { state HGET "PORT_TABLE|$1" "$2"; }
