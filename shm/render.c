@@ -298,11 +298,15 @@ static void render_series(struct psm_buf *b, enum psm_format fmt, const struct p
         n = psm_format_u64(h.cumulative[i], num);
         sample_line(b, &d->name, "_bucket", 7, lb, le->s[i], le->len[i], num, n);
     }
-    /* OpenMetrics: a histogram with negative buckets has no _sum. */
-    if (!(fmt == PSM_FMT_OPENMETRICS && d->bounds[0] < 0)) {
-        n = psm_format_double(h.sum, num);
-        sample_line(b, &d->name, "_sum", 4, lb, "", 0, num, n);
-    }
+    /*
+     * OpenMetrics: a histogram with negative buckets has no _sum (its sum is not
+     * counter-like), and _count only comes with _sum; the +Inf bucket still
+     * carries the count.
+     */
+    if (fmt == PSM_FMT_OPENMETRICS && d->bounds[0] < 0)
+        return;
+    n = psm_format_double(h.sum, num);
+    sample_line(b, &d->name, "_sum", 4, lb, "", 0, num, n);
     n = psm_format_u64(h.count, num);
     sample_line(b, &d->name, "_count", 6, lb, "", 0, num, n);
 }
