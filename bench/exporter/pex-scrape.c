@@ -72,10 +72,11 @@ static double now(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: pex-scrape --connect [IPv6]:PORT --cert FILE --key FILE --ca FILE\n"
-               "                  [--path /metrics] [--connections N] [--requests R | --seconds S]\n"
-               "                  [--gzip] [--openmetrics] [--check] [--new-connections]\n"
-               "                  [--server-name NAME] [--pid EXPORTER_PID] [--quiet]\n");
+    fprintf(f,
+            "usage: pex-scrape --connect [IPv6]:PORT --cert FILE --key FILE --ca FILE\n"
+            "                  [--path /metrics] [--connections N] [--requests R | --seconds S]\n"
+            "                  [--gzip] [--openmetrics] [--check] [--new-connections]\n"
+            "                  [--server-name NAME] [--pid EXPORTER_PID] [--quiet]\n");
 }
 
 /* ---- per-connection counter memory (open addressing on the series key) ---- */
@@ -129,11 +130,11 @@ static int counter_seen(struct worker *w, const char *key, size_t klen, double v
 
 /* ---- body checks ------------------------------------------------------------------ */
 
-static void violation(struct worker *w, const char *fmt, const char *line, size_t len)
+static void violation(struct worker *w, const char *what, const char *line, size_t len)
 {
     w->violations++;
     if (!w->err[0])
-        snprintf(w->err, sizeof w->err, fmt, (int)(len > 160 ? 160 : len), line);
+        snprintf(w->err, sizeof w->err, "%s: %.*s", what, (int)(len > 160 ? 160 : len), line);
 }
 
 /*
@@ -169,28 +170,28 @@ static void check_body(struct worker *w, const char *b, size_t n)
         }
         const char *sp = memrchr(line, ' ', len);
         if (!sp) {
-            violation(w, "sample line without a value: %.*s", line, len);
+            violation(w, "sample line without a value", line, len);
             continue;
         }
         double v = strtod(sp + 1, NULL);
         size_t klen = (size_t)(sp - line);
         if (strcmp(type, "counter") == 0) {
             if (counter_seen(w, line, klen, v))
-                violation(w, "counter went backwards on one connection: %.*s", line, len);
+                violation(w, "counter went backwards on one connection", line, len);
         } else if (strcmp(type, "histogram") == 0) {
             size_t fl = strlen(fam);
             const char *suffix = line + fl;
             if (klen > fl + 7 && memcmp(suffix, "_bucket", 7) == 0) {
                 if (v < prev_bucket)
-                    violation(w, "histogram buckets not cumulative: %.*s", line, len);
+                    violation(w, "histogram buckets not cumulative", line, len);
                 prev_bucket = v;
                 if (memmem(line, klen, "le=\"+Inf\"", 9))
                     inf_bucket = v;
             } else if (klen >= fl + 6 && memcmp(suffix, "_count", 6) == 0) {
                 if (inf_bucket != v)
-                    violation(w, "histogram +Inf bucket differs from _count: %.*s", line, len);
+                    violation(w, "histogram +Inf bucket differs from _count", line, len);
                 if (counter_seen(w, line, klen, v))
-                    violation(w, "histogram _count went backwards: %.*s", line, len);
+                    violation(w, "histogram _count went backwards", line, len);
                 prev_bucket = -1;
                 inf_bucket = -1;
             }
@@ -290,11 +291,10 @@ static int request(struct worker *w, SSL *ssl, struct rbuf *b, struct rbuf *plai
 {
     const struct opts *o = w->o;
     char req[512];
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: pex-scrape\r\n%s%s%s%s\r\n",
-                     o->path, o->sni, o->gzip ? "Accept-Encoding: gzip\r\n" : "",
-                     o->accept ? "Accept: " : "", o->accept ? o->accept : "",
-                     o->accept ? "\r\n" : "");
+    int n = snprintf(
+        req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: pex-scrape\r\n%s%s%s%s\r\n",
+        o->path, o->sni, o->gzip ? "Accept-Encoding: gzip\r\n" : "", o->accept ? "Accept: " : "",
+        o->accept ? o->accept : "", o->accept ? "\r\n" : "");
     if (SSL_write(ssl, req, n) != n) {
         snprintf(w->err, sizeof w->err, "write failed");
         return -1;
@@ -308,11 +308,11 @@ static int request(struct worker *w, SSL *ssl, struct rbuf *b, struct rbuf *plai
         }
     size_t hlen = (size_t)(hend - b->p) + 4;
     *status = atoi(b->p + 9);
-    const char *cl = memmem(b->p, hlen, "ontent-length:", 14);
-    if (!cl)
-        cl = memmem(b->p, hlen, "ONTENT-LENGTH:", 14);
-    size_t clen = cl ? strtoul(cl + 14, NULL, 10) : 0;
-    int gz = memmem(b->p, hlen, "content-encoding: gzip", 22) != NULL;
+    char head[4096];
+    snprintf(head, sizeof head, "%.*s", (int)(hlen < sizeof head ? hlen : sizeof head - 1), b->p);
+    const char *cl = strcasestr(head, "\ncontent-length:");
+    size_t clen = cl ? strtoul(cl + 16, NULL, 10) : 0;
+    int gz = strcasestr(head, "\ncontent-encoding: gzip") != NULL;
     while (b->len < hlen + clen)
         if (rbuf_fill(ssl, b) != 0) {
             snprintf(w->err, sizeof w->err, "connection closed inside the body");
@@ -322,7 +322,7 @@ static int request(struct worker *w, SSL *ssl, struct rbuf *b, struct rbuf *plai
     if (w->o->check && *status == 200) {
         if (gz) {
             if (inflate_body(b->p + hlen, clen, plain) != 0) {
-                violation(w, "gzip body does not inflate%.*s", "", 0);
+                violation(w, "gzip body does not inflate", "", 0);
                 return 0;
             }
             check_body(w, plain->p, plain->len);
@@ -437,16 +437,23 @@ static int parse_addr(const char *s, struct sockaddr_in6 *a)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    static const struct option lo[] = {
-        {"connect", required_argument, NULL, 'c'},   {"cert", required_argument, NULL, 'C'},
-        {"key", required_argument, NULL, 'K'},       {"ca", required_argument, NULL, 'A'},
-        {"path", required_argument, NULL, 'p'},      {"connections", required_argument, NULL, 'n'},
-        {"requests", required_argument, NULL, 'r'},  {"seconds", required_argument, NULL, 's'},
-        {"gzip", no_argument, NULL, 'z'},            {"openmetrics", no_argument, NULL, 'o'},
-        {"check", no_argument, NULL, 'k'},           {"new-connections", no_argument, NULL, 'N'},
-        {"server-name", required_argument, NULL, 'S'}, {"pid", required_argument, NULL, 'P'},
-        {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {{"connect", required_argument, NULL, 'c'},
+                                       {"cert", required_argument, NULL, 'C'},
+                                       {"key", required_argument, NULL, 'K'},
+                                       {"ca", required_argument, NULL, 'A'},
+                                       {"path", required_argument, NULL, 'p'},
+                                       {"connections", required_argument, NULL, 'n'},
+                                       {"requests", required_argument, NULL, 'r'},
+                                       {"seconds", required_argument, NULL, 's'},
+                                       {"gzip", no_argument, NULL, 'z'},
+                                       {"openmetrics", no_argument, NULL, 'o'},
+                                       {"check", no_argument, NULL, 'k'},
+                                       {"new-connections", no_argument, NULL, 'N'},
+                                       {"server-name", required_argument, NULL, 'S'},
+                                       {"pid", required_argument, NULL, 'P'},
+                                       {"quiet", no_argument, NULL, 'q'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->path = "/metrics";
     o->sni = "localhost";
@@ -461,26 +468,56 @@ static int parse_args(int argc, char **argv, struct opts *o)
             }
             have_addr = 1;
             break;
-        case 'C': o->cert = optarg; break;
-        case 'K': o->key = optarg; break;
-        case 'A': o->ca = optarg; break;
-        case 'p': o->path = optarg; break;
-        case 'n': o->conns = (unsigned)atoi(optarg); break;
-        case 'r': o->requests = (unsigned)atoi(optarg); break;
-        case 's': o->seconds = atof(optarg); break;
-        case 'z': o->gzip = 1; break;
+        case 'C':
+            o->cert = optarg;
+            break;
+        case 'K':
+            o->key = optarg;
+            break;
+        case 'A':
+            o->ca = optarg;
+            break;
+        case 'p':
+            o->path = optarg;
+            break;
+        case 'n':
+            o->conns = (unsigned)atoi(optarg);
+            break;
+        case 'r':
+            o->requests = (unsigned)atoi(optarg);
+            break;
+        case 's':
+            o->seconds = atof(optarg);
+            break;
+        case 'z':
+            o->gzip = 1;
+            break;
         case 'o':
             o->accept = "application/openmetrics-text;version=1.0.0,application/"
                         "openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/"
                         "*;q=0.1";
             break;
-        case 'k': o->check = 1; break;
-        case 'N': o->newconn = 1; break;
-        case 'S': o->sni = optarg; break;
-        case 'P': o->pid = atoi(optarg); break;
-        case 'q': o->quiet = 1; break;
-        case 'h': usage(stdout); exit(0);
-        default: usage(stderr); return -1;
+        case 'k':
+            o->check = 1;
+            break;
+        case 'N':
+            o->newconn = 1;
+            break;
+        case 'S':
+            o->sni = optarg;
+            break;
+        case 'P':
+            o->pid = atoi(optarg);
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
         }
     }
     if (!have_addr || !o->cert || !o->key || !o->ca || o->conns < 1 || o->conns > MAX_CONNS ||
@@ -562,8 +599,7 @@ int main(int argc, char **argv)
     printf("RESULT scrapes=%zu seconds=%.3f rate=%.1f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f "
            "errors=%llu violations=%llu cpu_us=%.1f rss_mb=%.1f\n",
            total, elapsed, rate, PCT(.5), PCT(.99), PCT(.999), (unsigned long long)errors,
-           (unsigned long long)viol, o.pid && total ? (cpu1 - cpu0) / (double)total * 1e6 : 0,
-           rss);
+           (unsigned long long)viol, o.pid && total ? (cpu1 - cpu0) / (double)total * 1e6 : 0, rss);
     for (unsigned i = 0; i < o.conns; i++) {
         free(w[i].lat);
         for (size_t j = 0; j < w[i].hcap; j++)

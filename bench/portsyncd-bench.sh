@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# bench/portsyncd-bench.sh [BINDIR] - portsyncd measured from the outside, the way
+# DESIGN.md measured SONiC's C++ portsyncd: a namespace with 32 veth ports, a
+# local redis-server on a unix socket, link changes driven through netlink
+# (pcd-bench, not `ip`), STATE_DB watched through keyspace notifications.
+# Prints the figures next to SONiC's reference figures. Needs root.
+#
+# Environment: CHANGE (admin: toggle IFF_UP, as a flap; mtu: 1500<->9100, cheaper
+# for the kernel, to find portsyncd's own ceiling), PORTS (32), SAMPLES (2000), RATES ("1000,2000,5000,10000,20000,40000,0"
+# where 0 = as fast as one thread can send), SECONDS_PER_RATE (2).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$(cd "${1:-$top/build/bin}" && pwd)
+PORTS=${PORTS:-32}
+SAMPLES=${SAMPLES:-2000}
+RATES=${RATES:-1000,2000,5000,10000,20000,40000,0}
+SECONDS_PER_RATE=${SECONDS_PER_RATE:-2}
+CHANGE=${CHANGE:-admin}
+TMP=$(mktemp -d /tmp/pcd-bench.XXXXXX)
+NS=pcd-bench-$$
+SEG=pcd-bench-$$
+SOCK=$TMP/redis.sock
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 0.3
+    ip netns del "$NS" 2>/dev/null || true
+    rm -rf "$TMP" "/dev/shm/$SEG"
+}
+trap cleanup EXIT
+
+redis-server --port 0 --unixsocket "$SOCK" --dir "$TMP" --save "" --appendonly no \
+    --notify-keyspace-events Kh >"$TMP/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && break; sleep 0.05; done
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+for i in $(seq 0 $((PORTS - 1))); do
+    redis-cli -s "$SOCK" -n 4 HSET "PORT|Ethernet$((i * 4))" lanes "$i" speed 100000 >/dev/null
+done
+"$BIN/pcd-consumer" --socket "$SOCK" >"$TMP/consumer.log" 2>&1 &
+pids+=($!)
+t_start=$(date +%s%N)
+ip netns exec "$NS" "$BIN/portsyncd" --redis-socket "$SOCK" --shm-name "$SEG" \
+    --log-level notice >"$TMP/portsyncd.log" 2>&1 &
+pcd=$!
+pids+=($pcd)
+for _ in $(seq 200); do grep -q 'ready:' "$TMP/portsyncd.log" && break; sleep 0.01; done
+for i in $(seq 0 $((PORTS - 1))); do
+    ip -n "$NS" link add "Ethernet$((i * 4))" type veth peer name "p$i"
+    ip -n "$NS" link set "p$i" up
+    ip -n "$NS" link set "Ethernet$((i * 4))" up
+done
+for _ in $(seq 500); do
+    [ "$(redis-cli -s "$SOCK" -n 0 HGET PORT_TABLE:PortInitDone lanes)" = 0 ] && break
+    sleep 0.01
+done
+init_ms=$(sed -n 's/.*PortInitDone: .*(\([0-9.]*\) ms after start).*/\1/p' "$TMP/portsyncd.log")
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(uname -r)"
+echo "setup: change = $CHANGE, $PORTS veth ports, redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on a unix socket"
+echo "PortInitDone ${init_ms} ms after start (includes creating the $PORTS veth pairs with ip; SONiC reference: ~14 ms with ports created by orchagent)"
+sleep 0.5
+ip netns exec "$NS" "$BIN/pcd-bench" --socket "$SOCK" --ports "$PORTS" --pid "$pcd" \
+    --shm-name "$SEG" --shmdump "$BIN/portsyncd-shmdump" --latency-samples "$SAMPLES" \
+    --rates "$RATES" --seconds "$SECONDS_PER_RATE" --change "$CHANGE"
+echo
+echo "SONiC C++ portsyncd reference (DESIGN.md section 4, same method on this kind of machine):"
+echo "  latency p50 ~0.30 ms, p99 ~0.45 ms; ~3,000-3,500 changes/s; 76-103 ms CPU per 1,000 events; 7.7 MB RSS"
+echo "targets: p99 <= 0.3 ms; >= 20k changes/s with the final state correct; <= 30 ms CPU per 1,000 events; RSS <= 6 MB"
