@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The benchmark tools run: psm-loadgen writes a segment that passes --check while
+# it is being hammered (the reader waits out preempted writers) and exits 0 on
+# SIGTERM; --observe-value makes every histogram's sum exactly count * V;
+# psm-bench --quick completes. (Figures are in bench/README.md, not checked here.)
+source "$(dirname "$0")/lib.sh"
+"$BIN/psm-loadgen" --name "$SEG" --series 999 --threads 2 --seconds 0 --observe-value 0.25 2>"$SEG.log" &
+lg=$!
+on_exit "kill $lg 2>/dev/null; rm -f $SEG.log"
+for _ in $(seq 100); do [ -e "/dev/shm/$SEG" ] && break; sleep 0.05; done
+sleep 0.5
+check "--check passes on a segment under full-speed writes" "$BIN/portsyncd-shmdump" --name "$SEG" --check
+check "every histogram has _sum == _count * 0.25" bash -c "'$BIN/portsyncd-shmdump' --name '$SEG' --format prometheus | awk '
+    /^psm_loadgen_latency_seconds_sum/ { split(\$1, a, \"{\"); sum[a[2]] = \$2 }
+    /^psm_loadgen_latency_seconds_count/ { split(\$1, a, \"{\"); cnt[a[2]] = \$2 }
+    END { n = 0; for (k in cnt) { n++; if (sum[k] != cnt[k] * 0.25) exit 1 } exit n == 0 }'"
+kill -TERM $lg
+rc=0
+wait $lg || rc=$?
+check "psm-loadgen exits 0 on SIGTERM (rc=$rc)" test $rc -eq 0
+check "psm-bench --quick runs" bash -c "'$BIN/psm-bench' --quick >/dev/null"
+finish
