@@ -142,7 +142,6 @@ int pcd_metrics_open(struct pcd_metrics *m, const char *shm_name, const char *gr
     const char *version = PORTSYNCD_VERSION;
     psm_gauge_set(psm_gauge_resolve(w, build, &version), 1);
     m->cpu_seconds = psm_counter_resolve(w, cpu, NULL);
-    m->rss = psm_gauge_resolve(w, rss, NULL);
     m->vsize = psm_gauge_resolve(w, vsz, NULL);
     m->open_fds = psm_gauge_resolve(w, fds, NULL);
     m->max_fds = psm_gauge_resolve(w, maxfds, NULL);
@@ -193,7 +192,6 @@ void pcd_metrics_tick(struct pcd_metrics *m)
     if (f) {
         if (fscanf(f, "%lu %lu", &vpages, &rpages) == 2) {
             psm_gauge_set(m->memory, (double)rpages * (double)page);
-            psm_gauge_set(m->rss, (double)rpages * (double)page);
             psm_gauge_set(m->vsize, (double)vpages * (double)page);
         }
         fclose(f);

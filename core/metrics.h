@@ -34,7 +34,7 @@ struct pcd_metrics {
     psm_gauge_t *init_done, *config_done, *warm_start;
     psm_histogram_t *event_latency, *redis_latency;
     psm_counter_t *cpu_seconds;
-    psm_gauge_t *rss, *vsize, *open_fds, *max_fds, *start_time;
+    psm_gauge_t *vsize, *open_fds, *max_fds, *start_time;
 };
 
 /**
