@@ -198,9 +198,9 @@ static void dump_done(struct pcd_linkmon *lm, uint64_t t)
 
 static void process(struct pcd_linkmon *lm, const char *buf, size_t len, uint64_t t)
 {
-    int left = (int)len;
+    size_t left = len;
     const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
-    for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+    for (; pcd_nlmsg_ok(nlh, left); nlh = pcd_nlmsg_next(nlh, &left)) {
         int ours =
             lm->dump_active && nlh->nlmsg_seq == lm->dump_seq && nlh->nlmsg_pid == lm->portid;
         if (ours && (nlh->nlmsg_flags & NLM_F_DUMP_INTR))
@@ -231,7 +231,7 @@ static void process(struct pcd_linkmon *lm, const char *buf, size_t len, uint64_
         }
     }
     if (left > 0) {
-        pcd_warn("netlink: skipping %d trailing bytes that do not form a message", left);
+        pcd_warn("netlink: skipping %zu trailing bytes that do not form a message", left);
         psm_counter_inc(lm->m->events_failed);
     }
 }

@@ -24,8 +24,33 @@ struct pcd_link {
 };
 
 /**
+ * pcd_nlmsg_ok - does a whole message start at @nlh within @left bytes?
+ * @nlh: candidate message
+ * @left: bytes from @nlh to the end of the buffer
+ *
+ * libmnl's mnl_nlmsg_ok() compares nlmsg_len as an int, so a length above 2 GiB
+ * passes as negative; this compares unsigned. Returns 1 or 0.
+ */
+static inline int pcd_nlmsg_ok(const struct nlmsghdr *nlh, size_t left)
+{
+    return left >= sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) && nlh->nlmsg_len <= left;
+}
+
+/**
+ * pcd_nlmsg_next - the message after @nlh (which pcd_nlmsg_ok() accepted)
+ * @nlh: the current message
+ * @left: bytes left from @nlh; updated, 0 when the aligned length runs past the end
+ */
+static inline const struct nlmsghdr *pcd_nlmsg_next(const struct nlmsghdr *nlh, size_t *left)
+{
+    size_t step = NLMSG_ALIGN(nlh->nlmsg_len);
+    *left = step < *left ? *left - step : 0;
+    return (const struct nlmsghdr *)((const char *)nlh + step);
+}
+
+/**
  * pcd_link_parse - parse and validate one rtnetlink message
- * @nlh: the message; nlh->nlmsg_len bytes must be readable
+ * @nlh: the message; nlh->nlmsg_len bytes must be readable (pcd_nlmsg_ok())
  * @link: receives the link
  * @err: buffer for why a malformed message was refused
  * @errlen: size of @err

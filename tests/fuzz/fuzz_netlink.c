@@ -17,9 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!buf)
         return 0;
     memcpy(buf, data, size);
-    int left = (int)(size > 1 << 20 ? 1 << 20 : size);
+    size_t left = size;
     const struct nlmsghdr *nlh = buf;
-    for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+    for (; pcd_nlmsg_ok(nlh, left); nlh = pcd_nlmsg_next(nlh, &left)) {
         struct pcd_link l;
         char err[256];
         pcd_link_parse(nlh, &l, err, sizeof err);

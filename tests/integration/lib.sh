@@ -1,7 +1,7 @@
 # tests/integration/lib.sh - shared by the integration scripts: a unique segment
 # name, cleanup on exit, and assertions that say what they expected.
 set -euo pipefail
-BIN=${1:?usage: $0 BINDIR}
+BIN=$(cd "${1:?usage: $0 BINDIR}" && pwd)
 SEG=psm-it-$(basename "$0" .sh)-$$
 PASS=0
 FAIL=0

@@ -162,6 +162,33 @@ Test(nlparse, an_oversize_kind_is_refused)
     expect_error(nlh, "IFLA_INFO_KIND of");
 }
 
+Test(nlparse, a_length_beyond_the_buffer_is_not_a_message)
+{
+    struct nlmsghdr *nlh = start(RTM_NEWLINK, 1, 0);
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, "Ethernet0");
+    size_t len = nlh->nlmsg_len;
+    cr_assert(pcd_nlmsg_ok(nlh, len));
+    cr_assert_not(pcd_nlmsg_ok(nlh, len - 1));
+    nlh->nlmsg_len = 0xd9d90000u; /* negative as an int: libmnl's check passes it */
+    cr_assert_not(pcd_nlmsg_ok(nlh, sizeof buf));
+    nlh->nlmsg_len = 8;
+    cr_assert_not(pcd_nlmsg_ok(nlh, sizeof buf));
+    cr_assert_not(pcd_nlmsg_ok(nlh, 10));
+}
+
+Test(nlparse, walking_stops_at_a_truncated_second_message)
+{
+    struct nlmsghdr *nlh = start(RTM_NEWLINK, 1, 0);
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, "Ethernet0");
+    size_t one = NLMSG_ALIGN(nlh->nlmsg_len);
+    memcpy(buf + one, buf, one);
+    size_t left = one + one / 2, n = 0;
+    for (const struct nlmsghdr *m = nlh; pcd_nlmsg_ok(m, left); m = pcd_nlmsg_next(m, &left))
+        n++;
+    cr_assert_eq(n, 1);
+    cr_assert_eq(left, one / 2);
+}
+
 Test(nlparse, random_messages_never_crash)
 {
     uint64_t x = 0x2545F4914F6CDD1Dull;
