@@ -28,6 +28,35 @@ static const char del_script[] = "local added = redis.call('SADD', KEYS[1], ARGV
                                  "if added > 0 then redis.call('PUBLISH', KEYS[3], 'G') end\n"
                                  "return added\n";
 
+/*
+ * ARGV: appl db, state db, then per event: name, op, oper, admin, mtu.
+ * Returns per event 1 (written), 0 (not in PORT_TABLE) or the error text.
+ */
+static const char apply_script[] =
+    "local appl, state, res = ARGV[1], ARGV[2], {}\n"
+    "for i = 3, #ARGV, 5 do\n"
+    "  local name, op, key = ARGV[i], ARGV[i + 1], 'PORT_TABLE|' .. ARGV[i]\n"
+    "  local out = 1\n"
+    "  redis.call('SELECT', state)\n"
+    "  if op ~= 'N' then\n"
+    "    local d = redis.pcall('DEL', key)\n"
+    "    if type(d) == 'table' and d.err then out = d.err end\n"
+    "  end\n"
+    "  if op ~= 'D' and out == 1 then\n"
+    "    redis.call('SELECT', appl)\n"
+    "    if redis.call('EXISTS', 'PORT_TABLE:' .. name) == 1 then\n"
+    "      redis.call('SELECT', state)\n"
+    "      local h = redis.pcall('HSET', key, 'state', 'ok', 'netdev_oper_status', ARGV[i + 2],\n"
+    "                            'admin_status', ARGV[i + 3], 'mtu', ARGV[i + 4])\n"
+    "      if type(h) == 'table' and h.err then out = h.err end\n"
+    "    else\n"
+    "      out = 0\n"
+    "    end\n"
+    "  end\n"
+    "  res[#res + 1] = out\n"
+    "end\n"
+    "return res\n";
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -105,7 +134,8 @@ int pcd_redis_connect(struct pcd_redis *r, char *err, size_t errlen)
         !(r->config = connect_one(r, r->o.config_db, "CONFIG_DB", err, errlen)) ||
         !(r->state = connect_one(r, r->o.state_db, "STATE_DB", err, errlen)) ||
         load_script(r, set_script, r->set_sha, err, errlen) != 0 ||
-        load_script(r, del_script, r->del_sha, err, errlen) != 0) {
+        load_script(r, del_script, r->del_sha, err, errlen) != 0 ||
+        load_script(r, apply_script, r->apply_sha, err, errlen) != 0) {
         pcd_redis_close(r);
         return -1;
     }
@@ -120,23 +150,6 @@ redisReply *pcd_redis_cmd(struct pcd_redis *r, redisContext *c, int argc, const 
     if (rep)
         observe(r, t0);
     return rep;
-}
-
-int pcd_redis_pipeline(struct pcd_redis *r, redisContext *c, redisReply **replies, size_t n)
-{
-    uint64_t t0 = now_ns();
-    for (size_t i = 0; i < n; i++) {
-        void *rep = NULL;
-        if (redisGetReply(c, &rep) != REDIS_OK || !rep) {
-            for (size_t k = 0; k < i; k++)
-                freeReplyObject(replies[k]);
-            return -1;
-        }
-        replies[i] = rep;
-    }
-    if (n)
-        observe(r, t0);
-    return 0;
 }
 
 /* EVALSHA, falling back to loading the script again if Redis forgot it. */
@@ -212,4 +225,67 @@ int pcd_pst_del(struct pcd_redis *r, const char *key, char *err, size_t errlen)
     argv[6] = "PORT_TABLE_DEL_SET", lens[6] = 18;
     argv[7] = key, lens[7] = strlen(key);
     return eval(r, r->del_sha, del_script, 8, argv, lens, err, errlen);
+}
+
+int pcd_state_apply(struct pcd_redis *r, const struct pcd_state_op *ops, size_t n, int *res,
+                    char (*errs)[160])
+{
+    enum { MAX = 256 };
+    const char *argv[5 + 5 * MAX];
+    size_t lens[5 + 5 * MAX];
+    char appl[12], state[12];
+    if (n > MAX)
+        n = MAX;
+    snprintf(appl, sizeof appl, "%d", r->o.appl_db);
+    snprintf(state, sizeof state, "%d", r->o.state_db);
+    size_t argc = 0;
+    argv[argc++] = "EVALSHA";
+    argv[argc++] = r->apply_sha;
+    argv[argc++] = "0";
+    argv[argc++] = appl;
+    argv[argc++] = state;
+    for (size_t i = 0; i < n; i++) {
+        static const char opname[][2] = {{'N'}, {'D'}, {'X'}};
+        argv[argc++] = ops[i].name;
+        argv[argc++] = opname[ops[i].op == 'D' ? 1 : ops[i].op == 'X' ? 2 : 0];
+        argv[argc++] = ops[i].oper;
+        argv[argc++] = ops[i].admin;
+        argv[argc++] = ops[i].mtu;
+    }
+    for (size_t i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        redisReply *rep = pcd_redis_cmd(r, r->appl, (int)argc, argv, lens);
+        if (!rep)
+            return -1;
+        if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+            freeReplyObject(rep);
+            if (load_script(r, apply_script, r->apply_sha, errs[0], sizeof errs[0]) != 0)
+                return r->appl->err ? -1 : 1;
+            continue;
+        }
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
+            snprintf(errs[0], sizeof errs[0], "STATE_DB batch script failed: %.120s",
+                     rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+            freeReplyObject(rep);
+            return 1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const redisReply *e = rep->element[i];
+            if (e->type == REDIS_REPLY_INTEGER) {
+                res[i] = e->integer == 1 ? PCD_APPLY_WRITTEN : PCD_APPLY_NOT_FOUND;
+            } else {
+                res[i] = PCD_APPLY_ERROR;
+                snprintf(errs[i], sizeof errs[i], "%s",
+                         e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_ERROR ||
+                                 e->type == REDIS_REPLY_STATUS
+                             ? e->str
+                             : "unexpected reply");
+            }
+        }
+        freeReplyObject(rep);
+        return 0;
+    }
+    snprintf(errs[0], sizeof errs[0], "STATE_DB batch script vanished twice");
+    return 1;
 }

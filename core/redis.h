@@ -22,7 +22,7 @@ struct pcd_redis_opts {
 struct pcd_redis {
     struct pcd_redis_opts o;
     redisContext *appl, *config, *state;
-    char set_sha[41], del_sha[41];
+    char set_sha[41], del_sha[41], apply_sha[41];
     psm_histogram_t *rtt; /* may be NULL */
     char where[300];      /* "unix:/path" or "tcp:host:port", for messages */
 };
@@ -51,17 +51,6 @@ redisReply *pcd_redis_cmd(struct pcd_redis *r, redisContext *c, int argc, const 
                           const size_t *lens);
 
 /**
- * pcd_redis_pipeline - send @n queued commands (redisAppendCommand*) and read
- * their replies in one timed round trip
- * @r: the connection set
- * @c: the context the commands were appended to
- * @replies: receives @n replies (caller frees each)
- * @n: number of commands appended
- * Returns 0, or -1 on a connection error (replies read so far are freed).
- */
-int pcd_redis_pipeline(struct pcd_redis *r, redisContext *c, redisReply **replies, size_t n);
-
-/**
  * pcd_pst_set - ProducerStateTable set of APPL_DB PORT_TABLE:<key> (atomic EVALSHA):
  * SADD PORT_TABLE_KEY_SET key; HSET _PORT_TABLE:key fields; PUBLISH
  * PORT_TABLE_CHANNEL@<db> G if the key was new to the key set
@@ -78,5 +67,39 @@ int pcd_pst_set(struct pcd_redis *r, const char *key, size_t keylen, size_t nfie
 
 /** pcd_pst_del - ProducerStateTable delete of PORT_TABLE:<key>; returns as pcd_pst_set() */
 int pcd_pst_del(struct pcd_redis *r, const char *key, char *err, size_t errlen);
+
+/* One link event for pcd_state_apply(). */
+struct pcd_state_op {
+    const char *name;  /* the port */
+    char op;           /* 'N' write if in PORT_TABLE, 'D' delete, 'X' delete then 'N' */
+    const char *oper;  /* "up" / "down" */
+    const char *admin; /* "up" / "down" */
+    char mtu[12];
+};
+
+/* pcd_state_apply() result per event. */
+#define PCD_APPLY_WRITTEN   1  /* STATE_DB PORT_TABLE|<name> written (or deleted, for 'D') */
+#define PCD_APPLY_NOT_FOUND 0  /* 'N'/'X': no APPL_DB PORT_TABLE:<name>, nothing written */
+#define PCD_APPLY_ERROR     -1 /* Redis refused this event's write (message in errs) */
+
+/**
+ * pcd_state_apply - apply a batch of link events in one round trip
+ * @r: the connection set
+ * @ops: the events
+ * @n: how many (at most 256)
+ * @res: receives PCD_APPLY_* per event
+ * @errs: receives the Redis error of each PCD_APPLY_ERROR event
+ *
+ * One EVALSHA on the APPL_DB connection does, per event and in order, what
+ * SONiC's portsyncd does in two round trips: check APPL_DB PORT_TABLE:<name>,
+ * then HSET (or DEL) STATE_DB PORT_TABLE|<name>. The script switches databases
+ * with SELECT, which Redis confines to the script, so all three databases must
+ * live on the one server portsyncd connects to (they do: one address is
+ * configured). A write Redis refuses (e.g. a key of the wrong type) fails that
+ * event only.
+ * Returns 0, 1 if the script itself failed (@errs[0] says why), -1 on connection loss.
+ */
+int pcd_state_apply(struct pcd_redis *r, const struct pcd_state_op *ops, size_t n, int *res,
+                    char (*errs)[160]);
 
 #endif

@@ -5,9 +5,9 @@
  * restore_count, the netlink reader (whose dump is requested before CONFIG_DB is
  * read, so nothing is missed), the CONFIG_DB PORT copy through the
  * producer-state table, PortConfigDone. Then the loop: each batch of queued
- * events costs two pipelined round trips whatever its size (EXISTS on APPL_DB,
- * then the STATE_DB writes), and PortInitDone is written once the last CONFIG_DB
- * port has a netdev.
+ * events costs one round trip whatever its size (a script checks APPL_DB
+ * PORT_TABLE and writes STATE_DB per event, in order), and PortInitDone is
+ * written once the last CONFIG_DB port has a netdev.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -357,81 +357,36 @@ static int write_port_init_done(struct pcd_sync *s)
     return 0;
 }
 
-static void fmt_state(const struct pcd_event *e, const char **argv, size_t *lens, char *key,
-                      char *mtu)
-{
-    snprintf(key, 32, "PORT_TABLE|%.15s", e->name);
-    snprintf(mtu, 16, "%u", e->mtu);
-    const char *oper = (e->flags & IFF_RUNNING) ? "up" : "down";
-    const char *admin = (e->flags & IFF_UP) ? "up" : "down";
-    const char *a[] = {"HSET",         key,   "state", "ok", "netdev_oper_status", oper,
-                       "admin_status", admin, "mtu",   mtu};
-    for (int i = 0; i < 10; i++) {
-        argv[i] = a[i];
-        lens[i] = strlen(a[i]);
-    }
-}
-
 /*
- * Apply a batch: one pipelined EXISTS round trip on APPL_DB for the NEWLINKs,
- * one pipelined round trip of STATE_DB writes. Returns 0, or -1 when the
- * connection was lost (nothing of the batch is accounted; the caller requeues).
+ * Apply a batch in one round trip (pcd_state_apply: check APPL_DB PORT_TABLE,
+ * write STATE_DB, per event, in order). Returns 0, or -1 when the connection
+ * was lost (nothing of the batch is accounted; the caller requeues).
  */
 static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
 {
-    redisReply *rep[BATCH_MAX * 2];
-    int exists[BATCH_MAX];
-    size_t nq = 0;
+    struct pcd_state_op ops[BATCH_MAX];
+    int res[BATCH_MAX];
+    static char errs[BATCH_MAX][160];
     for (size_t i = 0; i < n; i++) {
-        exists[i] = 0;
-        if (ev[i].type == RTM_NEWLINK) {
-            redisAppendCommand(s->r.appl, "EXISTS PORT_TABLE:%s", ev[i].name);
-            nq++;
-        }
+        ops[i].name = ev[i].name;
+        ops[i].op = ev[i].type == RTM_DELLINK ? 'D' : ev[i].del_first ? 'X' : 'N';
+        ops[i].oper = (ev[i].flags & IFF_RUNNING) ? "up" : "down";
+        ops[i].admin = (ev[i].flags & IFF_UP) ? "up" : "down";
+        snprintf(ops[i].mtu, sizeof ops[i].mtu, "%u", ev[i].mtu);
     }
-    if (nq && pcd_redis_pipeline(&s->r, s->r.appl, rep, nq) != 0)
-        return lost(s, s->r.appl, "checking APPL_DB PORT_TABLE"), -1;
-    for (size_t i = 0, k = 0; i < n; i++) {
-        if (ev[i].type != RTM_NEWLINK)
-            continue;
-        exists[i] = rep[k]->type == REDIS_REPLY_INTEGER && rep[k]->integer == 1;
-        freeReplyObject(rep[k++]);
-    }
-    size_t nw = 0;
-    int owner[BATCH_MAX * 2];
-    for (size_t i = 0; i < n; i++) {
-        char key[32], mtu[16];
-        if (ev[i].type == RTM_DELLINK || ev[i].del_first) {
-            redisAppendCommand(s->r.state, "DEL PORT_TABLE|%s", ev[i].name);
-            owner[nw++] = (int)i;
-        }
-        if (ev[i].type == RTM_NEWLINK && exists[i]) {
-            const char *argv[10];
-            size_t lens[10];
-            fmt_state(&ev[i], argv, lens, key, mtu);
-            redisAppendCommandArgv(s->r.state, 10, argv, lens);
-            owner[nw++] = (int)i;
-        }
-    }
-    if (nw && pcd_redis_pipeline(&s->r, s->r.state, rep, nw) != 0)
-        return lost(s, s->r.state, "writing STATE_DB PORT_TABLE"), -1;
-    int failed[BATCH_MAX] = {0};
-    for (size_t k = 0; k < nw; k++) {
-        if (rep[k]->type == REDIS_REPLY_ERROR) {
-            pcd_warn("STATE_DB PORT_TABLE|%s: %s", ev[owner[k]].name, rep[k]->str);
-            failed[owner[k]] = 1;
-        }
-        freeReplyObject(rep[k]);
-    }
+    int rc = pcd_state_apply(&s->r, ops, n, res, errs);
+    if (rc < 0)
+        return lost(s, s->r.appl, "writing STATE_DB PORT_TABLE"), -1;
     uint64_t now = mono_ns(), done = 0;
     for (size_t i = 0; i < n; i++) {
         done += ev[i].folded;
-        if (failed[i]) {
+        if (rc > 0 || res[i] == PCD_APPLY_ERROR) {
+            pcd_warn("STATE_DB PORT_TABLE|%s: %s", ev[i].name, rc > 0 ? errs[0] : errs[i]);
             psm_counter_add(s->m->events_failed, ev[i].folded);
             continue;
         }
         psm_counter_add(s->m->events_processed, ev[i].folded);
-        if (ev[i].type == RTM_NEWLINK && !exists[i]) {
+        if (res[i] == PCD_APPLY_NOT_FOUND) {
             psm_counter_add(s->m->ignored[PCD_IGN_NOT_IN_TABLE], ev[i].folded);
             pcd_info("%s is not in APPL_DB PORT_TABLE: not published to STATE_DB", ev[i].name);
             continue;
@@ -439,9 +394,8 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
         psm_histogram_observe(s->m->event_latency, (double)(now - ev[i].t_first) / 1e9);
         if (ev[i].type == RTM_NEWLINK) {
             set_del(s->pending_ports, ev[i].name);
-            pcd_debug("STATE_DB PORT_TABLE|%s: oper %s admin %s mtu %u", ev[i].name,
-                      (ev[i].flags & IFF_RUNNING) ? "up" : "down",
-                      (ev[i].flags & IFF_UP) ? "up" : "down", ev[i].mtu);
+            pcd_debug("STATE_DB PORT_TABLE|%s: oper %s admin %s mtu %s", ev[i].name, ops[i].oper,
+                      ops[i].admin, ops[i].mtu);
         } else {
             pcd_debug("STATE_DB PORT_TABLE|%s deleted", ev[i].name);
         }
