@@ -7,11 +7,15 @@
  * dropped messages for us), after a full queue, after Redis comes back. When a
  * dump ends, every port we believed present that the dump did not list gets a
  * synthetic DELLINK, so the databases end equal to the kernel.
+ *
+ * A port's "present" state changes only when its event is in the queue: an
+ * event the full queue refused leaves the old state, so the reconcile after the
+ * next dump restates it.
  */
 #include <errno.h>
 #include <libmnl/libmnl.h>
-#include <net/if.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +86,8 @@ static void ignore(struct pcd_linkmon *lm, enum pcd_ignore_reason why)
     psm_counter_inc(lm->m->events_processed);
 }
 
-static void enqueue(struct pcd_linkmon *lm, const struct pcd_link *l, uint64_t t)
+/* Queue @l; returns 0, or -1 when the queue was full (a resync is requested). */
+static int enqueue(struct pcd_linkmon *lm, const struct pcd_link *l, uint64_t t)
 {
     int rc = pcd_queue_push(lm->q, l, t);
     if (rc == 1)
@@ -92,66 +97,95 @@ static void enqueue(struct pcd_linkmon *lm, const struct pcd_link *l, uint64_t t
         pcd_warn("queue full (%u ports pending): dropping the event for %s, will resync",
                  lm->q->cap, l->name);
         psm_counter_inc(lm->m->events_failed);
-        pcd_linkmon_resync(lm, PCD_RESYNC_QUEUE_FULL);
+        lm->reasons |= 1u << PCD_RESYNC_QUEUE_FULL;
+        lm->redump = 1;
+        return -1;
     }
-    psm_gauge_set(lm->m->queue_depth, (double)pcd_queue_pending(lm->q));
+    return 0;
+}
+
+int pcd_link_filter(const struct pcd_link *l)
+{
+    if (!has_prefix(l->name, "Ethernet") && !has_prefix(l->name, "PortChannel"))
+        return PCD_IGN_NAME;
+    if (strcmp(l->kind, "team") == 0)
+        return PCD_IGN_TEAM;
+    if (l->type == RTM_DELLINK && l->master)
+        return PCD_IGN_DELLINK_MASTER;
+    return -1;
 }
 
 /* SONiC's filters, in SONiC's order; then flap accounting and the queue. */
 static void handle_link(struct pcd_linkmon *lm, const struct pcd_link *l, int from_dump, uint64_t t)
 {
-    if (!has_prefix(l->name, "Ethernet") && !has_prefix(l->name, "PortChannel"))
-        return ignore(lm, PCD_IGN_NAME);
-    if (strcmp(l->kind, "team") == 0)
-        return ignore(lm, PCD_IGN_TEAM);
-    if (l->type == RTM_DELLINK && l->master)
-        return ignore(lm, PCD_IGN_DELLINK_MASTER);
-    if (from_dump && lm->dump_initial && lm->o.cold && !lm->o.dpu &&
-        lm->o.old_mode != PCD_OLD_OFF && has_prefix(l->name, "Ethernet")) {
-        void *p = realloc(lm->old, (lm->nold + 1) * sizeof *lm->old);
-        if (p) {
-            lm->old = p;
-            lm->old[lm->nold].ifindex = l->ifindex;
-            snprintf(lm->old[lm->nold].name, sizeof lm->old[lm->nold].name, "%s", l->name);
-            lm->nold++;
-        }
-        if (lm->o.old_mode == PCD_OLD_SONIC && (l->flags & IFF_UP)) {
-            char err[256];
-            if (pcd_nl_set_down(l->ifindex, err, sizeof err) != 0)
-                pcd_warn("old interface %s: %s", l->name, err);
-            else
-                pcd_notice("old interface %s (ifindex %d) existed at cold start: brought down, "
-                           "ignored for this run",
-                           l->name, l->ifindex);
-        } else {
-            pcd_notice("old interface %s (ifindex %d) existed at cold start: ignored for this "
-                       "run",
-                       l->name, l->ifindex);
-        }
-        return ignore(lm, PCD_IGN_OLD);
-    }
+    int why = pcd_link_filter(l);
+    if (why >= 0)
+        return ignore(lm, (enum pcd_ignore_reason)why);
     if (lm->nold && is_old(lm, l))
         return ignore(lm, PCD_IGN_OLD);
 
     struct pcd_port *p = port_get(lm, l->name);
-    if (p) {
-        if (from_dump)
-            p->seen = lm->dump_gen;
-        if (l->type == RTM_NEWLINK) {
-            int oper = (l->flags & IFF_RUNNING) != 0;
-            if (p->oper == 1 && !oper)
-                psm_counter_inc(p->flaps);
-            p->oper = oper;
-            p->present = 1;
-            p->ifindex = l->ifindex;
-            psm_gauge_set(p->oper_g, oper);
-        } else {
-            p->oper = -1;
-            p->present = 0;
-            psm_gauge_set(p->oper_g, 0);
-        }
+    if (!p) {
+        enqueue(lm, l, t);
+        return;
     }
-    enqueue(lm, l, t);
+    if (from_dump)
+        p->seen = lm->dump_gen;
+    if (l->type == RTM_NEWLINK) {
+        int oper = (l->flags & IFF_RUNNING) != 0;
+        if (p->oper == 1 && !oper)
+            psm_counter_inc(p->flaps);
+        p->oper = oper;
+        p->ifindex = l->ifindex;
+        psm_gauge_set(p->oper_g, oper);
+        /* A refused NEWLINK is restated by the dump that follows; present either way. */
+        p->present = 1;
+        enqueue(lm, l, t);
+    } else {
+        p->oper = -1;
+        psm_gauge_set(p->oper_g, 0);
+        /* Only a queued DELLINK makes the port absent: else the reconcile deletes it. */
+        if (enqueue(lm, l, t) == 0)
+            p->present = 0;
+    }
+}
+
+/*
+ * SONiC's cold-start "old interfaces": every Ethernet* netdev that exists now.
+ * Taken once, from the kernel's interface list, before the first dump is
+ * processed, so a netdev created after this point is never old, whatever
+ * happens to the dump.
+ */
+static void snapshot_old(struct pcd_linkmon *lm)
+{
+    struct if_nameindex *ifs = if_nameindex();
+    if (!ifs) {
+        pcd_warn("cannot list interfaces for the old-interface snapshot: %s", strerror(errno));
+        return;
+    }
+    for (struct if_nameindex *i = ifs; i->if_index; i++) {
+        if (!has_prefix(i->if_name, "Ethernet"))
+            continue;
+        void *p = realloc(lm->old, (lm->nold + 1) * sizeof *lm->old);
+        if (!p)
+            break;
+        lm->old = p;
+        lm->old[lm->nold].ifindex = (int)i->if_index;
+        snprintf(lm->old[lm->nold].name, sizeof lm->old[lm->nold].name, "%s", i->if_name);
+        lm->nold++;
+        char err[256];
+        if (lm->o.old_mode != PCD_OLD_SONIC)
+            pcd_notice("old interface %s (ifindex %u) existed at cold start: ignored for this "
+                       "run",
+                       i->if_name, i->if_index);
+        else if (pcd_nl_set_down((int)i->if_index, err, sizeof err) != 0)
+            pcd_warn("old interface %s: %s", i->if_name, err);
+        else
+            pcd_notice("old interface %s (ifindex %u) existed at cold start: brought down, "
+                       "ignored for this run",
+                       i->if_name, i->if_index);
+    }
+    if_freenameindex(ifs);
 }
 
 static void dump_start(struct pcd_linkmon *lm)
@@ -165,6 +199,34 @@ static void dump_start(struct pcd_linkmon *lm)
         return;
     }
     lm->dump_active = 1;
+    lm->dump_started = mono_ns();
+    /* One dump answers every cause pending now: count each cause once per dump. */
+    for (int r = 0; r < PCD_RESYNC_COUNT; r++)
+        if (lm->reasons & (1u << r))
+            psm_counter_inc(lm->m->resyncs[r]);
+    lm->reasons = 0;
+}
+
+/*
+ * Close the socket and open a new one. After ENOBUFS the kernel may have dropped
+ * the replies of a dump in progress, and a new dump request on the same socket
+ * then fails with EBUSY: a fresh socket is the only clean state.
+ */
+static void reopen(struct pcd_linkmon *lm)
+{
+    char err[256];
+    if (lm->nl)
+        mnl_socket_close(lm->nl);
+    lm->dump_active = 0;
+    lm->redump = 1;
+    lm->nl = pcd_nl_open_listener(lm->o.rcvbuf, err, sizeof err);
+    if (!lm->nl) {
+        pcd_err("%s; retrying", err);
+        psm_gauge_set(lm->m->netlink_connected, 0);
+        return;
+    }
+    lm->portid = mnl_socket_get_portid(lm->nl);
+    psm_gauge_set(lm->m->netlink_connected, 1);
 }
 
 /* The dump is complete: every port it did not list is gone. */
@@ -172,7 +234,7 @@ static void dump_done(struct pcd_linkmon *lm, uint64_t t)
 {
     lm->dump_active = 0;
     if (lm->dump_intr) {
-        psm_counter_inc(lm->m->resyncs[PCD_RESYNC_INTERRUPTED]);
+        lm->reasons |= 1u << PCD_RESYNC_INTERRUPTED;
         pcd_info("netlink: dump was interrupted by changes, dumping again");
         lm->redump = 1;
         return;
@@ -184,10 +246,10 @@ static void dump_done(struct pcd_linkmon *lm, uint64_t t)
         struct pcd_link l = {.type = RTM_DELLINK, .ifindex = p->ifindex};
         snprintf(l.name, sizeof l.name, "%s", p->name);
         pcd_info("netlink: %s is gone from the kernel (missed its DELLINK): deleting", p->name);
-        p->present = 0;
         p->oper = -1;
         psm_gauge_set(p->oper_g, 0);
-        enqueue(lm, &l, t);
+        if (enqueue(lm, &l, t) == 0)
+            p->present = 0;
     }
     if (lm->dump_initial) {
         lm->dump_initial = 0;
@@ -214,6 +276,7 @@ static void process(struct pcd_linkmon *lm, const char *buf, size_t len, uint64_
             if (ours) {
                 const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
                 int code = nlh->nlmsg_len >= NLMSG_LENGTH(sizeof *e) ? -e->error : EPROTO;
+                /* EBUSY: a dump of ours is still running in the kernel; retry shortly. */
                 pcd_warn("netlink: dump failed: %s; retrying", strerror(code));
                 lm->dump_active = 0;
                 lm->redump = 1;
@@ -236,42 +299,48 @@ static void process(struct pcd_linkmon *lm, const char *buf, size_t len, uint64_
     }
 }
 
+#define DUMP_TIMEOUT_NS 5000000000ull
+
 static void *thread_main(void *arg)
 {
     struct pcd_linkmon *lm = arg;
     /* 64 KiB holds many messages; the kernel never splits one across reads. */
     static _Thread_local char buf[65536];
-    struct pollfd pfd[2] = {{.fd = mnl_socket_get_fd(lm->nl), .events = POLLIN},
-                            {.fd = lm->ctl_fd, .events = POLLIN}};
     while (!atomic_load(&lm->stop)) {
         unsigned req = atomic_exchange(&lm->resync_req, 0);
-        if (req)
+        if (req) {
+            lm->reasons |= req;
             lm->redump = 1;
+        }
+        if (!lm->nl)
+            reopen(lm);
+        if (lm->nl && lm->dump_active && mono_ns() - lm->dump_started > DUMP_TIMEOUT_NS) {
+            pcd_warn("netlink: dump unanswered for 5 s: reopening the socket");
+            reopen(lm);
+        }
         /* After a full queue, wait for room: the dump restates every port. */
-        if (lm->redump && !lm->dump_active && pcd_queue_ports(lm->q) <= lm->q->cap / 2) {
+        if (lm->nl && lm->redump && !lm->dump_active && pcd_queue_ports(lm->q) <= lm->q->cap / 2) {
             lm->redump = 0;
             dump_start(lm);
         }
-        if (poll(pfd, 2, lm->redump ? 100 : 1000) < 0 && errno != EINTR)
+        struct pollfd pfd[2] = {{.fd = lm->nl ? mnl_socket_get_fd(lm->nl) : -1, .events = POLLIN},
+                                {.fd = lm->ctl_fd, .events = POLLIN}};
+        if (poll(pfd, 2, lm->redump || !lm->nl ? 100 : 1000) < 0 && errno != EINTR)
             break;
         if (pfd[1].revents & POLLIN) {
             uint64_t v;
             ssize_t r = read(lm->ctl_fd, &v, sizeof v);
             (void)r;
         }
-        for (int i = 0; i < 64 && (pfd[0].revents & POLLIN); i++) {
+        for (int i = 0; i < 64 && lm->nl && (pfd[0].revents & POLLIN); i++) {
             ssize_t n = recv(pfd[0].fd, buf, sizeof buf, MSG_DONTWAIT);
             if (n < 0) {
                 if (errno == ENOBUFS) {
                     /* The kernel dropped events for us: only a dump can tell what changed. */
                     pcd_warn("netlink: receive buffer overflowed (ENOBUFS): resynchronising");
-                    psm_counter_inc(lm->m->resyncs[PCD_RESYNC_ENOBUFS]);
-                    lm->redump = 1;
-                    if (lm->dump_active) {
-                        /* The dump's own replies may be lost too: start it again. */
-                        lm->dump_active = 0;
-                    }
-                    continue;
+                    lm->reasons |= 1u << PCD_RESYNC_ENOBUFS;
+                    reopen(lm);
+                    break;
                 }
                 if (errno != EAGAIN && errno != EINTR)
                     pcd_err("netlink: recv failed: %s", strerror(errno));
@@ -301,6 +370,9 @@ int pcd_linkmon_start(struct pcd_linkmon *lm, const struct pcd_linkmon_opts *o, 
     }
     lm->portid = mnl_socket_get_portid(lm->nl);
     lm->seq = (uint32_t)time(NULL);
+    /* Subscribed first, then the snapshot: no netdev falls between the two. */
+    if (o->cold && !o->dpu && o->old_mode != PCD_OLD_OFF)
+        snapshot_old(lm);
     lm->dump_initial = 1;
     dump_start(lm);
     if (!lm->dump_active) {
@@ -318,13 +390,12 @@ int pcd_linkmon_start(struct pcd_linkmon *lm, const struct pcd_linkmon_opts *o, 
         close(lm->ctl_fd);
         return -1;
     }
+    lm->running = 1;
     return 0;
 }
 
 void pcd_linkmon_resync(struct pcd_linkmon *lm, enum pcd_resync_reason why)
 {
-    if (why != PCD_RESYNC_ENOBUFS && why != PCD_RESYNC_INTERRUPTED)
-        psm_counter_inc(lm->m->resyncs[why]);
     atomic_fetch_or(&lm->resync_req, 1u << why);
     uint64_t one = 1;
     ssize_t w = write(lm->ctl_fd, &one, sizeof one);
@@ -333,14 +404,16 @@ void pcd_linkmon_resync(struct pcd_linkmon *lm, enum pcd_resync_reason why)
 
 void pcd_linkmon_stop(struct pcd_linkmon *lm)
 {
-    if (!lm->nl)
+    if (!lm->running)
         return;
+    lm->running = 0;
     atomic_store(&lm->stop, 1);
     uint64_t one = 1;
     ssize_t w = write(lm->ctl_fd, &one, sizeof one);
     (void)w;
     pthread_join(lm->thread, NULL);
-    mnl_socket_close(lm->nl);
+    if (lm->nl)
+        mnl_socket_close(lm->nl);
     lm->nl = NULL;
     close(lm->ctl_fd);
     psm_gauge_set(lm->m->netlink_connected, 0);

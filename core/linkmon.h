@@ -42,7 +42,9 @@ struct pcd_linkmon {
     atomic_int initial_done; /* the first dump has been received and queued */
     /* Owned by the thread. */
     uint32_t seq, dump_seq;
-    int dump_active, dump_intr, dump_initial, redump;
+    int dump_active, dump_intr, dump_initial, redump, running;
+    uint64_t dump_started; /* CLOCK_MONOTONIC ns of the dump in flight */
+    unsigned reasons;      /* enum pcd_resync_reason bits the next dump answers */
     uint32_t dump_gen;
     struct pcd_port *ports;
     uint32_t nports, cap_ports;
@@ -65,6 +67,18 @@ struct pcd_linkmon {
  */
 int pcd_linkmon_start(struct pcd_linkmon *lm, const struct pcd_linkmon_opts *o, struct pcd_queue *q,
                       struct pcd_metrics *m, char *err, size_t errlen);
+
+struct pcd_link;
+
+/**
+ * pcd_link_filter - SONiC's filters that need no database, in SONiC's order
+ * @l: a parsed link event
+ *
+ * Names not starting with Ethernet or PortChannel; link kind team; DELLINK of a
+ * port that has a master (taken out of a bridge, not deleted).
+ * Returns the enum pcd_ignore_reason that applies, or -1 if the event passes.
+ */
+int pcd_link_filter(const struct pcd_link *l);
 
 /** pcd_linkmon_resync - ask for a full dump and reconciliation */
 void pcd_linkmon_resync(struct pcd_linkmon *lm, enum pcd_resync_reason why);

@@ -233,6 +233,7 @@ int main(int argc, char **argv)
         pcd_err("cannot allocate a queue of %d ports", queue_size);
         return 1;
     }
+    q.depth_gauge = m.queue_depth;
     stop_queue = &q;
     pthread_t sig_th;
     pthread_create(&sig_th, NULL, signal_thread, &set);

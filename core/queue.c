@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "netlink.h"
+#include "psm/writer.h"
 #include "queue.h"
 
 struct pcd_queue_slot {
@@ -70,6 +71,13 @@ void pcd_queue_free(struct pcd_queue *q)
     q->slots = NULL;
     q->buckets = NULL;
     q->ring = NULL;
+}
+
+/* The gauge changes with pending, under the same lock, so it is never stale. */
+static void publish_depth(struct pcd_queue *q)
+{
+    if (q->depth_gauge)
+        psm_gauge_set(q->depth_gauge, (double)q->pending);
 }
 
 static int32_t find(const struct pcd_queue *q, const char *name)
@@ -132,6 +140,7 @@ int pcd_queue_push(struct pcd_queue *q, const struct pcd_link *l, uint64_t t_ns)
     int rc = insert(q, &e);
     if (rc == 0)
         pthread_cond_signal(&q->cv);
+    publish_depth(q);
     pthread_mutex_unlock(&q->mu);
     return rc;
 }
@@ -179,6 +188,7 @@ void pcd_queue_done(struct pcd_queue *q, uint64_t events)
 {
     pthread_mutex_lock(&q->mu);
     q->pending = q->pending >= events ? q->pending - events : 0;
+    publish_depth(q);
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -202,6 +212,7 @@ size_t pcd_queue_requeue(struct pcd_queue *q, const struct pcd_event *ev, size_t
     }
     if (q->count)
         pthread_cond_signal(&q->cv);
+    publish_depth(q);
     pthread_mutex_unlock(&q->mu);
     return dropped;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 struct pcd_link;
+struct psm_gauge;
 
 /* A port's pending change: the latest kernel state plus what was folded into it. */
 struct pcd_event {
@@ -40,6 +41,7 @@ struct pcd_queue {
     uint64_t pending;   /* folded events queued: the queue_depth gauge */
     uint64_t coalesced; /* events folded into an existing entry, total */
     int woken;
+    struct psm_gauge *depth_gauge; /* if set: holds pending, updated under mu */
 };
 
 /**

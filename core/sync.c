@@ -132,6 +132,8 @@ static int read_switch_type(struct pcd_sync *s)
                           (const char *[]){"HGET", "DEVICE_METADATA|localhost", "switch_type"});
     if (!rep)
         return lost(s, s->r.config, "reading DEVICE_METADATA"), -1;
+    if (rep->type == REDIS_REPLY_ERROR)
+        pcd_warn("DEVICE_METADATA|localhost switch_type: %s (taken as not set)", rep->str);
     s->dpu = rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "dpu") == 0;
     pcd_info("DEVICE_METADATA|localhost switch_type: %s",
              rep->type == REDIS_REPLY_STRING ? rep->str : "(not set)");
@@ -145,6 +147,8 @@ static int field_is(struct pcd_sync *s, redisContext *c, const char *key, const 
     redisReply *rep = cmd(s, c, 3, (const char *[]){"HGET", key, field});
     if (!rep)
         return -1;
+    if (rep->type == REDIS_REPLY_ERROR)
+        pcd_warn("%s %s: %s (taken as not set)", key, field, rep->str);
     *out = rep->type == REDIS_REPLY_STRING && strcmp(rep->str, want) == 0;
     freeReplyObject(rep);
     return 0;
@@ -167,7 +171,7 @@ static int warm_start_check(struct pcd_sync *s)
         char *end = NULL;
         if (rep->type == REDIS_REPLY_STRING)
             count = strtoll(rep->str, &end, 10);
-        if (rep->type != REDIS_REPLY_STRING || !end || *end || count < 0) {
+        if (rep->type != REDIS_REPLY_STRING || !end || end == rep->str || *end || count < 0) {
             /* No usable restore_count: nothing to restore from, so this is a cold start. */
             pcd_warn("warm restart enabled but WARM_RESTART_TABLE|portsyncd restore_count is "
                      "%s%s%s: starting cold",
@@ -188,6 +192,8 @@ static int warm_start_check(struct pcd_sync *s)
             (const char *[]){"HSET", "WARM_RESTART_TABLE|portsyncd", "restore_count", num});
     if (!rep)
         return lost(s, s->r.state, "writing restore_count"), -1;
+    if (rep->type == REDIS_REPLY_ERROR)
+        pcd_err("STATE_DB WARM_RESTART_TABLE|portsyncd restore_count: %s", rep->str);
     freeReplyObject(rep);
     psm_gauge_set(s->m->warm_start, s->warm);
     pcd_notice("%s start (restore_count %lld)", s->warm ? "warm" : "cold", count);
@@ -249,7 +255,9 @@ static int config_ports(struct pcd_sync *s)
                               (const char *[]){"SCAN", cursor, "MATCH", "PORT|*", "COUNT", "1000"});
         if (!rep)
             goto out;
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+            rep->element[0]->type != REDIS_REPLY_STRING ||
+            rep->element[1]->type != REDIS_REPLY_ARRAY) {
             pcd_err("CONFIG_DB SCAN returned an unexpected reply");
             freeReplyObject(rep);
             goto out;
@@ -257,6 +265,8 @@ static int config_ports(struct pcd_sync *s)
         snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
         redisReply *keys = rep->element[1];
         for (size_t i = 0; i < keys->elements; i++) {
+            if (keys->element[i]->type != REDIS_REPLY_STRING || keys->element[i]->len < 5)
+                continue;
             const char *k = keys->element[i]->str + 5;
             size_t kl = keys->element[i]->len - 5;
             if (!port_name_ok(k, kl)) {
@@ -265,6 +275,11 @@ static int config_ports(struct pcd_sync *s)
                          (int)(kl > 64 ? 64 : kl), k, kl);
                 continue;
             }
+            int dup = 0;
+            for (size_t d = 0; d < n && !dup; d++)
+                dup = strlen(names[d]) == kl && memcmp(names[d], k, kl) == 0;
+            if (dup)
+                continue; /* SCAN may return a key more than once */
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
                 char **p = realloc(names, cap * sizeof *p);
@@ -377,11 +392,22 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
     int rc = pcd_state_apply(&s->r, ops, n, res, errs);
     if (rc < 0)
         return lost(s, s->r.appl, "writing STATE_DB PORT_TABLE"), -1;
+    if (rc > 0) {
+        /*
+         * The script as a whole failed (BUSY, READONLY, LOADING...): nothing of the
+         * batch was applied. Start over from a new connection after a pause; the
+         * batch is requeued and the reconnection resynchronises.
+         */
+        pcd_err("%s: reconnecting", errs[0]);
+        lost(s, s->r.appl, "applying a batch");
+        usleep(200 * 1000);
+        return -1;
+    }
     uint64_t now = mono_ns(), done = 0;
     for (size_t i = 0; i < n; i++) {
         done += ev[i].folded;
-        if (rc > 0 || res[i] == PCD_APPLY_ERROR) {
-            pcd_warn("STATE_DB PORT_TABLE|%s: %s", ev[i].name, rc > 0 ? errs[0] : errs[i]);
+        if (res[i] == PCD_APPLY_ERROR) {
+            pcd_warn("STATE_DB PORT_TABLE|%s: %s", ev[i].name, errs[i]);
             psm_counter_add(s->m->events_failed, ev[i].folded);
             continue;
         }
@@ -401,7 +427,6 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
         }
     }
     pcd_queue_done(s->q, done);
-    psm_gauge_set(s->m->queue_depth, (double)pcd_queue_pending(s->q));
     return 0;
 }
 
@@ -527,9 +552,18 @@ int pcd_sync_run(struct pcd_sync *s)
             break;
         if (mono_ns() - last_tick >= 1000000000ull) {
             last_tick = mono_ns();
+            /* An idle daemon notices a lost Redis too: redis_connected tells the truth. */
+            if (s->connected && !draining) {
+                redisReply *pong = cmd(s, s->r.appl, 1, (const char *[]){"PING"});
+                if (pong)
+                    freeReplyObject(pong);
+                else
+                    lost(s, s->r.appl, "checking the connection (PING)");
+            }
             health_tick(s);
         }
     }
+    pcd_linkmon_stop(&s->lm); /* on every way out: the thread uses the queue and metrics */
     uint64_t left = pcd_queue_pending(s->q);
     if (left)
         pcd_warn("exiting with %llu events not applied (Redis unavailable)",

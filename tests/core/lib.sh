@@ -101,8 +101,11 @@ start_portsyncd() {
 # start_portsyncd_ready ARGS...: and wait until its initial dump is applied. Netdevs
 # created before that are "old" interfaces at a cold start (see --old-interfaces).
 start_portsyncd_ready() {
+    # The log accumulates over runs: wait for one more "ready" line than there was.
+    local before
+    before=$(grep -c 'ready: initial link dump applied' "$TMP/portsyncd.log" 2>/dev/null || true)
     start_portsyncd "$@"
-    wait_for 10 grep -q 'ready: initial link dump applied' "$TMP/portsyncd.log" ||
+    wait_for 10 bash -c "[ \$(grep -c 'ready: initial link dump applied' '$TMP/portsyncd.log') -gt ${before:-0} ]" ||
         { echo "portsyncd did not become ready"; return 1; }
 }
 stop_portsyncd() {

@@ -34,9 +34,13 @@ check "ignored{not_in_port_table} counted" bash -c "[ \"\$(\"$BIN/portsyncd-shmd
 ip -n "$NS" link add br0 type bridge
 ip -n "$NS" link set Ethernet4 master br0
 sleep 0.3
+redis-cli -s "$SOCK" PSUBSCRIBE '__keyspace@6__:PORT_TABLE|Ethernet4' >"$TMP/keyspace.log" 2>&1 &
+PIDS+=($!)
+sleep 0.2
 ip -n "$NS" link set Ethernet4 nomaster
 sleep 0.5
-expect_eq "DELLINK with a master leaves STATE_DB alone" ok "$(state HGET 'PORT_TABLE|Ethernet4' state)"
+expect_eq "DELLINK with a master deletes nothing from STATE_DB" 0 "$(grep -cx del "$TMP/keyspace.log")"
+expect_eq "and the entry is still there" ok "$(state HGET 'PORT_TABLE|Ethernet4' state)"
 check "ignored{dellink_with_master} counted" bash -c "[ \"\$(\"$BIN/portsyncd-shmdump\" --name $SEG --format prometheus | grep 'reason=\"dellink_with_master\"' | cut -d' ' -f2)\" -ge 1 ]"
 
 # The old interface recreated (as orchagent would): new ifindex, handled.

@@ -29,13 +29,20 @@ expect_eq "PortConfigDone skipped" 0 "$(appl EXISTS PORT_TABLE:PortConfigDone)"
 expect_eq "STATE_DB mtu refreshed from the kernel" 1500 "$(state_field Ethernet4 mtu)"
 expect_eq "STATE_DB oper status refreshed" up "$(state_field Ethernet4 netdev_oper_status)"
 expect_eq "STATE_DB sees Ethernet8 down (changed while portsyncd was away)" down "$(state_field Ethernet8 netdev_oper_status)"
-expect_eq "interfaces are not 'old' on a warm start (Ethernet0 still admin up)" up "$(state_field Ethernet0 admin_status)"
+expect_eq "interfaces are not 'old' on a warm start (Ethernet0 still admin up in the kernel)" up \
+    "$(ip -n "$NS" -o link show Ethernet0 | grep -q '[<,]UP[,>]' && echo up || echo down)"
 check "portsyncd_warm_start is 1" metric_is portsyncd_warm_start 1
 check "warm run exits 0" stop_portsyncd
 
 start_portsyncd_ready
 check "second warm start counts 2" wait_for 5 bash -c "[ \"\$(redis-cli -s $SOCK -n 6 HGET 'WARM_RESTART_TABLE|portsyncd' restore_count)\" = 2 ]"
 check "third run exits 0" stop_portsyncd
+
+# enable=true and restore_count empty: cold (nothing to restore), count 0.
+state HSET "WARM_RESTART_TABLE|portsyncd" restore_count "" >/dev/null
+start_portsyncd_ready --old-interfaces ignore
+expect_eq "empty restore_count: cold start, count 0" 0 "$(state HGET 'WARM_RESTART_TABLE|portsyncd' restore_count)"
+check "empty-count run exits 0" stop_portsyncd
 
 # enable=true but restore_count unusable: treated as cold, count reset to 0.
 state HSET "WARM_RESTART_TABLE|portsyncd" restore_count garbage >/dev/null

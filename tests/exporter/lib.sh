@@ -70,9 +70,9 @@ make_leaf() {
     openssl x509 -req -in "$d/$n.csr" -CA "$d/$ca.crt" -CAkey "$d/$ca.key" -set_serial "0x$(openssl rand -hex 8)" \
         -days 30 -sha384 -extfile "$d/$n.ext" -out "$d/$n.crt" 2>/dev/null
 }
-# make_expired DIR NAME CA SAN: a client certificate valid only in 2020 (openssl ca sets the dates)
+# make_expired DIR NAME CA SAN [EKU]: a certificate valid only in 2020 (openssl ca sets the dates)
 make_expired() {
-    local d=$1 n=$2 ca=$3 san=$4
+    local d=$1 n=$2 ca=$3 san=$4 eku=${5:-clientAuth}
     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$d/$n.key" 2>/dev/null
     openssl req -new -key "$d/$n.key" -subj "/CN=$n" -out "$d/$n.csr" 2>/dev/null
     mkdir -p "$d/ca-db"
@@ -93,7 +93,7 @@ commonName = supplied
 [ext]
 basicConstraints = CA:FALSE
 keyUsage = critical,digitalSignature
-extendedKeyUsage = clientAuth
+extendedKeyUsage = $eku
 subjectAltName = $san
 CNF
     openssl ca -batch -config "$d/ca-db/ca.cnf" -cert "$d/$ca.crt" -keyfile "$d/$ca.key" \
@@ -114,6 +114,8 @@ make_certs() {
     make_leaf "$d" rsaclient ca rsa "DNS:scraper-1.example.net" clientAuth
     make_leaf "$d" foreign otherca ec "DNS:scraper-1.example.net" clientAuth
     make_expired "$d" expired ca "DNS:scraper-1.example.net"
+    make_expired "$d" expiredserver ca "DNS:localhost,IP:::1" serverAuth
+    make_leaf "$d" rsaserver ca rsa "DNS:localhost,IP:::1" serverAuth
     PKI=$d
 }
 
@@ -174,4 +176,8 @@ http_code() {
     local who=$1 path=$2
     shift 2
     pcurl "$who" -o /dev/null -w '%{http_code}' "$@" "$(url "$path")" 2>/dev/null || true
+}
+# free_port: a TCP port nobody listens on now, for programs that cannot take port 0
+free_port() {
+    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -169,6 +169,30 @@ def cmd_stall(port, pki, n, seconds):
     return 0
 
 
+def cmd_idle(port, pki, limit):
+    """Handshakes, sends nothing; prints after how long the server closed."""
+    s = connect(port, pki)
+    t = time.time()
+    s.settimeout(float(limit))
+    try:
+        r = s.recv(1)
+    except (socket.timeout, ssl.SSLError, OSError) as e:
+        r = repr(e).encode()
+    took = time.time() - t
+    print("idle: server closed after %.1f s (%r)" % (took, r))
+    return 0 if r in (b"",) or b"EOF" in r or b"Reset" in r else 1
+
+
+def cmd_keepidle(port, pki, pause):
+    """One request, @pause seconds of silence, a second request on the same connection."""
+    s = connect(port, pki)
+    st1 = get(s, "/-/healthy")[0]
+    time.sleep(float(pause))
+    st2 = get(s, "/-/healthy")[0]
+    print("keepidle: %d then %d after %s s idle" % (st1, st2, pause))
+    return 0 if st1 == st2 == 200 else 1
+
+
 def cmd_openmetrics(path):
     from prometheus_client.openmetrics.parser import text_string_to_metric_families
     fams = {f.name: f for f in text_string_to_metric_families(open(path).read())}
@@ -190,7 +214,8 @@ def main():
         return cmd_openmetrics(sys.argv[2])
     port, pki, args = int(sys.argv[2]), sys.argv[3], sys.argv[4:]
     return {"keepalive": cmd_keepalive, "serial": cmd_serial, "slowloris": cmd_slowloris,
-            "hold": cmd_hold, "stall": cmd_stall}[cmd](port, pki, *args)
+            "hold": cmd_hold, "stall": cmd_stall, "idle": cmd_idle,
+            "keepidle": cmd_keepidle}[cmd](port, pki, *args)
 
 
 if __name__ == "__main__":
