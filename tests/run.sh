@@ -22,7 +22,7 @@ packages=(
     libcriterion-dev libmnl-dev libhiredis-dev libh2o-evloop-dev libssl-dev libyaml-dev
     zlib1g-dev libsystemd-dev
     redis-server prometheus python3 python3-prometheus-client curl openssl iproute2 procps
-    nginx-light util-linux
+    nginx-light util-linux dpkg-dev
 )
 
 install_packages() {
