@@ -61,7 +61,8 @@ else
 fi
 
 say "2/8 build ($build)"
-cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON >/dev/null
+# An existing build directory keeps its configuration (tests/run.sh's, say).
+[ -f "$build/CMakeCache.txt" ] || cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j "$(nproc)" --target portsyncd portsyncd-exporter portsyncd-shmdump pcd-consumer >/dev/null
 bin=$build/bin
 
