@@ -123,3 +123,15 @@ metric() {
 }
 metric_is() { [ "$(metric "$1")" = "$2" ]; }
 state_field() { state HGET "PORT_TABLE|$1" "$2"; }
+
+# state_matches_kernel N...: STATE_DB oper status equals the kernel's carrier for
+# every port that exists, and there is no STATE_DB entry for one that does not.
+state_matches_kernel() {
+    for n in "$@"; do
+        if ip -n "$NS" link show "Ethernet$n" >/dev/null 2>&1; then
+            [ "$(state HGET "PORT_TABLE|Ethernet$n" netdev_oper_status)" = "$(carrier "$n")" ] || return 1
+        else
+            [ "$(state EXISTS "PORT_TABLE|Ethernet$n")" = 0 ] || return 1
+        fi
+    done
+}

@@ -30,12 +30,7 @@ check "memory stays bounded (RSS grew by less than 2 MB)" test $((rss1 - rss0)) 
 check "events were coalesced" bash -c "[ \"\$(\"$BIN/portsyncd-shmdump\" --name $SEG --format prometheus | awk '\$1 == \"portsyncd_events_coalesced_total\" {print \$2}')\" -gt 0 ]"
 kill -CONT "$REDIS_PID"
 check "queue_depth returns to 0" wait_for 20 metric_is portsyncd_queue_depth 0
-converged() {
-    for n in $ports; do
-        [ "$(state HGET "PORT_TABLE|Ethernet$n" netdev_oper_status)" = "$(carrier "$n")" ] || return 1
-    done
-}
-check "STATE_DB equals the kernel for all 32 ports" wait_for 10 converged
+check "STATE_DB equals the kernel for all 32 ports" wait_for 10 state_matches_kernel $ports
 expect_eq "Ethernet8 ends down" down "$(state_field Ethernet8 netdev_oper_status)"
 expect_eq "Ethernet4 ends up" up "$(state_field Ethernet4 netdev_oper_status)"
 check "SIGTERM exits 0" stop_portsyncd

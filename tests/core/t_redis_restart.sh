@@ -34,12 +34,7 @@ kill "$flap_pid"; wait "$flap_pid" 2>/dev/null
 # Final kernel state: Ethernet4 and Ethernet12 down, the others up.
 ip -n "$NS" link set p4 down
 ip -n "$NS" link set p12 down
-converged() {
-    for n in $ports; do
-        [ "$(state HGET "PORT_TABLE|Ethernet$n" netdev_oper_status)" = "$(carrier "$n")" ] || return 1
-    done
-}
-check "STATE_DB converges to the kernel's state" wait_for 10 converged
+check "STATE_DB converges to the kernel's state" wait_for 10 state_matches_kernel $ports
 expect_eq "Ethernet4 down" down "$(state_field Ethernet4 netdev_oper_status)"
 expect_eq "Ethernet0 up" up "$(state_field Ethernet0 netdev_oper_status)"
 reconnects=$(metric portsyncd_redis_reconnects_total)

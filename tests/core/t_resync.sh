@@ -13,15 +13,6 @@ start_consumer
 start_portsyncd_ready --queue-size 16 --netlink-rcvbuf 65536
 for n in $ports; do add_port "$n"; done
 check "STATE_DB has 24 ports" wait_for 10 bash -c "[ \$(redis-cli -s $SOCK -n 6 KEYS 'PORT_TABLE|Ethernet*' | wc -l) = 24 ]"
-converged() {
-    for n in $ports; do
-        if ip -n "$NS" link show "Ethernet$n" >/dev/null 2>&1; then
-            [ "$(state HGET "PORT_TABLE|Ethernet$n" netdev_oper_status)" = "$(carrier "$n")" ] || return 1
-        else
-            [ "$(state EXISTS "PORT_TABLE|Ethernet$n")" = 0 ] || return 1
-        fi
-    done
-}
 
 # 1. Queue full: Redis stopped, every port changes, then the last port is deleted
 #    (its DELLINK finds the queue full).
@@ -31,7 +22,7 @@ sleep 0.2
 del_port 92
 sleep 0.3
 kill -CONT "$REDIS_PID"
-check "STATE_DB converges after a full queue" wait_for 20 converged
+check "STATE_DB converges after a full queue" wait_for 20 state_matches_kernel $ports
 expect_eq "the deleted port is gone from STATE_DB" 0 "$(state EXISTS 'PORT_TABLE|Ethernet92')"
 check "resyncs{queue_full} counted" bash -c "[ \"\$(\"$BIN/portsyncd-shmdump\" --name $SEG --format prometheus | grep 'reason=\"queue_full\"' | cut -d' ' -f2)\" -ge 1 ]"
 check "the refused events are logged" grep -q 'queue full (16 ports pending)' "$TMP/portsyncd.log"
@@ -45,7 +36,7 @@ ip -n "$NS" -batch "$batch"
 del_port 88
 kill -CONT "$PCD_PID"
 check "ENOBUFS is detected and logged" wait_for 10 grep -q 'ENOBUFS' "$TMP/portsyncd.log"
-check "STATE_DB converges after ENOBUFS" wait_for 20 converged
+check "STATE_DB converges after ENOBUFS" wait_for 20 state_matches_kernel $ports
 expect_eq "Ethernet8 up" up "$(state_field Ethernet8 netdev_oper_status)"
 expect_eq "Ethernet4 down" down "$(state_field Ethernet4 netdev_oper_status)"
 expect_eq "Ethernet88, deleted during the overflow, is gone" 0 "$(state EXISTS 'PORT_TABLE|Ethernet88')"

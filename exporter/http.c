@@ -1,0 +1,387 @@
+/*
+ * exporter/http.c - the HTTP endpoints.
+ *
+ *   GET|HEAD <telemetry path>  the segment + the exporter's own metrics;
+ *                              text 0.0.4, or OpenMetrics 1.0 when Accept
+ *                              prefers it; gzip when Accept-Encoding allows
+ *   GET|HEAD /                 landing page
+ *   GET|HEAD /-/healthy        200 while the process serves
+ *   GET|HEAD /-/ready          200 when the segment is mapped and its writer alive, else 503
+ *   other paths                404; other methods on the paths above: 405
+ *
+ * Every scrape takes a fresh snapshot: psm_render() reads the cells of the
+ * mapped segment at that moment (histograms through the reader's consistent
+ * snapshot); nothing is cached between scrapes. The body lives in malloc'd
+ * memory owned by the request and freed when h2o disposes of the request, since
+ * HTTP/2 may still hold it in a flow-controlled queue after h2o_send() returns.
+ */
+#include <strings.h>
+#include <zlib.h>
+
+#include "pex.h"
+
+struct pex_handler {
+    h2o_handler_t super;
+    struct pex_server *srv;
+};
+
+/* Per request; allocated in the request's pool, disposed with it. */
+struct pex_resp {
+    h2o_generator_t gen;
+    struct pex_server *srv;
+    struct pex_conn *conn; /* HTTP/1 only: an HTTP/2 stream may outlive its connection record */
+    char *body;
+};
+
+static void resp_dispose(void *p)
+{
+    struct pex_resp *r = p;
+    r->srv->limits.inflight--;
+    if (r->conn)
+        r->conn->inflight--;
+    free(r->body);
+}
+
+/* ---- content negotiation ------------------------------------------------------ */
+
+static int ieq(const char *a, size_t alen, const char *b)
+{
+    return alen == strlen(b) && strncasecmp(a, b, alen) == 0;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return p;
+}
+
+/* Trims blanks and one pair of quotes. */
+static void trim(const char **p, size_t *len)
+{
+    while (*len && ((*p)[0] == ' ' || (*p)[0] == '\t'))
+        (*p)++, (*len)--;
+    while (*len && ((*p)[*len - 1] == ' ' || (*p)[*len - 1] == '\t'))
+        (*len)--;
+    if (*len >= 2 && (*p)[0] == '"' && (*p)[*len - 1] == '"')
+        (*p)++, *len -= 2;
+}
+
+struct media {
+    const char *type;
+    size_t tlen;
+    const char *version;
+    size_t vlen;
+    double q;
+};
+
+/* Parses one element "type/sub; k=v; q=0.5" of an Accept-like list. */
+static void media_parse(const char *p, const char *end, struct media *m)
+{
+    memset(m, 0, sizeof *m);
+    m->q = 1;
+    const char *semi = memchr(p, ';', (size_t)(end - p));
+    const char *tend = semi ? semi : end;
+    m->type = p;
+    m->tlen = (size_t)(tend - p);
+    trim(&m->type, &m->tlen);
+    while (semi) {
+        p = skip_ws(semi + 1, end);
+        semi = memchr(p, ';', (size_t)(end - p));
+        const char *pend = semi ? semi : end;
+        const char *eq = memchr(p, '=', (size_t)(pend - p));
+        if (!eq)
+            continue;
+        const char *k = p, *v = eq + 1;
+        size_t klen = (size_t)(eq - p), vlen = (size_t)(pend - v);
+        trim(&k, &klen);
+        trim(&v, &vlen);
+        if (ieq(k, klen, "q")) {
+            char num[16];
+            size_t n = vlen < sizeof num - 1 ? vlen : sizeof num - 1;
+            memcpy(num, v, n);
+            num[n] = '\0';
+            char *e;
+            double q = strtod(num, &e);
+            m->q = (*e || q < 0 || q > 1) ? 0 : q;
+        } else if (ieq(k, klen, "version")) {
+            m->version = v;
+            m->vlen = vlen;
+        }
+    }
+}
+
+enum psm_format pex_accept_parse(const char *v, size_t len)
+{
+    double q_om = 0, q_text = 0;
+    const char *end = v ? v + len : NULL;
+    for (const char *p = v; p && p < end;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *eend = comma ? comma : end;
+        struct media m;
+        media_parse(p, eend, &m);
+        p = comma ? comma + 1 : end;
+        if (ieq(m.type, m.tlen, "application/openmetrics-text")) {
+            if (!m.version || ieq(m.version, m.vlen, "1.0.0") || ieq(m.version, m.vlen, "0.0.1"))
+                q_om = m.q > q_om ? m.q : q_om;
+        } else if (ieq(m.type, m.tlen, "text/plain")) {
+            if (!m.version || ieq(m.version, m.vlen, "0.0.4"))
+                q_text = m.q > q_text ? m.q : q_text;
+        } else if (ieq(m.type, m.tlen, "text/*") || ieq(m.type, m.tlen, "*/*")) {
+            q_text = m.q > q_text ? m.q : q_text;
+        }
+    }
+    /* Ties go to the classic text format, the one every scraper understands. */
+    return q_om > 0 && q_om > q_text ? PSM_FMT_OPENMETRICS : PSM_FMT_TEXT;
+}
+
+int pex_gzip_accepted(const char *v, size_t len)
+{
+    double q_gzip = -1, q_star = -1;
+    const char *end = v ? v + len : NULL;
+    for (const char *p = v; p && p < end;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *eend = comma ? comma : end;
+        struct media m;
+        media_parse(p, eend, &m);
+        p = comma ? comma + 1 : end;
+        if (ieq(m.type, m.tlen, "gzip") || ieq(m.type, m.tlen, "x-gzip"))
+            q_gzip = m.q;
+        else if (ieq(m.type, m.tlen, "*"))
+            q_star = m.q;
+    }
+    return q_gzip > 0 || (q_gzip < 0 && q_star > 0);
+}
+
+/* ---- responses ------------------------------------------------------------------ */
+
+static const h2o_header_t *find(h2o_req_t *req, const h2o_token_t *t)
+{
+    ssize_t i = h2o_find_header(&req->headers, t, -1);
+    return i < 0 ? NULL : &req->headers.entries[i];
+}
+
+static void add_hdr(h2o_req_t *req, const h2o_token_t *t, const char *v)
+{
+    h2o_add_header(&req->pool, &req->res.headers, t, NULL, v, strlen(v));
+}
+
+/* Sends @body (owned by @r from here on) with @status; HEAD gets no body. */
+static void respond(h2o_req_t *req, struct pex_resp *r, int status, const char *reason,
+                    const char *ctype, char *body, size_t len, int telemetry)
+{
+    struct pex_stats *st = &r->srv->stats;
+    st->requests[pex_code_index(status)]++;
+    if (telemetry)
+        st->scrapes[pex_code_index(status)]++;
+    r->body = body;
+    req->res.status = status;
+    req->res.reason = reason;
+    req->res.content_length = len;
+    add_hdr(req, H2O_TOKEN_CONTENT_TYPE, ctype);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
+                          NULL, H2O_STRLIT("nosniff"));
+    add_hdr(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
+    h2o_start_response(req, &r->gen);
+    h2o_iovec_t iov = h2o_iovec_init(body, len);
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) || len == 0)
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    else
+        h2o_send(req, &iov, 1, H2O_SEND_STATE_FINAL);
+}
+
+static void respond_text(h2o_req_t *req, struct pex_resp *r, int status, const char *reason,
+                         const char *text, int telemetry)
+{
+    char *body = strdup(text);
+    respond(req, r, status, reason, "text/plain; charset=utf-8", body, body ? strlen(body) : 0,
+            telemetry);
+}
+
+static int gzip_buf(const struct psm_buf *in, char **out, size_t *outlen)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    /* windowBits 15 + 16: gzip wrapper. Level 1: scrape bodies are repetitive
+     * text that compresses ~10x even at the fastest level. */
+    if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    uLong cap = deflateBound(&z, (uLong)in->len);
+    char *buf = malloc(cap);
+    if (!buf) {
+        deflateEnd(&z);
+        return -1;
+    }
+    z.next_in = (Bytef *)in->p;
+    z.avail_in = (uInt)in->len;
+    z.next_out = (Bytef *)buf;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    *outlen = z.total_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    return 0;
+}
+
+static void scrape(h2o_req_t *req, struct pex_resp *r)
+{
+    struct pex_server *srv = r->srv;
+    double t0 = pex_now_mono();
+    const h2o_header_t *acc = find(req, H2O_TOKEN_ACCEPT);
+    const h2o_header_t *enc = find(req, H2O_TOKEN_ACCEPT_ENCODING);
+    enum psm_format fmt = pex_accept_parse(acc ? acc->value.base : NULL, acc ? acc->value.len : 0);
+    int gz = pex_gzip_accepted(enc ? enc->value.base : NULL, enc ? enc->value.len : 0);
+    struct pex_seg_status seg;
+    pex_segment_poll(&srv->seg, &seg);
+    struct psm_buf b = {0};
+    psm_buf_reserve(&b, srv->last_body + srv->last_body / 8 + 16384);
+    if (seg.mapped) {
+        struct psm_render_stats rs;
+        if (psm_render(srv->seg.r, fmt, &b, PSM_RENDER_NO_EOF, &rs) == 0) {
+            srv->stats.torn += rs.torn;
+        } else if (!b.oom) {
+            /* Validation failed before anything was written: serve our own
+             * metrics, say the segment is gone, look for it again later. */
+            pex_segment_failed(&srv->seg, psm_reader_error(srv->seg.r));
+            seg.mapped = 0;
+            b.len = 0;
+        }
+    }
+    pex_selfmetrics_render(srv, fmt, &b, &seg);
+    psm_render_eof(&b, fmt);
+    if (b.oom) {
+        psm_buf_free(&b);
+        respond_text(req, r, 500, "Internal Server Error", "out of memory\n", 1);
+        return;
+    }
+    srv->last_body = b.len;
+    char *body = b.p;
+    size_t len = b.len;
+    if (gz) {
+        if (gzip_buf(&b, &body, &len) == 0) {
+            psm_buf_free(&b);
+            add_hdr(req, H2O_TOKEN_CONTENT_ENCODING, "gzip");
+        } else {
+            body = b.p; /* compression failed: identity is always acceptable */
+            len = b.len;
+        }
+    }
+    add_hdr(req, H2O_TOKEN_VARY, "Accept, Accept-Encoding");
+    pex_stats_observe_duration(&srv->stats, pex_now_mono() - t0);
+    respond(req, r, 200, "OK",
+            fmt == PSM_FMT_OPENMETRICS ? PSM_OPENMETRICS_CONTENT_TYPE : PSM_TEXT_CONTENT_TYPE, body,
+            len, 1);
+}
+
+static void landing(h2o_req_t *req, struct pex_resp *r)
+{
+    struct psm_buf b = {0};
+    psm_buf_printf(&b,
+                   "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+                   "<title>portsyncd exporter</title></head>\n<body>\n"
+                   "<h1>portsyncd exporter</h1>\n"
+                   "<p>Metrics of the portsyncd shared-memory segment '%s'.</p>\n<ul>\n"
+                   "<li><a href=\"%s\">%s</a> (Prometheus text 0.0.4 or OpenMetrics 1.0)</li>\n"
+                   "<li><a href=\"/-/healthy\">/-/healthy</a></li>\n"
+                   "<li><a href=\"/-/ready\">/-/ready</a></li>\n</ul>\n</body></html>\n",
+                   r->srv->cfg.shm_name, r->srv->cfg.telemetry_path, r->srv->cfg.telemetry_path);
+    if (b.oom) {
+        psm_buf_free(&b);
+        respond_text(req, r, 500, "Internal Server Error", "out of memory\n", 0);
+        return;
+    }
+    respond(req, r, 200, "OK", "text/html; charset=utf-8", b.p, b.len, 0);
+}
+
+static void ready(h2o_req_t *req, struct pex_resp *r)
+{
+    struct pex_seg_status seg;
+    pex_segment_poll(&r->srv->seg, &seg);
+    if (seg.mapped && seg.live.alive) {
+        respond_text(req, r, 200, "OK", "Ready\n", 0);
+        return;
+    }
+    char text[256];
+    snprintf(text, sizeof text, "Not ready: %s\n",
+             seg.mapped ? (seg.live.reason ? seg.live.reason : "writer not alive")
+                        : "metrics segment not mapped");
+    respond_text(req, r, 503, "Service Unavailable", text, 0);
+}
+
+static size_t header_bytes(const h2o_req_t *req)
+{
+    size_t n = req->input.method.len + req->input.path.len + 12;
+    for (size_t i = 0; i < req->headers.size; i++)
+        n += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    return n;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct pex_server *srv = ((struct pex_handler *)self)->srv;
+    struct pex_conn *c = pex_conn_of_req(req);
+    if (c) {
+        c->requests++;
+        pex_conn_progress(c);
+        c->partial_ms = 0;
+        c->http2 = req->version >= 0x200;
+    }
+    struct pex_resp *r = h2o_mem_alloc_shared(&req->pool, sizeof *r, resp_dispose);
+    memset(r, 0, sizeof *r);
+    r->srv = srv;
+    srv->limits.inflight++;
+    if (c && !c->http2) {
+        r->conn = c;
+        c->inflight++;
+    }
+    h2o_iovec_t path = req->path_normalized;
+    int telemetry =
+        h2o_memis(path.base, path.len, srv->cfg.telemetry_path, strlen(srv->cfg.telemetry_path));
+    int root = h2o_memis(path.base, path.len, H2O_STRLIT("/"));
+    int healthy = h2o_memis(path.base, path.len, H2O_STRLIT("/-/healthy"));
+    int readyp = h2o_memis(path.base, path.len, H2O_STRLIT("/-/ready"));
+    if (header_bytes(req) > srv->cfg.max_header_bytes) {
+        respond_text(req, r, 431, "Request Header Fields Too Large",
+                     "request line and headers exceed --web.max-header-bytes\n", telemetry);
+        return 0;
+    }
+    if (!telemetry && !root && !healthy && !readyp) {
+        respond_text(req, r, 404, "Not Found", "not found\n", 0);
+        return 0;
+    }
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        add_hdr(req, H2O_TOKEN_ALLOW, "GET, HEAD");
+        respond_text(req, r, 405, "Method Not Allowed", "only GET and HEAD are allowed\n",
+                     telemetry);
+        return 0;
+    }
+    if (telemetry) {
+        if (srv->cfg.max_requests && srv->limits.inflight > srv->cfg.max_requests) {
+            add_hdr(req, H2O_TOKEN_RETRY_AFTER, "1");
+            respond_text(req, r, 503, "Service Unavailable",
+                         "too many concurrent requests (--web.max-requests)\n", 1);
+            return 0;
+        }
+        scrape(req, r);
+    } else if (root) {
+        landing(req, r);
+    } else if (healthy) {
+        respond_text(req, r, 200, "OK", "Healthy\n", 0);
+    } else {
+        ready(req, r);
+    }
+    return 0;
+}
+
+void pex_http_register(struct pex_server *srv, h2o_hostconf_t *host)
+{
+    h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
+    struct pex_handler *h = (struct pex_handler *)h2o_create_handler(pc, sizeof *h);
+    h->super.on_req = on_req;
+    h->srv = srv;
+}

@@ -1,0 +1,422 @@
+/*
+ * exporter/pex.h - internal interfaces of portsyncd-exporter.
+ *
+ * The exporter is one single-threaded h2o event loop. Its parts, one file each:
+ *
+ *   main.c        startup order (flags -> pre-flight -> bind -> loop), signals, exit
+ *   config.c      command-line flags and environment variables
+ *   webconfig.c   exporter-toolkit web-config.yml (tls_server_config) via libyaml
+ *   tls.c         TLS policy, pre-flight checks, SSL_CTX construction, client
+ *                 certificate checks (SAN allow-list), handshake-failure reasons
+ *   limits.c      connection tracking: connection limit, first-request and
+ *                 request-header deadlines (slowloris), eviction
+ *   http.c        h2o handlers: /metrics negotiation and gzip, /, /-/healthy, /-/ready
+ *   segment.c     the metrics segment through libpsmetrics: open, remap, liveness
+ *   selfmetrics.c the exporter's own metrics and process_* from /proc/self
+ *   log.c         one line per event on stderr
+ *
+ * Configuration is parsed and validated before the event loop exists; nothing
+ * in the request path parses configuration (STYLE.md, after h2o).
+ */
+#ifndef PEX_H
+#define PEX_H
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "psm/reader.h"
+#include "psm/render.h"
+
+#define PEX_NAME    "portsyncd-exporter"
+#define PEX_ERR_LEN 512
+
+/* ---- log.c ---------------------------------------------------------------- */
+
+enum pex_log_level { PEX_LOG_ERROR = 3, PEX_LOG_WARN = 4, PEX_LOG_INFO = 6, PEX_LOG_DEBUG = 7 };
+
+/**
+ * pex_log - write one line to stderr: "<N>" prefix under journald, then
+ * "portsyncd-exporter: level=LEVEL msg=..."
+ * @level: syslog priority (PEX_LOG_*); lines above the configured level are dropped
+ * @fmt: printf format of the message (no newline)
+ */
+void pex_log(enum pex_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** pex_log_set_level - drop lines less severe than @level */
+void pex_log_set_level(enum pex_log_level level);
+
+/**
+ * pex_log_level_parse - "error", "warn", "info" or "debug" to a level
+ * Returns 0, or -1 for anything else.
+ */
+int pex_log_level_parse(const char *s, enum pex_log_level *out);
+
+/* ---- config.c / webconfig.c ----------------------------------------------- */
+
+#define PEX_MAX_SANS 64
+
+/* Client SANs a certificate must carry one of (exact match); empty: any. */
+struct pex_allow_list {
+    unsigned n;
+    char *entry[PEX_MAX_SANS];
+};
+
+/* Everything a reload may change: the TLS material and policy. */
+struct pex_tls_config {
+    char *cert_file, *key_file, *ca_file;
+    const char *cert_src, *key_src, *ca_src; /* where each path came from, for logs */
+    char *cipher_suites;                     /* OpenSSL TLS 1.3 suite list, ':'-separated */
+    char *groups;                            /* OpenSSL group list, ':'-separated */
+    char *sigalgs;                           /* OpenSSL signature algorithm list */
+    struct pex_allow_list allowed_sans;
+    int http2; /* ALPN offers h2 */
+};
+
+struct pex_config {
+    char *listen_text;           /* as given, for logs */
+    struct sockaddr_in6 listen;  /* parsed; IPv6 only */
+    char *telemetry_path;        /* e.g. /metrics */
+    unsigned max_requests;       /* concurrent requests; 0: no limit */
+    unsigned max_connections;    /* open connections */
+    unsigned max_header_bytes;   /* request line + headers */
+    uint64_t request_timeout_ms; /* handshake + request header deadline */
+    uint64_t idle_timeout_ms;    /* keep-alive idle */
+    char *web_config_file;       /* NULL: none */
+    char *shm_name;              /* segment name */
+    double heartbeat_max_age;    /* seconds */
+    int check_only;              /* --check-config */
+    /* Flag values; the web config may set the same things (not both). */
+    const char *flag_ciphers, *flag_groups, *flag_sigalgs;
+    int flag_http2; /* -1 not given, 0/1 */
+    struct pex_tls_config tls;
+};
+
+/**
+ * pex_config_parse - parse the command line and environment into @c
+ * @c: receives the configuration (defaults filled first)
+ * @argc: argument count
+ * @argv: arguments
+ *
+ * Prints one line naming the flag, the value and what was expected for each
+ * error. Returns 0 to run, 1 when --help or --version was printed, -1 on error.
+ */
+int pex_config_parse(struct pex_config *c, int argc, char **argv);
+
+/**
+ * pex_tls_config_load - build the TLS configuration from env, flags and web config
+ * @c: the parsed configuration (flags, web_config_file)
+ * @t: receives the TLS configuration; free with pex_tls_config_free()
+ * @err: one line naming the file, key, value and what was expected
+ * @errlen: size of @err
+ *
+ * Called at startup and on every SIGHUP, so it re-reads the web config file.
+ * Returns 0, or -1 with @err filled.
+ */
+int pex_tls_config_load(const struct pex_config *c, struct pex_tls_config *t, char *err,
+                        size_t errlen);
+
+/** pex_tls_config_free - release the strings of @t */
+void pex_tls_config_free(struct pex_tls_config *t);
+
+/** pex_config_free - release what pex_config_parse() allocated */
+void pex_config_free(struct pex_config *c);
+
+/**
+ * pex_listen_parse - parse "[IPv6]:port" and refuse anything that is not IPv6
+ * @text: the address
+ * @out: receives the socket address
+ * @err: one line saying what is wrong
+ * @errlen: size of @err
+ * Returns 0 or -1.
+ */
+int pex_listen_parse(const char *text, struct sockaddr_in6 *out, char *err, size_t errlen);
+
+/**
+ * pex_duration_parse - "10s", "5m", "1m30s", "250ms", "1h" or plain seconds, to ms
+ * Returns 0 or -1.
+ */
+int pex_duration_parse(const char *s, uint64_t *ms);
+
+/**
+ * pex_webconfig_load - read exporter-toolkit's web-config.yml into @t
+ * @path: the file
+ * @t: values found override those already in @t (paths, lists, http2)
+ * @set: receives which of cipher_suites (1), curve_preferences (2) were given
+ * @err: one line naming the file, line, key, value and what was expected
+ * @errlen: size of @err
+ *
+ * Unknown keys are errors. Returns 0, or -1 with @err filled.
+ */
+int pex_webconfig_load(const char *path, struct pex_tls_config *t, unsigned *set, char *err,
+                       size_t errlen);
+#define PEX_WC_SET_CIPHERS 0x1u
+#define PEX_WC_SET_GROUPS  0x2u
+#define PEX_WC_SET_HTTP2   0x4u
+
+/* ---- selfmetrics.c --------------------------------------------------------- */
+
+enum pex_hs_reason {
+    PEX_HS_NO_CLIENT_CERT,
+    PEX_HS_UNKNOWN_CA,
+    PEX_HS_CERT_EXPIRED,
+    PEX_HS_CERT_NOT_YET_VALID,
+    PEX_HS_SAN_NOT_ALLOWED,
+    PEX_HS_BAD_CERT,
+    PEX_HS_PROTOCOL_VERSION,
+    PEX_HS_NO_SHARED_PARAMS,
+    PEX_HS_CLIENT_ALERT,
+    PEX_HS_TIMEOUT,
+    PEX_HS_EVICTED,
+    PEX_HS_ABORTED,
+    PEX_HS_OTHER,
+    PEX_HS_NREASONS
+};
+
+enum pex_code { PEX_C200, PEX_C400, PEX_C404, PEX_C405, PEX_C431, PEX_C500, PEX_C503, PEX_NCODES };
+
+enum pex_conn_close {
+    PEX_CLOSE_LIMIT,          /* refused at accept: max connections, nothing to evict */
+    PEX_CLOSE_EVICTED,        /* pre-request connection evicted for a new one */
+    PEX_CLOSE_FIRST_REQUEST,  /* no request within the request timeout of accept */
+    PEX_CLOSE_HEADER_TIMEOUT, /* request headers not complete within the timeout */
+    PEX_CLOSE_HEADER_SIZE,    /* request headers larger than the limit */
+    PEX_NCLOSE
+};
+
+#define PEX_DURATION_BUCKETS 10
+
+struct pex_stats {
+    uint64_t scrapes[PEX_NCODES];  /* telemetry path, by status */
+    uint64_t requests[PEX_NCODES]; /* every request, by status */
+    uint64_t hs_ok;
+    uint64_t hs_fail[PEX_HS_NREASONS];
+    uint64_t closed[PEX_NCLOSE];
+    uint64_t accepted;
+    uint64_t dur_bucket[PEX_DURATION_BUCKETS + 1];
+    uint64_t dur_count;
+    double dur_sum;
+    uint64_t reload_ok, reload_fail;
+    double reload_last_ok; /* unix time */
+    uint64_t torn;         /* histogram snapshots that exhausted retries */
+};
+
+/* ---- segment.c ------------------------------------------------------------- */
+
+struct pex_segment {
+    const char *name;
+    psm_reader_t *r;
+    double max_age;
+    uint64_t remaps, errors;
+    double last_open_try; /* monotonic seconds */
+    int last_state;       /* for logging transitions: 1 mapped, 0 not, -1 unknown */
+    char err[PEX_ERR_LEN];
+};
+
+/* The segment's state for one scrape or readiness check. */
+struct pex_seg_status {
+    int mapped;
+    struct psm_liveness live;
+};
+
+/**
+ * pex_segment_poll - open the segment if needed, follow a replaced one, and
+ * report liveness
+ * @s: the segment state
+ * @st: receives mapped/liveness
+ */
+void pex_segment_poll(struct pex_segment *s, struct pex_seg_status *st);
+
+/**
+ * pex_segment_failed - drop the mapping after a validation failure
+ * @s: the segment state
+ * @why: the reader's message
+ */
+void pex_segment_failed(struct pex_segment *s, const char *why);
+
+/** pex_segment_close - unmap */
+void pex_segment_close(struct pex_segment *s);
+
+/* ---- tls.c ----------------------------------------------------------------- */
+
+/* The TLS material currently served; SSL_CTX ex_data points back at it. */
+struct pex_tls {
+    SSL_CTX *ctx;
+    struct pex_allow_list sans; /* owned copy, used by the verify callback */
+    double not_after;           /* server certificate, unix time */
+    char subject[256];
+    char serial[80];
+};
+
+/**
+ * pex_tls_build - pre-flight the TLS configuration and build a server SSL_CTX
+ * @t: the configuration
+ * @errs: receives one line per failure (pre-flight reports every failure)
+ * @errlen: size of @errs
+ *
+ * Checks that the cert, key and CA exist, are regular readable files and
+ * parse; that the key is not accessible by group or others and matches the
+ * certificate; that the certificate is valid now and its key suits the
+ * signature algorithms; then builds the context: TLS 1.3 only, the suites,
+ * groups and signature algorithms, mandatory verified client certificates,
+ * no session resumption, ALPN.
+ * Returns the new context (refcount 1) or NULL with @errs filled.
+ */
+struct pex_tls *pex_tls_build(const struct pex_tls_config *t, char *errs, size_t errlen);
+
+/** pex_tls_free - drop a reference; the SSL_CTX lives while connections use it */
+void pex_tls_free(struct pex_tls *tls);
+
+/**
+ * pex_tls_init - register the OpenSSL ex_data indexes; call once before pex_tls_build
+ * @stats: where handshake outcomes are counted
+ */
+void pex_tls_init(struct pex_stats *stats);
+
+/* ---- limits.c -------------------------------------------------------------- */
+
+/* One accepted connection. Lives from accept to h2o's on_close. */
+struct pex_conn {
+    h2o_linklist_t link; /* in pex_limits.conns, oldest first */
+    h2o_socket_t *sock;
+    SSL_CTX *ctx; /* reference held until close: h2o keeps a bare pointer */
+    uint64_t accepted_ms;
+    uint64_t requests;   /* requests dispatched to a handler */
+    unsigned inflight;   /* responses not finished */
+    uint64_t partial_ms; /* when bytes of an incomplete request were first seen; 0 none */
+    int http2;
+    int hs_done;
+    int tls_seen;                /* OpenSSL reported activity: the client sent TLS bytes */
+    uint64_t progress_ms;        /* last handshake step or request */
+    int hs_reason;               /* -1 none, else enum pex_hs_reason */
+    int shut;                    /* we shut it down; h2o will close it */
+    char peer[INET6_ADDRSTRLEN]; /* for logs: h2o closes the fd before telling us */
+};
+
+struct pex_limits {
+    h2o_linklist_t conns;
+    unsigned nconns;
+    unsigned inflight;
+    h2o_timeout_t sweep_timeout;
+    h2o_timeout_entry_t sweep_entry;
+    int draining; /* shutting down: refuse new connections */
+};
+
+struct pex_server; /* main.c */
+
+/**
+ * pex_limits_init - start the periodic sweep of deadlines
+ * @srv: the server
+ */
+void pex_limits_init(struct pex_server *srv);
+
+/** pex_limits_dispose - stop the sweep */
+void pex_limits_dispose(struct pex_server *srv);
+
+/**
+ * pex_limits_accept - account a new connection, evicting or refusing at the limit
+ * @srv: the server
+ * @sock: the accepted socket
+ * Returns the connection, or NULL when it was refused (the socket is closed).
+ */
+struct pex_conn *pex_limits_accept(struct pex_server *srv, h2o_socket_t *sock);
+
+/** pex_conn_of_req - the tracked connection a request arrived on (NULL if unknown) */
+struct pex_conn *pex_conn_of_req(h2o_req_t *req);
+
+/** pex_conn_of_ssl - the tracked connection of an OpenSSL handle inside h2o (or NULL) */
+struct pex_conn *pex_conn_of_ssl(const SSL *ssl);
+
+/**
+ * pex_conn_shutdown - make h2o close a connection it owns
+ * @c: the connection
+ *
+ * h2o owns the socket (and, during the handshake, private state attached to
+ * it), so closing it from outside would free it twice. shutdown(2) instead
+ * makes the next read fail, and h2o closes it through its own path.
+ */
+void pex_conn_shutdown(struct pex_conn *c);
+
+/** pex_conn_progress - note that @c's handshake moved (TLS info callback) */
+void pex_conn_progress(struct pex_conn *c);
+
+/** pex_limits_shutdown_all - shut every connection down (SIGTERM) */
+void pex_limits_shutdown_all(struct pex_server *srv);
+
+/* ---- http.c ---------------------------------------------------------------- */
+
+/**
+ * pex_http_register - register the handlers on the h2o host configuration
+ * @srv: the server
+ * @host: the host configuration
+ */
+void pex_http_register(struct pex_server *srv, h2o_hostconf_t *host);
+
+/**
+ * pex_accept_parse - decide the exposition format from an Accept header
+ * @v: the header value (may be NULL)
+ * @len: its length
+ * Returns PSM_FMT_OPENMETRICS when OpenMetrics is preferred, else PSM_FMT_TEXT.
+ */
+enum psm_format pex_accept_parse(const char *v, size_t len);
+
+/**
+ * pex_gzip_accepted - does an Accept-Encoding header allow gzip?
+ * @v: the header value (may be NULL)
+ * @len: its length
+ * Returns 1 or 0.
+ */
+int pex_gzip_accepted(const char *v, size_t len);
+
+/* ---- selfmetrics.c --------------------------------------------------------- */
+
+/** pex_stats_observe_duration - count one scrape of @seconds */
+void pex_stats_observe_duration(struct pex_stats *st, double seconds);
+
+/**
+ * pex_selfmetrics_render - append the exporter's own families to @b
+ * @srv: the server
+ * @fmt: the format
+ * @b: the buffer
+ * @seg: segment status of this scrape
+ */
+void pex_selfmetrics_render(struct pex_server *srv, enum psm_format fmt, struct psm_buf *b,
+                            const struct pex_seg_status *seg);
+
+/** pex_hs_reason_text - what a handshake failure reason means, for logs */
+const char *pex_hs_reason_text(int r);
+
+/** pex_code_index - status code to enum pex_code (unknown codes map to 500) */
+enum pex_code pex_code_index(int status);
+
+/* ---- main.c ---------------------------------------------------------------- */
+
+struct pex_server {
+    struct pex_config cfg;
+    h2o_globalconf_t h2o_cfg;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_evloop_t *loop;
+    h2o_socket_t *listener;
+    struct pex_tls *tls; /* served to new connections */
+    struct pex_limits limits;
+    struct pex_stats stats;
+    struct pex_segment seg;
+    double start_time; /* unix seconds */
+    size_t last_body;  /* size of the last rendered body: a capacity hint */
+};
+
+/** pex_now_mono - CLOCK_MONOTONIC seconds */
+double pex_now_mono(void);
+
+/** pex_now_real - CLOCK_REALTIME seconds */
+double pex_now_real(void);
+
+#ifndef PEX_VERSION
+#define PEX_VERSION "0.0.0"
+#endif
+
+#endif

@@ -1,0 +1,257 @@
+/*
+ * exporter/selfmetrics.c - the exporter's own metrics, appended after the
+ * segment's families on every scrape, and the standard process_* metrics read
+ * from /proc/self.
+ *
+ * Every labelled family lists all of its label values from the start (at 0),
+ * so a rate() over a reason that has not happened yet is 0, not absent.
+ */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "pex.h"
+
+static const double dur_bounds[PEX_DURATION_BUCKETS] = {.0005, .001, .0025, .005, .01,
+                                                        .025,  .05,  .1,    .25,  1};
+static const int code_value[PEX_NCODES] = {200, 400, 404, 405, 431, 500, 503};
+static const char *const hs_label[PEX_HS_NREASONS] = {"no_client_cert",
+                                                      "unknown_ca",
+                                                      "cert_expired",
+                                                      "cert_not_yet_valid",
+                                                      "san_not_allowed",
+                                                      "bad_cert",
+                                                      "protocol_version",
+                                                      "no_shared_params",
+                                                      "client_alert",
+                                                      "timeout",
+                                                      "evicted",
+                                                      "aborted",
+                                                      "other"};
+static const char *const close_label[PEX_NCLOSE] = {"limit", "evicted", "first_request_timeout",
+                                                    "header_timeout", "header_too_large"};
+
+enum pex_code pex_code_index(int status)
+{
+    for (int i = 0; i < PEX_NCODES; i++)
+        if (code_value[i] == status)
+            return (enum pex_code)i;
+    return PEX_C500;
+}
+
+void pex_stats_observe_duration(struct pex_stats *st, double seconds)
+{
+    unsigned i = 0;
+    while (i < PEX_DURATION_BUCKETS && seconds > dur_bounds[i])
+        i++;
+    st->dur_bucket[i]++;
+    st->dur_count++;
+    st->dur_sum += seconds;
+}
+
+static void one(struct psm_buf *b, enum psm_format fmt, const char *name, enum psm_type type,
+                const char *help, const char *unit, double v)
+{
+    psm_render_family(b, fmt, name, type, help, unit);
+    psm_render_sample(b, name, 0, NULL, NULL, v);
+}
+
+static void by_label(struct psm_buf *b, enum psm_format fmt, const char *name, const char *help,
+                     const char *label, const char *const *values, const uint64_t *counts,
+                     unsigned n)
+{
+    const char *names[1] = {label};
+    psm_render_family(b, fmt, name, PSM_COUNTER, help, NULL);
+    for (unsigned i = 0; i < n; i++) {
+        const char *vals[1] = {values[i]};
+        psm_render_sample(b, name, 1, names, vals, (double)counts[i]);
+    }
+}
+
+static void by_code(struct psm_buf *b, enum psm_format fmt, const char *name, const char *help,
+                    const uint64_t *counts)
+{
+    char codes[PEX_NCODES][8];
+    const char *vals[PEX_NCODES];
+    for (int i = 0; i < PEX_NCODES; i++) {
+        snprintf(codes[i], sizeof codes[i], "%d", code_value[i]);
+        vals[i] = codes[i];
+    }
+    by_label(b, fmt, name, help, "code", vals, counts, PEX_NCODES);
+}
+
+static void duration_histogram(struct psm_buf *b, enum psm_format fmt, const struct pex_stats *st)
+{
+    static const char *const le[] = {"le"};
+    const char *name = "portsyncd_exporter_scrape_duration_seconds";
+    psm_render_family(b, fmt, name, PSM_HISTOGRAM,
+                      "Time to answer a scrape of the telemetry path: snapshot, render, compress.",
+                      "seconds");
+    char bucket[64], num[32];
+    snprintf(bucket, sizeof bucket, "%s_bucket", name);
+    uint64_t cum = 0;
+    for (unsigned i = 0; i <= PEX_DURATION_BUCKETS; i++) {
+        cum += st->dur_bucket[i];
+        if (i < PEX_DURATION_BUCKETS)
+            psm_format_double(dur_bounds[i], num);
+        else
+            strcpy(num, "+Inf");
+        const char *vals[1] = {num};
+        psm_render_sample(b, bucket, 1, le, vals, (double)cum);
+    }
+    snprintf(bucket, sizeof bucket, "%s_sum", name);
+    psm_render_sample(b, bucket, 0, NULL, NULL, st->dur_sum);
+    snprintf(bucket, sizeof bucket, "%s_count", name);
+    psm_render_sample(b, bucket, 0, NULL, NULL, (double)st->dur_count);
+}
+
+static void segment_families(struct pex_server *srv, enum psm_format fmt, struct psm_buf *b,
+                             const struct pex_seg_status *seg)
+{
+    one(b, fmt, "portsyncd_exporter_segment_mapped", PSM_GAUGE,
+        "1 if the metrics segment is mapped (read-only), 0 if it is missing or invalid.", NULL,
+        seg->mapped);
+    one(b, fmt, "portsyncd_exporter_writer_up", PSM_GAUGE,
+        "1 if the segment's writer process exists and its heartbeat is recent, else 0.", NULL,
+        seg->mapped && seg->live.alive);
+    if (seg->mapped) {
+        one(b, fmt, "portsyncd_exporter_writer_heartbeat_age_seconds", PSM_GAUGE,
+            "Seconds since the writer's last heartbeat in the segment.", "seconds",
+            seg->live.heartbeat_age);
+        struct psm_info info;
+        psm_reader_info(srv->seg.r, &info);
+        static const char *const areas[] = {"descriptors", "series", "strings", "cells"};
+        const uint64_t ov[] = {info.overflow_desc, info.overflow_series, info.overflow_blob,
+                               info.overflow_cells};
+        by_label(b, fmt, "portsyncd_exporter_segment_overflows_total",
+                 "Registrations the writer refused because a segment area was full.", "area", areas,
+                 ov, 4);
+    }
+    one(b, fmt, "portsyncd_exporter_segment_remaps_total", PSM_COUNTER,
+        "Times the exporter followed a replaced segment to its new mapping.", NULL,
+        (double)srv->seg.remaps);
+    one(b, fmt, "portsyncd_exporter_segment_errors_total", PSM_COUNTER,
+        "Times the segment failed validation and was unmapped.", NULL, (double)srv->seg.errors);
+    one(b, fmt, "portsyncd_exporter_torn_histograms_total", PSM_COUNTER,
+        "Histogram snapshots that raced the writer on every retry (buckets and count agree, "
+        "the sum may not).",
+        NULL, (double)srv->stats.torn);
+}
+
+/* /proc/self/stat fields 14 (utime), 15 (stime), 23 (vsize), 24 (rss). */
+static int proc_stat(double *cpu, double *vsize, double *rss)
+{
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!p)
+        return -1;
+    unsigned long long utime = 0, stime = 0, vs = 0, rs = 0;
+    int field = 2;
+    for (char *save = NULL, *t = strtok_r(p + 1, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        field++;
+        if (field == 14)
+            utime = strtoull(t, NULL, 10);
+        else if (field == 15)
+            stime = strtoull(t, NULL, 10);
+        else if (field == 23)
+            vs = strtoull(t, NULL, 10);
+        else if (field == 24) {
+            rs = strtoull(t, NULL, 10);
+            break;
+        }
+    }
+    double tck = (double)sysconf(_SC_CLK_TCK);
+    *cpu = (double)(utime + stime) / tck;
+    *vsize = (double)vs;
+    *rss = (double)rs * (double)sysconf(_SC_PAGESIZE);
+    return 0;
+}
+
+static double open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 0;
+    double n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own descriptor */
+}
+
+static void process_families(struct pex_server *srv, enum psm_format fmt, struct psm_buf *b)
+{
+    double cpu, vsize, rss;
+    if (proc_stat(&cpu, &vsize, &rss) == 0) {
+        one(b, fmt, "process_cpu_seconds_total", PSM_COUNTER,
+            "Total user and system CPU time spent in seconds.", "seconds", cpu);
+        one(b, fmt, "process_resident_memory_bytes", PSM_GAUGE, "Resident memory size in bytes.",
+            "bytes", rss);
+        one(b, fmt, "process_virtual_memory_bytes", PSM_GAUGE, "Virtual memory size in bytes.",
+            "bytes", vsize);
+    }
+    one(b, fmt, "process_start_time_seconds", PSM_GAUGE,
+        "Start time of the process since unix epoch in seconds.", "seconds", srv->start_time);
+    one(b, fmt, "process_open_fds", PSM_GAUGE, "Number of open file descriptors.", NULL,
+        open_fds());
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        one(b, fmt, "process_max_fds", PSM_GAUGE, "Maximum number of open file descriptors.", NULL,
+            rl.rlim_cur == RLIM_INFINITY ? 1e18 : (double)rl.rlim_cur);
+}
+
+void pex_selfmetrics_render(struct pex_server *srv, enum psm_format fmt, struct psm_buf *b,
+                            const struct pex_seg_status *seg)
+{
+    const struct pex_stats *st = &srv->stats;
+    {
+        static const char *const names[] = {"version", "openssl"};
+        const char *vals[] = {PEX_VERSION, OpenSSL_version(OPENSSL_VERSION)};
+        psm_render_family(b, fmt, "portsyncd_exporter_build_info", PSM_GAUGE,
+                          "Version of portsyncd-exporter and the OpenSSL it runs with; always 1.",
+                          NULL);
+        psm_render_sample(b, "portsyncd_exporter_build_info", 2, names, vals, 1);
+    }
+    segment_families(srv, fmt, b, seg);
+    by_code(b, fmt, "portsyncd_exporter_scrapes_total",
+            "Requests for the telemetry path, by HTTP status code.", st->scrapes);
+    by_code(b, fmt, "portsyncd_exporter_http_requests_total",
+            "Requests for any path, by HTTP status code.", st->requests);
+    duration_histogram(b, fmt, st);
+    one(b, fmt, "portsyncd_exporter_requests_in_flight", PSM_GAUGE,
+        "Requests being answered, this one included (503 beyond --web.max-requests).", NULL,
+        srv->limits.inflight);
+    one(b, fmt, "portsyncd_exporter_connections", PSM_GAUGE, "Open client connections.", NULL,
+        srv->limits.nconns);
+    one(b, fmt, "portsyncd_exporter_connections_accepted_total", PSM_COUNTER,
+        "TCP connections accepted.", NULL, (double)st->accepted);
+    by_label(b, fmt, "portsyncd_exporter_connections_closed_total",
+             "Connections the exporter closed to enforce a limit, by reason.", "reason",
+             close_label, st->closed, PEX_NCLOSE);
+    one(b, fmt, "portsyncd_exporter_tls_handshakes_total", PSM_COUNTER,
+        "TLS handshakes completed with a verified client certificate.", NULL, (double)st->hs_ok);
+    by_label(b, fmt, "portsyncd_exporter_tls_handshake_failures_total",
+             "TLS handshakes that did not complete, by reason.", "reason", hs_label, st->hs_fail,
+             PEX_HS_NREASONS);
+    {
+        static const char *const results[] = {"success", "failure"};
+        const uint64_t n[] = {st->reload_ok, st->reload_fail};
+        by_label(b, fmt, "portsyncd_exporter_tls_reloads_total",
+                 "Reloads of the TLS material on SIGHUP, by result.", "result", results, n, 2);
+    }
+    one(b, fmt, "portsyncd_exporter_tls_last_reload_success_timestamp_seconds", PSM_GAUGE,
+        "When the TLS material in use was loaded (unix seconds).", "seconds", st->reload_last_ok);
+    one(b, fmt, "portsyncd_exporter_tls_server_cert_expiry_timestamp_seconds", PSM_GAUGE,
+        "notAfter of the server certificate in use (unix seconds).", "seconds",
+        srv->tls->not_after);
+    process_families(srv, fmt, b);
+}
