@@ -44,7 +44,7 @@ int pcd_metrics_open(struct pcd_metrics *m, const char *shm_name, const char *gr
     if (psm_writer_open(&m->w, &o, &res, err, errlen) != 0)
         return -1;
     int ev, fail, coal, reconn, ign, rs, qd, mem, health, rc, nc, init, cfg, warm, lat, rlat, build,
-        cpu, rss, vsz, fds, maxfds, start;
+        cpu, vsz, fds, maxfds, start;
     const struct reg regs[] = {
         {&ev, "portsyncd_events_processed_total",
          "Netlink link events handled without error (applied to Redis or deliberately ignored).",
@@ -95,18 +95,22 @@ int pcd_metrics_open(struct pcd_metrics *m, const char *shm_name, const char *gr
          "seconds", PSM_HISTOGRAM, 0, NULL, 5, redis_buckets, 0},
         {&build, "portsyncd_build_info", "Always 1; the labels say which build runs.", NULL,
          PSM_GAUGE, 1, (const char *const[]){"version"}, 0, NULL, 0},
-        {&cpu, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-         "seconds", PSM_COUNTER, 0, NULL, 0, NULL, PSM_F_COUNTER_DOUBLE},
-        {&rss, "process_resident_memory_bytes", "Resident memory size in bytes.", "bytes",
+        /*
+         * portsyncd's process figures carry its prefix: the standard process_*
+         * names belong to the process that serves /metrics (the exporter), and
+         * two families of one name would make the exposition invalid.
+         */
+        {&cpu, "portsyncd_cpu_seconds_total",
+         "User and system CPU time portsyncd has used, in seconds.", "seconds", PSM_COUNTER, 0,
+         NULL, 0, NULL, PSM_F_COUNTER_DOUBLE},
+        {&vsz, "portsyncd_virtual_memory_bytes", "Virtual memory size of portsyncd.", "bytes",
          PSM_GAUGE, 0, NULL, 0, NULL, 0},
-        {&vsz, "process_virtual_memory_bytes", "Virtual memory size in bytes.", "bytes", PSM_GAUGE,
-         0, NULL, 0, NULL, 0},
-        {&fds, "process_open_fds", "Number of open file descriptors.", NULL, PSM_GAUGE, 0, NULL, 0,
-         NULL, 0},
-        {&maxfds, "process_max_fds", "Maximum number of open file descriptors.", NULL, PSM_GAUGE, 0,
+        {&fds, "portsyncd_open_fds", "File descriptors portsyncd has open.", NULL, PSM_GAUGE, 0,
          NULL, 0, NULL, 0},
-        {&start, "process_start_time_seconds",
-         "Start time of the process since unix epoch in seconds.", "seconds", PSM_GAUGE, 0, NULL, 0,
+        {&maxfds, "portsyncd_max_fds", "portsyncd's limit of open file descriptors.", NULL,
+         PSM_GAUGE, 0, NULL, 0, NULL, 0},
+        {&start, "portsyncd_start_time_seconds",
+         "When portsyncd started, in seconds since the epoch.", "seconds", PSM_GAUGE, 0, NULL, 0,
          NULL, 0},
     };
     for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++) {

@@ -241,12 +241,13 @@ static void scrape(h2o_req_t *req, struct pex_resp *r)
     psm_buf_reserve(&b, srv->last_body + srv->last_body / 8 + 16384);
     if (seg.mapped) {
         struct psm_render_stats rs;
-        if (psm_render(srv->seg.r, fmt, &b, PSM_RENDER_NO_EOF, &rs) == 0) {
+        int rc = pex_segment_render(&srv->seg, fmt, &b, &rs);
+        if (rc == 0) {
             srv->stats.torn += rs.torn;
-        } else if (!b.oom) {
-            /* Validation failed before anything was written: serve our own
+        } else if (rc == -2 || !b.oom) {
+            /* Validation failed (or the segment shrank under us): serve our own
              * metrics, say the segment is gone, look for it again later. */
-            pex_segment_failed(&srv->seg, psm_reader_error(srv->seg.r));
+            pex_segment_failed(&srv->seg, rc == -2 ? srv->seg.err : psm_reader_error(srv->seg.r));
             seg.mapped = 0;
             b.len = 0;
         }

@@ -217,11 +217,39 @@ struct pex_conn *pex_limits_accept(struct pex_server *srv, h2o_socket_t *sock)
     return c;
 }
 
+unsigned pex_limits_revalidate(struct pex_server *srv)
+{
+    unsigned n = 0;
+    for (h2o_linklist_t *l = srv->limits.conns.next; l != &srv->limits.conns; l = l->next) {
+        struct pex_conn *c = H2O_STRUCT_FROM_MEMBER(struct pex_conn, link, l);
+        if (c->shut || c->revoked || !c->hs_done || !c->ssl ||
+            pex_tls_peer_allowed(srv->tls, c->ssl))
+            continue;
+        c->revoked = 1;
+        n++;
+        pex_log(PEX_LOG_INFO,
+                "connection from %s: the reloaded TLS material refuses its client "
+                "certificate; closing it",
+                c->peer);
+        if (!c->inflight) {
+            srv->stats.closed[PEX_CLOSE_REVOKED]++;
+            pex_conn_shutdown(c);
+        }
+    }
+    return n;
+}
+
 static void sweep_one(struct pex_server *srv, struct pex_conn *c, uint64_t now)
 {
     uint64_t tmo = srv->cfg.request_timeout_ms;
     if (c->shut)
         return;
+    /* Refused by a reload: closed as soon as its responses are done. */
+    if (c->revoked && !c->inflight) {
+        srv->stats.closed[PEX_CLOSE_REVOKED]++;
+        pex_conn_shutdown(c);
+        return;
+    }
     if (c->requests == 0) {
         if (now - c->accepted_ms >= tmo) {
             srv->stats.closed[PEX_CLOSE_FIRST_REQUEST]++;

@@ -114,6 +114,11 @@ static void reload(struct pex_server *srv)
     srv->stats.reload_ok++;
     srv->stats.reload_last_ok = pex_now_real();
     log_tls_in_use(n, &srv->cfg.tls, "reloaded TLS material for new connections");
+    /* Open connections keep working, unless the new material refuses their client. */
+    unsigned revoked = pex_limits_revalidate(srv);
+    if (revoked)
+        pex_log(PEX_LOG_INFO, "%u open connection(s) refused by the reloaded material: closing",
+                revoked);
     sd_notify(0, "READY=1");
 }
 
@@ -187,6 +192,7 @@ static int signal_fd(void)
     if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
         return -1;
     signal(SIGPIPE, SIG_IGN);
+    pex_segment_guard_init();
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
@@ -202,6 +208,9 @@ static void h2o_setup(struct pex_server *srv)
     g->http1.req_timeout = srv->cfg.idle_timeout_ms;
     g->http1.upgrade_to_http2 = 0;
     g->http2.idle_timeout = srv->cfg.idle_timeout_ms;
+    /* A scraper needs one stream at a time; h2o's default of 100 lets one client
+     * park many slow responses (each a full render) on one connection. */
+    g->http2.max_concurrent_requests_per_connection = 4;
     h2o_hostconf_t *host =
         h2o_config_register_host(g, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     pex_http_register(srv, host);

@@ -184,6 +184,7 @@ enum pex_conn_close {
     PEX_CLOSE_FIRST_REQUEST,  /* no request within the request timeout of accept */
     PEX_CLOSE_HEADER_TIMEOUT, /* request headers not complete within the timeout */
     PEX_CLOSE_HEADER_SIZE,    /* request headers larger than the limit */
+    PEX_CLOSE_REVOKED,        /* a reload no longer accepts the client's certificate */
     PEX_NCLOSE
 };
 
@@ -237,6 +238,25 @@ void pex_segment_poll(struct pex_segment *s, struct pex_seg_status *st);
  */
 void pex_segment_failed(struct pex_segment *s, const char *why);
 
+/**
+ * pex_segment_render - psm_render() of the segment, guarded against SIGBUS
+ * @s: the segment (mapped)
+ * @fmt: exposition format
+ * @b: buffer to append to (left as it was on failure)
+ * @rs: render statistics
+ *
+ * A writer never shrinks its segment, but whoever can write it can truncate it
+ * under us; the reader checks the size once per snapshot, and this guard turns
+ * a page that vanishes during the render into an error instead of a crash.
+ * Returns 0, -1 (validation failed: psm_reader_error()), or -2 (SIGBUS: the
+ * segment shrank; s->err says so).
+ */
+int pex_segment_render(struct pex_segment *s, enum psm_format fmt, struct psm_buf *b,
+                       struct psm_render_stats *rs);
+
+/** pex_segment_guard_init - install the SIGBUS handler pex_segment_render relies on */
+void pex_segment_guard_init(void);
+
 /** pex_segment_close - unmap */
 void pex_segment_close(struct pex_segment *s);
 
@@ -267,6 +287,18 @@ struct pex_tls {
  */
 struct pex_tls *pex_tls_build(const struct pex_tls_config *t, char *errs, size_t errlen);
 
+/**
+ * pex_tls_peer_allowed - would @tls accept the client certificate of @ssl now?
+ * @tls: the (new) TLS material
+ * @ssl: an established connection
+ *
+ * Verifies the peer's certificate and the chain it sent against @tls's CA store
+ * and checks the SAN allow-list, as a new handshake would. Used after a reload,
+ * so that a client the new material refuses does not keep its open connection.
+ * Returns 1 if allowed, 0 if not.
+ */
+int pex_tls_peer_allowed(const struct pex_tls *tls, SSL *ssl);
+
 /** pex_tls_free - drop a reference; the SSL_CTX lives while connections use it */
 void pex_tls_free(struct pex_tls *tls);
 
@@ -293,6 +325,8 @@ struct pex_conn {
     uint64_t progress_ms;        /* last handshake step or request */
     int hs_reason;               /* -1 none, else enum pex_hs_reason */
     int shut;                    /* we shut it down; h2o will close it */
+    int revoked;                 /* close once its responses are done (reload) */
+    SSL *ssl;                    /* set when the handshake completes */
     char peer[INET6_ADDRSTRLEN]; /* for logs: h2o closes the fd before telling us */
 };
 
@@ -306,6 +340,14 @@ struct pex_limits {
 };
 
 struct pex_server; /* main.c */
+
+/**
+ * pex_limits_revalidate - after a reload, mark the connections whose client the
+ * new TLS material refuses; each is shut down once its responses are done
+ * @srv: the server (srv->tls is the new material)
+ * Returns how many connections were marked.
+ */
+unsigned pex_limits_revalidate(struct pex_server *srv);
 
 /**
  * pex_limits_init - start the periodic sweep of deadlines

@@ -9,6 +9,9 @@
  * not one per scrape.
  */
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pex.h"
@@ -70,6 +73,44 @@ void pex_segment_poll(struct pex_segment *s, struct pex_seg_status *st)
         log_transition(s, 1, NULL);
     st->mapped = 1;
     psm_reader_liveness(s->r, s->max_age, &st->live);
+}
+
+/* Set only while pex_segment_render() runs; the loop is single-threaded. */
+static sigjmp_buf *volatile bus_env;
+
+static void on_sigbus(int sig)
+{
+    if (bus_env)
+        siglongjmp(*bus_env, 1);
+    /* Not a read of the segment: the default action, as if we had no handler. */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void pex_segment_guard_init(void)
+{
+    struct sigaction sa = {.sa_handler = on_sigbus};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+int pex_segment_render(struct pex_segment *s, enum psm_format fmt, struct psm_buf *b,
+                       struct psm_render_stats *rs)
+{
+    sigjmp_buf env;
+    const size_t start = b->len;
+    if (sigsetjmp(env, 1)) {
+        bus_env = NULL;
+        b->len = start;
+        snprintf(s->err, sizeof s->err,
+                 "segment '%s' shrank while it was being read (SIGBUS): truncated in place",
+                 s->name);
+        return -2;
+    }
+    bus_env = &env;
+    int rc = psm_render(s->r, fmt, b, PSM_RENDER_NO_EOF, rs);
+    bus_env = NULL;
+    return rc;
 }
 
 void pex_segment_close(struct pex_segment *s)

@@ -30,8 +30,9 @@ static const char *const hs_label[PEX_HS_NREASONS] = {"no_client_cert",
                                                       "evicted",
                                                       "aborted",
                                                       "other"};
-static const char *const close_label[PEX_NCLOSE] = {"limit", "evicted", "first_request_timeout",
-                                                    "header_timeout", "header_too_large"};
+static const char *const close_label[PEX_NCLOSE] = {
+    "limit",          "evicted",          "first_request_timeout",
+    "header_timeout", "header_too_large", "revoked_by_reload"};
 
 enum pex_code pex_code_index(int status)
 {

@@ -148,6 +148,7 @@ static void info_cb(const SSL *ssl, int where, int ret)
         pex_conn_progress(c);
     if ((where & SSL_CB_HANDSHAKE_DONE) && !c->hs_done) {
         c->hs_done = 1;
+        c->ssl = (SSL *)ssl;
         tls_stats->hs_ok++;
     }
     /* ret: level << 8 | description; level 2 is fatal. */
@@ -159,9 +160,21 @@ static void info_cb(const SSL *ssl, int where, int ret)
     }
 }
 
+/* The SAN type an allow-list entry names, from its syntax: an address is an IP
+ * entry, anything with "://" a URI, anything else a DNS name. An entry matches
+ * SANs of its own type only, so "scraper.example" never admits a certificate
+ * whose only SAN is URI:scraper.example or email:scraper.example. */
+static int entry_type(const char *e)
+{
+    unsigned char a[16];
+    if (inet_pton(AF_INET6, e, a) == 1 || inet_pton(AF_INET, e, a) == 1)
+        return GEN_IPADD;
+    return strstr(e, "://") ? GEN_URI : GEN_DNS;
+}
+
 /* Exact match of one SAN against the allow-list: DNS names ignore case, IP
- * addresses compare as bytes, URIs and e-mail addresses as strings. Lengths
- * are compared first, so a name with an embedded NUL never matches. */
+ * addresses compare as bytes, URIs as strings; e-mail SANs never match.
+ * Lengths are compared first, so a name with an embedded NUL never matches. */
 static int san_allowed(X509 *cert, const struct pex_allow_list *l)
 {
     GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
@@ -169,7 +182,7 @@ static int san_allowed(X509 *cert, const struct pex_allow_list *l)
     for (int i = 0; names && !ok && i < sk_GENERAL_NAME_num(names); i++) {
         const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
         const ASN1_STRING *s = NULL;
-        if (g->type == GEN_DNS || g->type == GEN_URI || g->type == GEN_EMAIL)
+        if (g->type == GEN_DNS || g->type == GEN_URI)
             s = g->d.ia5;
         else if (g->type == GEN_IPADD)
             s = g->d.ip;
@@ -179,6 +192,8 @@ static int san_allowed(X509 *cert, const struct pex_allow_list *l)
         size_t len = (size_t)ASN1_STRING_length(s);
         for (unsigned k = 0; k < l->n && !ok; k++) {
             const char *e = l->entry[k];
+            if (entry_type(e) != g->type)
+                continue;
             if (g->type == GEN_IPADD) {
                 unsigned char a[16];
                 if (len == 16 && inet_pton(AF_INET6, e, a) == 1)
@@ -192,6 +207,23 @@ static int san_allowed(X509 *cert, const struct pex_allow_list *l)
         }
     }
     GENERAL_NAMES_free(names);
+    return ok;
+}
+
+int pex_tls_peer_allowed(const struct pex_tls *tls, SSL *ssl)
+{
+    X509 *peer = SSL_get0_peer_certificate(ssl);
+    if (!peer)
+        return 0;
+    X509_STORE_CTX *xs = X509_STORE_CTX_new();
+    int ok = xs &&
+             X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(tls->ctx), peer,
+                                 SSL_get_peer_cert_chain(ssl)) == 1 &&
+             X509_STORE_CTX_set_purpose(xs, X509_PURPOSE_SSL_CLIENT) == 1 &&
+             X509_verify_cert(xs) == 1;
+    X509_STORE_CTX_free(xs);
+    if (ok && tls->sans.n)
+        ok = san_allowed(peer, &tls->sans);
     return ok;
 }
 

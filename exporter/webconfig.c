@@ -113,9 +113,9 @@ static int list_append(struct wc *w, const yaml_node_t *n, char **list, const ch
 
 static int add_cipher(struct wc *w, const char *key, const yaml_node_t *n, void *arg)
 {
+    /* TLS_AES_128_CCM_8_SHA256 is left out on purpose: its 64-bit tag is too short. */
     static const char *const tls13[] = {"TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256",
-                                        "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_CCM_SHA256",
-                                        "TLS_AES_128_CCM_8_SHA256"};
+                                        "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_CCM_SHA256"};
     const char *s = scalar(n);
     for (size_t i = 0; i < sizeof tls13 / sizeof tls13[0]; i++)
         if (strcmp(s, tls13[i]) == 0)

@@ -25,6 +25,7 @@
 
 #include "internal.h"
 #include "psm/reader.h"
+#include "psm/render.h"
 
 /* A validated series, compactly: views are built on access. */
 struct series_rec {
@@ -52,6 +53,10 @@ struct psm_reader {
     struct series_rec *series;
     uint32_t nseries, series_alloc;
     uint32_t patience_us;
+    /* psm_render()'s scratch (psm__reader_scratch). */
+    uint32_t *scratch;
+    size_t scratch_cap;
+    struct psm_buf labels;
     char err[512];
 };
 
@@ -282,10 +287,32 @@ void psm_reader_set_patience(psm_reader_t *r, uint32_t us)
     r->patience_us = us;
 }
 
+int psm__reader_scratch(psm_reader_t *r, uint32_t ndesc, uint32_t nseries, uint32_t **start,
+                        uint32_t **fill, uint32_t **order, struct psm_buf **labels)
+{
+    size_t need = 2 * ((size_t)ndesc + 1) + (nseries ? nseries : 1);
+    if (need > r->scratch_cap) {
+        uint32_t *p = realloc(r->scratch, need * sizeof *p);
+        if (!p)
+            return -1;
+        r->scratch = p;
+        r->scratch_cap = need;
+    }
+    memset(r->scratch, 0, 2 * ((size_t)ndesc + 1) * sizeof *r->scratch);
+    *start = r->scratch;
+    *fill = r->scratch + ndesc + 1;
+    *order = r->scratch + 2 * ((size_t)ndesc + 1);
+    r->labels.len = 0;
+    *labels = &r->labels;
+    return 0;
+}
+
 void psm_reader_close(psm_reader_t *r)
 {
     if (!r)
         return;
+    free(r->scratch);
+    psm_buf_free(&r->labels);
     if (r->mapped)
         munmap((void *)r->base, r->map_size);
     if (r->fd >= 0)
@@ -485,6 +512,18 @@ static int load_series(psm_reader_t *r, uint32_t i, uint64_t blob_used, uint64_t
 int psm_reader_load(psm_reader_t *r)
 {
     const struct psm_header *h = r->hdr;
+    /*
+     * A writer never shrinks a segment; anyone who does (truncate(1) by the
+     * owner) would make our next read of a vanished page a SIGBUS. Catch it here,
+     * once per snapshot; a shrink during the snapshot itself needs the caller's
+     * SIGBUS guard (portsyncd-exporter has one).
+     */
+    struct stat st;
+    if (r->fd >= 0 && fstat(r->fd, &st) == 0 && (uint64_t)st.st_size < r->segment_size)
+        return rfail(r,
+                     "truncated to %lld bytes while mapped (segment size %llu): damaged or "
+                     "replaced in place",
+                     (long long)st.st_size, (unsigned long long)r->segment_size);
     uint32_t nd = atomic_load_explicit(&h->desc_count, memory_order_acquire);
     uint32_t ns = atomic_load_explicit(&h->series_count, memory_order_acquire);
     uint64_t blob_used = atomic_load_explicit(&h->blob_used, memory_order_acquire);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "psm/render.h"
 
 int psm_buf_reserve(struct psm_buf *b, size_t n)
@@ -321,16 +322,14 @@ int psm_render(psm_reader_t *r, enum psm_format fmt, struct psm_buf *out, unsign
     if (psm_reader_load(r) != 0)
         return -1;
     uint32_t nd = psm_reader_desc_count(r), ns = psm_reader_series_count(r);
-    /* Group series by descriptor: start[d]..start[d+1] in order[]. */
-    uint32_t *start = calloc((size_t)nd + 1, sizeof *start);
-    uint32_t *order = malloc((size_t)(ns ? ns : 1) * sizeof *order);
-    struct psm_buf lb = {0};
-    if (!start || !order) {
-        free(start);
-        free(order);
+    /* Group series by descriptor: start[d]..start[d+1] in order[] (counting sort). */
+    uint32_t *start, *fill, *order;
+    struct psm_buf *lbp;
+    if (psm__reader_scratch(r, nd, ns, &start, &fill, &order, &lbp) != 0) {
         out->oom = 1;
         return -1;
     }
+    struct psm_buf *lb = lbp;
     struct psm_series_view sv;
     for (uint32_t i = 0; i < ns; i++) {
         psm_reader_series(r, i, &sv);
@@ -338,19 +337,11 @@ int psm_render(psm_reader_t *r, enum psm_format fmt, struct psm_buf *out, unsign
     }
     for (uint32_t d = 0; d < nd; d++)
         start[d + 1] += start[d];
-    uint32_t *fill = calloc((size_t)nd + 1, sizeof *fill);
-    if (!fill) {
-        free(start);
-        free(order);
-        out->oom = 1;
-        return -1;
-    }
     for (uint32_t i = 0; i < ns; i++) {
         psm_reader_series(r, i, &sv);
         uint32_t d = sv.desc->index;
         order[start[d] + fill[d]++] = i;
     }
-    free(fill);
     struct le_set le;
     for (uint32_t d = 0; d < nd; d++) {
         if (start[d] == start[d + 1])
@@ -362,15 +353,12 @@ int psm_render(psm_reader_t *r, enum psm_format fmt, struct psm_buf *out, unsign
             le_build(&le, dv);
         for (uint32_t k = start[d]; k < start[d + 1]; k++) {
             psm_reader_series(r, order[k], &sv);
-            render_series(out, fmt, &sv, &lb, &le, st);
+            render_series(out, fmt, &sv, lb, &le, st);
             st->series++;
         }
         st->families++;
     }
     if (!(flags & PSM_RENDER_NO_EOF))
         psm_render_eof(out, fmt);
-    free(start);
-    free(order);
-    psm_buf_free(&lb);
-    return out->oom || lb.oom ? -1 : 0;
+    return out->oom || lb->oom ? -1 : 0;
 }

@@ -98,6 +98,8 @@ wc 'tls_server_config:\n  max_version: TLS12\n'
 refuses "web config: max_version TLS12" 2 "max_version: 'TLS12' is not allowed" -- --web.config.file="$T/web.yml"
 wc 'tls_server_config:\n  cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384]\n'
 refuses "web config: a TLS 1.2 cipher suite" 2 "'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384' is not a TLS 1.3 cipher suite" -- --web.config.file="$T/web.yml"
+wc 'tls_server_config:\n  cipher_suites: [TLS_AES_128_CCM_8_SHA256]\n'
+refuses "web config: CCM_8 (a 64-bit tag)" 2 "'TLS_AES_128_CCM_8_SHA256' is not a TLS 1.3 cipher suite" -- --web.config.file="$T/web.yml"
 wc 'tls_server_config:\n  curve_preferences: [X25519MLKEM768]\n'
 refuses "web config: a group this OpenSSL lacks" 1 "groups 'X25519MLKEM768': not groups this OpenSSL" -- --web.config.file="$T/web.yml"
 wc 'tls_server_config:\n  cert_file: [a, b]\n'

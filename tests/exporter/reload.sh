@@ -71,11 +71,20 @@ check "reload with key mode 0644 refused" grep -q "server key '$D/server.key' ha
 check "... still serving" test "$(http_code client /metrics)" = 200
 chmod 600 "$D/server.key"
 
-# 4. The allow-list narrows: scraper-1 is out.
+# 4. The allow-list narrows: scraper-1 is out, also on the connection it holds open.
+$PYC keepalive "$EXP_PORT" "$PKI" "$T/ka2.ready" "$T/ka2.go" "$T/ka2.out" >"$T/ka2.log" 2>&1 &
+ka2=$!
+for i in $(seq 1 100); do [ -s "$T/ka2.ready" ] && break; sleep 0.05; done
+check "scraper-1 holds an open connection" test -s "$T/ka2.ready"
 webcfg "scraper-2.example.net"
 hup
 check "allow-list reload: scraper-1 now refused" test "$(http_code client /metrics)" = 000
 check "allow-list reload: scraper-2 still admitted" test "$(http_code client2 /metrics)" = 200
+touch "$T/ka2.go"
+rc=0
+wait "$ka2" || rc=$?
+check "allow-list reload: scraper-1's open connection is closed too (rc=$rc)" test "$rc" -ne 0
+check "... and the log says so" grep -q "the reloaded TLS material refuses its client certificate" "$T/exp.log"
 
 # 5. A new client CA: clients of the old CA are refused, the new CA's admitted.
 install -m 600 "$PKI/otherca.crt" "$D/ca.crt"
@@ -94,6 +103,7 @@ check "broken web config on reload: still serving" test "$(http_code foreign /me
 pcurl foreign "$(url /metrics)" >"$T/m.txt"
 check "reloads counted: 3 successes" grep -qx 'portsyncd_exporter_tls_reloads_total{result="success"} 3' "$T/m.txt"
 check "reloads counted: 3 failures" grep -qx 'portsyncd_exporter_tls_reloads_total{result="failure"} 3' "$T/m.txt"
+check "the revoked connection is counted" grep -qx 'portsyncd_exporter_connections_closed_total{reason="revoked_by_reload"} 1' "$T/m.txt"
 check "the process is the one started at the beginning" kill -0 "$EXP_PID"
 stop_exporter
 check "exporter exits 0 (rc=$EXP_RC)" test "$EXP_RC" -eq 0

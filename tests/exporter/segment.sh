@@ -75,4 +75,23 @@ check "corrupt segment: /metrics 200" test "$(http_code client /metrics)" = 200
 check "corrupt segment: segment_mapped 0" test "$(metric portsyncd_exporter_segment_mapped)" = 0
 check "corrupt segment: the reader's reason is logged" grep -q "segment '$SEG' not available: " "$T/exp2.log"
 stop_exporter
+
+# 7. A segment truncated in place while mapped (a writer never does this; its owner
+#    could): no SIGBUS, the exporter drops the mapping and keeps serving.
+rm -f "/dev/shm/$SEG"
+"$BIN/psm-fixture" --name "$SEG" --hold 60 >"$T/fix.out" 2>&1 &
+F_PID=$!
+for i in $(seq 1 100); do grep -q ready "$T/fix.out" 2>/dev/null && break; sleep 0.05; done
+start_exporter "$T/exp3.log"
+check "truncation: served before" test "$(http_code client /metrics)" = 200
+check "truncation: mapped before" test "$(metric portsyncd_exporter_segment_mapped)" = 1
+truncate -s 4096 "/dev/shm/$SEG"
+check "truncation: /metrics still 200" test "$(http_code client /metrics)" = 200
+check "truncation: the exporter is alive" kill -0 "$EXP_PID"
+check "truncation: logged as truncated" grep -q "truncated to 4096 bytes while mapped" "$T/exp3.log"
+check "truncation: segment_mapped 0" test "$(metric portsyncd_exporter_segment_mapped)" = 0
+kill "$F_PID" 2>/dev/null
+wait "$F_PID" 2>/dev/null || true
+stop_exporter
+check "exporter exits 0 after the truncation (rc=$EXP_RC)" test "$EXP_RC" -eq 0
 finish

@@ -44,6 +44,11 @@ value() {
 }
 value_is() { [ "$(value "$1")" = "$2" ]; }
 check "Prometheus scrapes the exporter over mTLS: up == 1" wait_for 60 value_is 'up{job="portsyncd"}' 1
+# The real writer's families and the exporter's own never clash.
+curl -sS --tlsv1.3 --cacert "$TMP/certs/ca.crt" --cert "$TMP/certs/prometheus.crt" --key "$TMP/certs/prometheus.key" \
+    --connect-to "localhost:$EXP_PORT:[::1]:$EXP_PORT" "https://localhost:$EXP_PORT/metrics" >"$TMP/scrape.txt"
+lint=$(promtool check metrics <"$TMP/scrape.txt" 2>&1) && rc=0 || rc=$?
+check "the scrape of portsyncd's segment passes promtool (rc=$rc) '${lint}'" test "$rc" -eq 0 -a -z "$lint"
 
 for i in 1 2 3 4 5; do
     ip -n "$NS" link set p8 down
