@@ -16,6 +16,9 @@ SAMPLES=${SAMPLES:-2000}
 RATES=${RATES:-1000,2000,5000,10000,20000,40000,0}
 SECONDS_PER_RATE=${SECONDS_PER_RATE:-2}
 CHANGE=${CHANGE:-admin}
+for b in portsyncd portsyncd-shmdump pcd-consumer pcd-bench; do
+    [ -x "$BIN/$b" ] || { echo "portsyncd-bench.sh: $BIN/$b is missing (build with tests enabled: pcd-consumer lives in tests/)" >&2; exit 2; }
+done
 TMP=$(mktemp -d /tmp/pcd-bench.XXXXXX)
 NS=pcd-bench-$$
 SEG=pcd-bench-$$
@@ -51,10 +54,12 @@ for i in $(seq 0 $((PORTS - 1))); do
     ip -n "$NS" link set "p$i" up
     ip -n "$NS" link set "Ethernet$((i * 4))" up
 done
-for _ in $(seq 500); do
+for _ in $(seq 1000); do
     [ "$(redis-cli -s "$SOCK" -n 0 HGET PORT_TABLE:PortInitDone lanes)" = 0 ] && break
     sleep 0.01
 done
+[ "$(redis-cli -s "$SOCK" -n 0 HGET PORT_TABLE:PortInitDone lanes)" = 0 ] ||
+    { echo "portsyncd-bench.sh: PortInitDone not reached; portsyncd log:" >&2; tail -n 20 "$TMP/portsyncd.log" >&2; exit 1; }
 init_ms=$(sed -n 's/.*PortInitDone: .*(\([0-9.]*\) ms after start).*/\1/p' "$TMP/portsyncd.log")
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(uname -r)"
 echo "setup: change = $CHANGE, $PORTS veth ports, redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on a unix socket"
