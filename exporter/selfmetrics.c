@@ -189,8 +189,31 @@ static double open_fds(void)
     return n - 1; /* the directory's own descriptor */
 }
 
-static void process_families(struct pex_server *srv, enum psm_format fmt, struct psm_buf *b)
+/* 1 if the mapped segment already has a family whose name starts with @prefix. */
+static int segment_has_prefix(const struct pex_server *srv, const struct pex_seg_status *seg,
+                              const char *prefix)
 {
+    if (!seg->mapped || !srv->seg.r)
+        return 0;
+    size_t n = strlen(prefix);
+    for (uint32_t i = 0; i < psm_reader_desc_count(srv->seg.r); i++) {
+        const struct psm_desc_view *d = psm_reader_desc(srv->seg.r, i);
+        if (d->name.len >= n && memcmp(d->name.p, prefix, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void process_families(struct pex_server *srv, enum psm_format fmt, struct psm_buf *b,
+                             const struct pex_seg_status *seg)
+{
+    /*
+     * The process_* names are this process's. A writer that put process_*
+     * families in the segment (portsyncd does not) would otherwise make the
+     * exposition carry two families of one name, which scrapers refuse.
+     */
+    if (segment_has_prefix(srv, seg, "process_"))
+        return;
     double cpu, vsize, rss;
     if (proc_stat(&cpu, &vsize, &rss) == 0) {
         one(b, fmt, "process_cpu_seconds_total", PSM_COUNTER,
@@ -254,5 +277,5 @@ void pex_selfmetrics_render(struct pex_server *srv, enum psm_format fmt, struct 
     one(b, fmt, "portsyncd_exporter_tls_server_cert_expiry_timestamp_seconds", PSM_GAUGE,
         "notAfter of the server certificate in use (unix seconds).", "seconds",
         srv->tls->not_after);
-    process_families(srv, fmt, b);
+    process_families(srv, fmt, b, seg);
 }

@@ -4,11 +4,12 @@
  * label values, UTF-8, NaN and infinities, a double counter, a histogram with
  * negative bounds, an empty family), then exits or holds the segment open.
  *
- *   psm-fixture --name NAME [--hold SECONDS] [--close] [--small]
+ *   psm-fixture --name NAME [--hold SECONDS] [--close] [--small] [--process]
  *
  * Without --hold it exits right after writing, leaving the segment with a
  * dead writer (as after a crash); --close marks a clean exit instead. --small
- * builds a segment of a few kilobytes (the fuzzer's seed).
+ * builds a segment of a few kilobytes (the fuzzer's seed). --process adds a
+ * process_cpu_seconds_total family, a name the exporter also uses for itself.
  */
 #include <math.h>
 #include <signal.h>
@@ -38,7 +39,7 @@ int main(int argc, char **argv)
 {
     const char *name = "psm-fixture";
     double hold = 0;
-    int close_clean = 0, small = 0;
+    int close_clean = 0, small = 0, process = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
             name = argv[++i];
@@ -48,9 +49,11 @@ int main(int argc, char **argv)
             close_clean = 1;
         else if (strcmp(argv[i], "--small") == 0)
             small = 1;
+        else if (strcmp(argv[i], "--process") == 0)
+            process = 1;
         else {
-            fprintf(stderr,
-                    "usage: psm-fixture --name NAME [--hold SECONDS] [--close] [--small]\n");
+            fprintf(stderr, "usage: psm-fixture --name NAME [--hold SECONDS] [--close] [--small] "
+                            "[--process]\n");
             return 2;
         }
     }
@@ -125,6 +128,14 @@ int main(int argc, char **argv)
     psm_gauge_set(psm_gauge_resolve(w, st, (const char *[]){"Ethernet12"}), INFINITY);
     psm_gauge_set(psm_gauge_resolve(w, st, (const char *[]){"Ethernet16"}), -INFINITY);
     psm_gauge_set(psm_gauge_resolve(w, st, (const char *[]){"Ethernet20"}), 0.1);
+    if (process) {
+        int pc = reg(w, (struct psm_metric_spec){.name = "process_cpu_seconds_total",
+                                                 .help = "The writer's CPU time.",
+                                                 .unit = "seconds",
+                                                 .type = PSM_COUNTER,
+                                                 .flags = PSM_F_COUNTER_DOUBLE});
+        psm_counter_store_f64(psm_counter_resolve(w, pc, NULL), 3.5);
+    }
     psm_histogram_t *h = psm_histogram_resolve(w, hn, NULL);
     for (int k = -20; k <= 20; k++)
         psm_histogram_observe(h, k);

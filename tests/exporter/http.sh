@@ -105,4 +105,20 @@ check "after the stalled clients left: 200" test "$(http_code client /metrics)" 
 pcurl client -o "$T/after503.txt" "$(url /metrics)"
 check "503s counted" grep -Eq '^portsyncd_exporter_scrapes_total\{code="503"\} [1-9]' "$T/after503.txt"
 stop_exporter
+
+# A writer with a process_* family of its own: the exporter leaves out its own
+# process_* families, so the exposition never holds two families of one name.
+"$BIN/psm-fixture" --name "$SEG-proc" --process --hold 60 >"$T/fixture2.log" 2>&1 &
+FP=$!
+for i in $(seq 1 100); do grep -q ready "$T/fixture2.log" 2>/dev/null && break; sleep 0.05; done
+start_exporter "$T/exp-proc.log" --shm-name="$SEG-proc"
+pcurl client "$(url /metrics)" >"$T/proc.txt"
+check "a segment with process_*: one TYPE line for process_cpu_seconds_total" \
+    test "$(grep -c '^# TYPE process_cpu_seconds_total ' "$T/proc.txt")" = 1
+check "... and it is the segment's value" grep -qx 'process_cpu_seconds_total 3.5' "$T/proc.txt"
+lint=$(promtool check metrics <"$T/proc.txt" 2>&1) && rc=0 || rc=$?
+check "... and promtool accepts it (rc=$rc) '$lint'" test "$rc" -eq 0
+stop_exporter
+kill "$FP" 2>/dev/null; wait "$FP" 2>/dev/null || true
+rm -f "/dev/shm/$SEG-proc"
 finish
