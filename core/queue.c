@@ -108,7 +108,6 @@ static int insert(struct pcd_queue *q, const struct pcd_event *e)
     if (i >= 0) {
         fold(&q->slots[i].ev, e);
         q->pending += e->folded;
-        q->coalesced += e->folded;
         return 1;
     }
     if (q->free_top < 0)

@@ -37,9 +37,8 @@ struct pcd_queue {
     int32_t *buckets; /* hash heads, slot index or -1 */
     uint32_t *ring;   /* FIFO of slot indices */
     uint32_t head, count;
-    int32_t free_top;   /* free-slot stack through slot.next */
-    uint64_t pending;   /* folded events queued: the queue_depth gauge */
-    uint64_t coalesced; /* events folded into an existing entry, total */
+    int32_t free_top; /* free-slot stack through slot.next */
+    uint64_t pending; /* folded events queued: the queue_depth gauge */
     int woken;
     struct psm_gauge *depth_gauge; /* if set: holds pending, updated under mu */
 };

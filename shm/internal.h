@@ -43,6 +43,9 @@ struct psm_reader;
 /* Start of the mapped cell area of a reader (for offset checks). */
 const void *psm__reader_cells_base(const struct psm_reader *r);
 
+/* Descriptor index of validated series @i: what grouping needs, without building a view. */
+uint32_t psm__reader_series_desc(const struct psm_reader *r, uint32_t i);
+
 struct psm_buf;
 /*
  * Scratch memory a reader keeps for psm_render(), so a render allocates nothing

@@ -560,6 +560,11 @@ const void *psm__reader_cells_base(const psm_reader_t *r)
     return r->base + r->cells_off;
 }
 
+uint32_t psm__reader_series_desc(const psm_reader_t *r, uint32_t i)
+{
+    return r->series[i].desc_index;
+}
+
 uint32_t psm_reader_desc_count(const psm_reader_t *r)
 {
     return r->ndesc;

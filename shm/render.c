@@ -330,18 +330,16 @@ int psm_render(psm_reader_t *r, enum psm_format fmt, struct psm_buf *out, unsign
         return -1;
     }
     struct psm_buf *lb = lbp;
-    struct psm_series_view sv;
-    for (uint32_t i = 0; i < ns; i++) {
-        psm_reader_series(r, i, &sv);
-        start[sv.desc->index + 1]++;
-    }
+    /* Grouping needs only each series' descriptor, not its label values. */
+    for (uint32_t i = 0; i < ns; i++)
+        start[psm__reader_series_desc(r, i) + 1]++;
     for (uint32_t d = 0; d < nd; d++)
         start[d + 1] += start[d];
     for (uint32_t i = 0; i < ns; i++) {
-        psm_reader_series(r, i, &sv);
-        uint32_t d = sv.desc->index;
+        uint32_t d = psm__reader_series_desc(r, i);
         order[start[d] + fill[d]++] = i;
     }
+    struct psm_series_view sv;
     struct le_set le;
     for (uint32_t d = 0; d < nd; d++) {
         if (start[d] == start[d + 1])
