@@ -9,11 +9,15 @@
  *   GET|HEAD /-/ready          200 when the segment is mapped and its writer alive, else 503
  *   other paths                404; other methods on the paths above: 405
  *
- * Every scrape takes a fresh snapshot: psm_render() reads the cells of the
- * mapped segment at that moment (histograms through the reader's consistent
- * snapshot); nothing is cached between scrapes. The body lives in malloc'd
- * memory owned by the request and freed when h2o disposes of the request, since
- * HTTP/2 may still hold it in a flow-controlled queue after h2o_send() returns.
+ * Every scrape gets a snapshot taken after it arrived: scrapes are queued while
+ * the event loop reads requests, and at the end of that loop iteration one
+ * psm_render() per format and encoding answers all of them (the cells of the
+ * mapped segment at that moment; histograms through the reader's consistent
+ * snapshot). Scrapes that arrive together thus share one render; nothing is
+ * kept beyond the iteration. A body lives in malloc'd memory, reference-counted
+ * by the requests that send it and freed when h2o has disposed of the last of
+ * them, since HTTP/2 may still hold it in a flow-controlled queue after
+ * h2o_send() returns.
  */
 #include <strings.h>
 #include <zlib.h>
@@ -25,21 +29,50 @@ struct pex_handler {
     struct pex_server *srv;
 };
 
+/* A rendered scrape body shared by the requests of one batch. */
+struct pex_body {
+    unsigned refs;
+    size_t len;
+    char *p;
+    const char *encoding; /* "gzip", or NULL for identity */
+};
+
 /* Per request; allocated in the request's pool, disposed with it. */
 struct pex_resp {
     h2o_generator_t gen;
     struct pex_server *srv;
     struct pex_conn *conn; /* HTTP/1 only: an HTTP/2 stream may outlive its connection record */
-    char *body;
+    char *body;            /* owned, or NULL */
+    struct pex_body *shared;
+    /* A scrape waiting in srv->batch: */
+    h2o_req_t *req;
+    h2o_linklist_t pending;
+    double t0;
+    enum psm_format fmt;
+    int gz;
 };
+
+static void body_release(struct pex_body *sb)
+{
+    if (sb && --sb->refs == 0) {
+        free(sb->p);
+        free(sb);
+    }
+}
 
 static void resp_dispose(void *p)
 {
     struct pex_resp *r = p;
+    /* The client went away before its batch was answered. */
+    if (h2o_linklist_is_linked(&r->pending)) {
+        h2o_linklist_unlink(&r->pending);
+        r->srv->queued--;
+    }
     r->srv->limits.inflight--;
     if (r->conn)
         r->conn->inflight--;
     free(r->body);
+    body_release(r->shared);
 }
 
 /* ---- content negotiation ------------------------------------------------------ */
@@ -166,7 +199,8 @@ static void add_hdr(h2o_req_t *req, const h2o_token_t *t, const char *v)
     h2o_add_header(&req->pool, &req->res.headers, t, NULL, v, strlen(v));
 }
 
-/* Sends @body (owned by @r from here on) with @status; HEAD gets no body. */
+/* Sends @body with @status; HEAD gets no body. @body is owned by @r from here
+ * on unless it is r->shared's. */
 static void respond(h2o_req_t *req, struct pex_resp *r, int status, const char *reason,
                     const char *ctype, char *body, size_t len, int telemetry)
 {
@@ -174,7 +208,8 @@ static void respond(h2o_req_t *req, struct pex_resp *r, int status, const char *
     st->requests[pex_code_index(status)]++;
     if (telemetry)
         st->scrapes[pex_code_index(status)]++;
-    r->body = body;
+    if (!r->shared || body != r->shared->p)
+        r->body = body;
     req->res.status = status;
     req->res.reason = reason;
     req->res.content_length = len;
@@ -227,14 +262,10 @@ static int gzip_buf(const struct psm_buf *in, char **out, size_t *outlen)
     return 0;
 }
 
-static void scrape(h2o_req_t *req, struct pex_resp *r)
+/* Renders the segment and our own metrics as @fmt, gzip'd if @gz and that
+ * works; NULL when out of memory. */
+static struct pex_body *render_body(struct pex_server *srv, enum psm_format fmt, int gz)
 {
-    struct pex_server *srv = r->srv;
-    double t0 = pex_now_mono();
-    const h2o_header_t *acc = find(req, H2O_TOKEN_ACCEPT);
-    const h2o_header_t *enc = find(req, H2O_TOKEN_ACCEPT_ENCODING);
-    enum psm_format fmt = pex_accept_parse(acc ? acc->value.base : NULL, acc ? acc->value.len : 0);
-    int gz = pex_gzip_accepted(enc ? enc->value.base : NULL, enc ? enc->value.len : 0);
     struct pex_seg_status seg;
     pex_segment_poll(&srv->seg, &seg);
     struct psm_buf b = {0};
@@ -252,30 +283,117 @@ static void scrape(h2o_req_t *req, struct pex_resp *r)
             b.len = 0;
         }
     }
+    srv->renders++;
     pex_selfmetrics_render(srv, fmt, &b, &seg);
     psm_render_eof(&b, fmt);
-    if (b.oom) {
+    struct pex_body *sb = calloc(1, sizeof *sb);
+    if (b.oom || !sb) {
         psm_buf_free(&b);
+        free(sb);
+        return NULL;
+    }
+    srv->last_body = b.len;
+    sb->p = b.p;
+    sb->len = b.len;
+    char *zp;
+    size_t zlen;
+    if (gz && gzip_buf(&b, &zp, &zlen) == 0) {
+        psm_buf_free(&b);
+        sb->p = zp;
+        sb->len = zlen;
+        sb->encoding = "gzip";
+    } /* else identity, which is always acceptable */
+    return sb;
+}
+
+static void answer_scrape(struct pex_resp *r, struct pex_body *sb)
+{
+    h2o_req_t *req = r->req;
+    if (!sb) {
         respond_text(req, r, 500, "Internal Server Error", "out of memory\n", 1);
         return;
     }
-    srv->last_body = b.len;
-    char *body = b.p;
-    size_t len = b.len;
-    if (gz) {
-        if (gzip_buf(&b, &body, &len) == 0) {
-            psm_buf_free(&b);
-            add_hdr(req, H2O_TOKEN_CONTENT_ENCODING, "gzip");
-        } else {
-            body = b.p; /* compression failed: identity is always acceptable */
-            len = b.len;
-        }
-    }
+    sb->refs++;
+    r->shared = sb;
+    if (sb->encoding)
+        add_hdr(req, H2O_TOKEN_CONTENT_ENCODING, sb->encoding);
     add_hdr(req, H2O_TOKEN_VARY, "Accept, Accept-Encoding");
-    pex_stats_observe_duration(&srv->stats, pex_now_mono() - t0);
+    pex_stats_observe_duration(&r->srv->stats, pex_now_mono() - r->t0);
     respond(req, r, 200, "OK",
-            fmt == PSM_FMT_OPENMETRICS ? PSM_OPENMETRICS_CONTENT_TYPE : PSM_TEXT_CONTENT_TYPE, body,
-            len, 1);
+            r->fmt == PSM_FMT_OPENMETRICS ? PSM_OPENMETRICS_CONTENT_TYPE : PSM_TEXT_CONTENT_TYPE,
+            sb->p, sb->len, 1);
+}
+
+/*
+ * Body bytes one loop iteration may hand to h2o. h2o keeps what the sockets do
+ * not take at once, encrypted, until they drain; without a bound, 64 scrapers
+ * of a 2.6 MB body would park ~170 MB there. Past the budget, the remaining
+ * scrapes wait for a later iteration (and a fresh render).
+ */
+#define BATCH_BYTES (4u << 20)
+
+/* End of the loop iteration: one render per format and encoding asked for,
+ * sent to every scrape that asked for it, within BATCH_BYTES. */
+static void on_batch(h2o_timeout_entry_t *entry)
+{
+    struct pex_server *srv = H2O_STRUCT_FROM_MEMBER(struct pex_server, batch_entry, entry);
+    size_t spent = 0;
+    while (!h2o_linklist_is_empty(&srv->batch)) {
+        if (spent >= BATCH_BYTES) {
+            h2o_timeout_link(srv->loop, &srv->batch_later, &srv->batch_entry);
+            return;
+        }
+        struct pex_resp *first = H2O_STRUCT_FROM_MEMBER(struct pex_resp, pending, srv->batch.next);
+        enum psm_format fmt = first->fmt;
+        int gz = first->gz;
+        struct pex_body *sb = render_body(srv, fmt, gz);
+        if (sb)
+            sb->refs++; /* held while answering, so an early dispose cannot free it */
+        /* respond() may run h2o callbacks that dispose of other pending
+         * requests: take each one off the list before answering it. */
+        h2o_linklist_t same;
+        h2o_linklist_init_anchor(&same);
+        for (h2o_linklist_t *n = srv->batch.next, *next; n != &srv->batch; n = next) {
+            next = n->next;
+            struct pex_resp *r = H2O_STRUCT_FROM_MEMBER(struct pex_resp, pending, n);
+            if (r->fmt == fmt && r->gz == gz) {
+                h2o_linklist_unlink(n);
+                h2o_linklist_insert(&same, n);
+            }
+        }
+        while (!h2o_linklist_is_empty(&same)) {
+            struct pex_resp *r = H2O_STRUCT_FROM_MEMBER(struct pex_resp, pending, same.next);
+            if (spent >= BATCH_BYTES) {
+                /* Back to the front of the queue, in arrival order. */
+                h2o_linklist_t *last = same.prev;
+                srv->batch.next->prev = last;
+                last->next = srv->batch.next;
+                srv->batch.next = same.next;
+                same.next->prev = &srv->batch;
+                break;
+            }
+            h2o_linklist_unlink(&r->pending);
+            srv->queued--;
+            answer_scrape(r, sb);
+            spent += sb ? sb->len : 0;
+        }
+        body_release(sb);
+    }
+}
+
+static void scrape(h2o_req_t *req, struct pex_resp *r)
+{
+    struct pex_server *srv = r->srv;
+    const h2o_header_t *acc = find(req, H2O_TOKEN_ACCEPT);
+    const h2o_header_t *enc = find(req, H2O_TOKEN_ACCEPT_ENCODING);
+    r->fmt = pex_accept_parse(acc ? acc->value.base : NULL, acc ? acc->value.len : 0);
+    r->gz = pex_gzip_accepted(enc ? enc->value.base : NULL, enc ? enc->value.len : 0);
+    r->req = req;
+    r->t0 = pex_now_mono();
+    h2o_linklist_insert(&srv->batch, &r->pending);
+    srv->queued++;
+    if (!h2o_timeout_is_linked(&srv->batch_entry))
+        h2o_timeout_link(srv->loop, &srv->ctx.zero_timeout, &srv->batch_entry);
 }
 
 static void landing(h2o_req_t *req, struct pex_resp *r)
@@ -362,7 +480,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (telemetry) {
-        if (srv->cfg.max_requests && srv->limits.inflight > srv->cfg.max_requests) {
+        /* Scrapes queued for this iteration's render are not counted: however
+         * many they are, they cost one render per format and encoding. */
+        if (srv->cfg.max_requests && srv->limits.inflight - srv->queued > srv->cfg.max_requests) {
             add_hdr(req, H2O_TOKEN_RETRY_AFTER, "1");
             respond_text(req, r, 503, "Service Unavailable",
                          "too many concurrent requests (--web.max-requests)\n", 1);
@@ -379,10 +499,23 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+void pex_http_start(struct pex_server *srv)
+{
+    h2o_timeout_init(srv->loop, &srv->batch_later, 1);
+}
+
+void pex_http_stop(struct pex_server *srv)
+{
+    h2o_timeout_unlink(&srv->batch_entry);
+    h2o_timeout_dispose(srv->loop, &srv->batch_later);
+}
+
 void pex_http_register(struct pex_server *srv, h2o_hostconf_t *host)
 {
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     struct pex_handler *h = (struct pex_handler *)h2o_create_handler(pc, sizeof *h);
     h->super.on_req = on_req;
     h->srv = srv;
+    h2o_linklist_init_anchor(&srv->batch);
+    srv->batch_entry = (h2o_timeout_entry_t){.cb = on_batch};
 }

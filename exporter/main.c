@@ -230,6 +230,7 @@ static void serve(struct pex_server *srv, int lfd, int sfd)
     sig->data = srv;
     h2o_socket_read_start(sig, on_signal);
     pex_limits_init(srv);
+    pex_http_start(srv);
     sd_notify(0, "READY=1");
     while (!stop_requested)
         h2o_evloop_run(srv->loop, INT32_MAX);
@@ -244,6 +245,7 @@ static void serve(struct pex_server *srv, int lfd, int sfd)
     h2o_socket_read_stop(sig);
     h2o_socket_close(sig);
     pex_limits_dispose(srv);
+    pex_http_stop(srv);
     h2o_evloop_run(srv->loop, 0);
     if (srv->limits.nconns)
         pex_log(PEX_LOG_WARN, "%u connection(s) still open at exit", srv->limits.nconns);

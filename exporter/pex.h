@@ -397,6 +397,12 @@ void pex_limits_shutdown_all(struct pex_server *srv);
  */
 void pex_http_register(struct pex_server *srv, h2o_hostconf_t *host);
 
+/** pex_http_start - set up the scrape batching once the loop exists */
+void pex_http_start(struct pex_server *srv);
+
+/** pex_http_stop - undo pex_http_start; queued scrapes go with their connections */
+void pex_http_stop(struct pex_server *srv);
+
 /**
  * pex_accept_parse - decide the exposition format from an Accept header
  * @v: the header value (may be NULL)
@@ -449,6 +455,13 @@ struct pex_server {
     struct pex_segment seg;
     double start_time; /* unix seconds */
     size_t last_body;  /* size of the last rendered body: a capacity hint */
+    /* Scrapes that arrived in this event-loop iteration, answered together by
+     * one render per format and encoding at its end (http.c). */
+    h2o_linklist_t batch;
+    unsigned queued; /* scrapes in batch: they share a render, so no limit counts them */
+    h2o_timeout_entry_t batch_entry;
+    h2o_timeout_t batch_later; /* for what a full iteration left over */
+    unsigned long renders;     /* of the telemetry body: scrapes / renders is the sharing */
 };
 
 /** pex_now_mono - CLOCK_MONOTONIC seconds */

@@ -87,9 +87,10 @@ static void duration_histogram(struct psm_buf *b, enum psm_format fmt, const str
 {
     static const char *const le[] = {"le"};
     const char *name = "portsyncd_exporter_scrape_duration_seconds";
-    psm_render_family(b, fmt, name, PSM_HISTOGRAM,
-                      "Time to answer a scrape of the telemetry path: snapshot, render, compress.",
-                      "seconds");
+    psm_render_family(
+        b, fmt, name, PSM_HISTOGRAM,
+        "Time from a scrape's request to its response: batch wait, snapshot, render, compress.",
+        "seconds");
     char bucket[64], num[32];
     snprintf(bucket, sizeof bucket, "%s_bucket", name);
     uint64_t cum = 0;
@@ -248,6 +249,10 @@ void pex_selfmetrics_render(struct pex_server *srv, enum psm_format fmt, struct 
     segment_families(srv, fmt, b, seg);
     by_code(b, fmt, "portsyncd_exporter_scrapes_total",
             "Requests for the telemetry path, by HTTP status code.", st->scrapes);
+    one(b, fmt, "portsyncd_exporter_scrape_renders_total", PSM_COUNTER,
+        "Snapshots of the segment rendered for the telemetry path; scrapes that arrive "
+        "together share one.",
+        NULL, (double)srv->renders);
     by_code(b, fmt, "portsyncd_exporter_http_requests_total",
             "Requests for any path, by HTTP status code.", st->requests);
     duration_histogram(b, fmt, st);
