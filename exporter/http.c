@@ -339,7 +339,7 @@ static void on_batch(h2o_timeout_entry_t *entry)
     struct pex_server *srv = H2O_STRUCT_FROM_MEMBER(struct pex_server, batch_entry, entry);
     size_t spent = 0;
     while (!h2o_linklist_is_empty(&srv->batch)) {
-        if (spent >= BATCH_BYTES) {
+        if (spent >= BATCH_BYTES && !srv->batch_stopping) {
             h2o_timeout_link(srv->loop, &srv->batch_later, &srv->batch_entry);
             return;
         }
@@ -363,7 +363,7 @@ static void on_batch(h2o_timeout_entry_t *entry)
         }
         while (!h2o_linklist_is_empty(&same)) {
             struct pex_resp *r = H2O_STRUCT_FROM_MEMBER(struct pex_resp, pending, same.next);
-            if (spent >= BATCH_BYTES) {
+            if (spent >= BATCH_BYTES && !srv->batch_stopping) {
                 /* Back to the front of the queue, in arrival order. */
                 h2o_linklist_t *last = same.prev;
                 srv->batch.next->prev = last;
@@ -374,8 +374,9 @@ static void on_batch(h2o_timeout_entry_t *entry)
             }
             h2o_linklist_unlink(&r->pending);
             srv->queued--;
+            int head = h2o_memis(r->req->method.base, r->req->method.len, H2O_STRLIT("HEAD"));
             answer_scrape(r, sb);
-            spent += sb ? sb->len : 0;
+            spent += sb && !head ? sb->len : 0;
         }
         body_release(sb);
     }
@@ -506,7 +507,12 @@ void pex_http_start(struct pex_server *srv)
 
 void pex_http_stop(struct pex_server *srv)
 {
+    /* Answer what is still queued (connections left open past the drain),
+     * without the budget: batch_later is about to go. */
+    srv->batch_stopping = 1;
     h2o_timeout_unlink(&srv->batch_entry);
+    if (!h2o_linklist_is_empty(&srv->batch))
+        on_batch(&srv->batch_entry);
     h2o_timeout_dispose(srv->loop, &srv->batch_later);
 }
 

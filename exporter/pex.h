@@ -461,6 +461,7 @@ struct pex_server {
     unsigned queued; /* scrapes in batch: they share a render, so no limit counts them */
     h2o_timeout_entry_t batch_entry;
     h2o_timeout_t batch_later; /* for what a full iteration left over */
+    int batch_stopping;        /* shutting down: no budget, no batch_later */
     unsigned long renders;     /* of the telemetry body: scrapes / renders is the sharing */
 };
 
