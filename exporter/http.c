@@ -199,8 +199,8 @@ static void add_hdr(h2o_req_t *req, const h2o_token_t *t, const char *v)
     h2o_add_header(&req->pool, &req->res.headers, t, NULL, v, strlen(v));
 }
 
-/* Sends @body with @status; HEAD gets no body. @body is owned by @r from here
- * on unless it is r->shared's. */
+/* Sends @body with @status; HEAD gets no body. @body must live until @r is
+ * disposed: r->body or r->shared holds it. */
 static void respond(h2o_req_t *req, struct pex_resp *r, int status, const char *reason,
                     const char *ctype, char *body, size_t len, int telemetry)
 {
@@ -208,8 +208,6 @@ static void respond(h2o_req_t *req, struct pex_resp *r, int status, const char *
     st->requests[pex_code_index(status)]++;
     if (telemetry)
         st->scrapes[pex_code_index(status)]++;
-    if (!r->shared || body != r->shared->p)
-        r->body = body;
     req->res.status = status;
     req->res.reason = reason;
     req->res.content_length = len;
@@ -228,7 +226,7 @@ static void respond(h2o_req_t *req, struct pex_resp *r, int status, const char *
 static void respond_text(h2o_req_t *req, struct pex_resp *r, int status, const char *reason,
                          const char *text, int telemetry)
 {
-    char *body = strdup(text);
+    char *body = r->body = strdup(text);
     respond(req, r, status, reason, "text/plain; charset=utf-8", body, body ? strlen(body) : 0,
             telemetry);
 }
@@ -365,11 +363,12 @@ static void on_batch(h2o_timeout_entry_t *entry)
             struct pex_resp *r = H2O_STRUCT_FROM_MEMBER(struct pex_resp, pending, same.next);
             if (spent >= BATCH_BYTES && !srv->batch_stopping) {
                 /* Back to the front of the queue, in arrival order. */
-                h2o_linklist_t *last = same.prev;
-                srv->batch.next->prev = last;
-                last->next = srv->batch.next;
-                srv->batch.next = same.next;
-                same.next->prev = &srv->batch;
+                h2o_linklist_t *front = srv->batch.next;
+                while (!h2o_linklist_is_empty(&same)) {
+                    h2o_linklist_t *n = same.next;
+                    h2o_linklist_unlink(n);
+                    h2o_linklist_insert(front, n);
+                }
                 break;
             }
             h2o_linklist_unlink(&r->pending);
@@ -414,6 +413,7 @@ static void landing(h2o_req_t *req, struct pex_resp *r)
         respond_text(req, r, 500, "Internal Server Error", "out of memory\n", 0);
         return;
     }
+    r->body = b.p;
     respond(req, r, 200, "OK", "text/html; charset=utf-8", b.p, b.len, 0);
 }
 
