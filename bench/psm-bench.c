@@ -285,8 +285,8 @@ static int hot_verify(struct hot *h, const uint64_t *expect)
         uint64_t got, want;
     } v[] = {
         {"baseline atomic", atomic_load(&h->baseline), expect[OP_ATOMIC]},
-        {"unlabelled counter", atomic_load(&h->counter->v), expect[OP_COUNTER]},
-        {"labelled counter", atomic_load(&h->labelled->v), expect[OP_COUNTER_LABELLED]},
+        {"unlabelled counter", psm_counter_get(h->counter), expect[OP_COUNTER]},
+        {"labelled counter", psm_counter_get(h->labelled), expect[OP_COUNTER_LABELLED]},
         {"histogram count", atomic_load(h->hist->count), expect[OP_HISTOGRAM]},
     };
     int bad = 0;

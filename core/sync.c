@@ -432,14 +432,14 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
 
 static void health_tick(struct pcd_sync *s)
 {
-    uint64_t failed = atomic_load_explicit(&s->m->events_failed->v, memory_order_relaxed);
+    uint64_t failed = psm_counter_get(s->m->events_failed);
     uint64_t now = mono_ns();
     if (failed != s->last_failed) {
         s->last_failed = failed;
         s->failed_at_ns = now;
     }
     double h = 1.0;
-    int nl_ok = psm_bits_f64(atomic_load(&s->m->netlink_connected->bits)) == 1.0;
+    int nl_ok = psm_gauge_get(s->m->netlink_connected) == 1.0;
     if (!s->connected || !nl_ok)
         h = 0.0;
     else if (pcd_queue_ports(s->q) > s->q->cap / 2 ||

@@ -143,13 +143,28 @@ int psm__shm_name_ok(const char *name)
     return 1;
 }
 
-int psm__shm_path(const char *name, char *path, size_t pathlen)
+int psm__seg_name_ok(const char *name)
 {
-    if (!psm__shm_name_ok(name)) {
+    if (name[0] != '/')
+        return psm__shm_name_ok(name);
+    size_t n = strlen(name);
+    const char *base = strrchr(name, '/') + 1;
+    /* The writer builds "<path>.tmp.<pid>" beside it: leave room for that. */
+    return n < PSM_MAX_PATH_LEN && psm__shm_name_ok(base);
+}
+
+int psm__seg_path(const char *name, char *path, size_t pathlen)
+{
+    if (!psm__seg_name_ok(name)) {
         errno = EINVAL;
         return -1;
     }
-    snprintf(path, pathlen, "/dev/shm/%s", name);
+    int n = name[0] == '/' ? snprintf(path, pathlen, "%s", name)
+                           : snprintf(path, pathlen, "/dev/shm/%s", name);
+    if (n < 0 || (size_t)n >= pathlen) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     return 0;
 }
 

@@ -23,11 +23,21 @@ int psm__label_name_ok(const char *s, size_t len);
 /* 1 if s[0..len) is well-formed UTF-8 without NUL bytes. */
 int psm__utf8_ok(const char *s, size_t len);
 
-/* Path of the shm object in /dev/shm, or -1 if name is not a valid shm name. */
-int psm__shm_path(const char *name, char *path, size_t pathlen);
-
 /* 1 if name is a valid shm name: 1..200 bytes of [A-Za-z0-9._-], not "." or "..". */
 int psm__shm_name_ok(const char *name);
+
+/*
+ * 1 if name names a segment: an shm name (the file /dev/shm/NAME), or an absolute
+ * path shorter than PSM_MAX_PATH_LEN whose last component is a valid shm name.
+ */
+int psm__seg_name_ok(const char *name);
+
+/*
+ * The file behind a segment name: /dev/shm/NAME for an shm name, the path itself
+ * for an absolute path. Returns 0, or -1 with errno EINVAL (not a segment name) or
+ * ENAMETOOLONG (@pathlen too small).
+ */
+int psm__seg_path(const char *name, char *path, size_t pathlen);
 
 /* Copy s[0..len) into out for an error message: non-printable bytes as \xNN,
  * at most 64 input bytes, always NUL-terminated. */

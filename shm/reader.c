@@ -659,7 +659,7 @@ int psm_reader_refresh(psm_reader_t *r)
         return 0;
     char path[320];
     struct stat st;
-    psm__shm_path(r->name, path, sizeof path);
+    psm__seg_path(r->name, path, sizeof path);
     if (stat(path, &st) != 0) {
         rsay(r, "segment %s: %s is gone (%s); keeping the old mapping", r->name, path,
              strerror(errno));

@@ -164,7 +164,7 @@ static int writer_create(psm_writer_t *w, const struct psm_writer_opts *o, char 
     char tmpname[300], tmppath[320], path[320];
     snprintf(tmpname, sizeof tmpname, "%s.tmp.%d", w->name, (int)getpid());
     snprintf(tmppath, sizeof tmppath, "/dev/shm/%s", tmpname);
-    psm__shm_path(w->name, path, sizeof path);
+    psm__seg_path(w->name, path, sizeof path);
     shm_unlink(tmpname);
     int fd = shm_open(tmpname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)

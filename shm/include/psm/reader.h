@@ -67,11 +67,31 @@ struct psm_info {
     ino_t ino;
 };
 
+/* How psm_reader_liveness() judged the writer. */
+enum psm_liveness_method {
+    /* The reader shares the writer's PID namespace: the pid exists, is not a zombie,
+     * has the recorded start time, and the heartbeat is recent. */
+    PSM_LIVENESS_PID = 1,
+    /* Another PID namespace (or a segment that does not record one): the pid means
+     * nothing here, so the heartbeat alone decides. */
+    PSM_LIVENESS_HEARTBEAT = 2,
+};
+
 struct psm_liveness {
-    int alive;            /* 1: the writer process exists and heartbeats */
-    pid_t pid;            /* 0: the writer closed the segment cleanly */
-    double heartbeat_age; /* seconds since the last heartbeat */
-    const char *reason;   /* when not alive: why, for logs */
+    int alive;                       /* 1: the writer process exists and heartbeats */
+    pid_t pid;                       /* 0: the writer closed the segment cleanly */
+    double heartbeat_age;            /* seconds since the last heartbeat */
+    const char *reason;              /* when not alive: why, for logs */
+    enum psm_liveness_method method; /* how it was judged */
+};
+
+/*
+ * Who may have made a segment a reader accepts. /dev/shm is world-writable: a name
+ * there is no proof of origin, so the reader checks the file it opened.
+ */
+struct psm_reader_opts {
+    uid_t owner;   /* the segment's file must be owned by this user... */
+    int owner_set; /* ...if nonzero; otherwise by root (uid 0) */
 };
 
 /* Back-to-back histogram reads before psm_reader_hist_read() starts to sleep. */
@@ -82,16 +102,47 @@ struct psm_liveness {
 /**
  * psm_reader_open - map the segment @name read-only and validate its header
  * @r: receives the reader
- * @name: shm name without '/' (NULL: PSM_DEFAULT_NAME)
+ * @name: shm name without '/' (the file /dev/shm/NAME), or the absolute path of
+ *        the segment's file in any directory (NULL: PSM_DEFAULT_NAME)
  * @err: buffer for one line saying what failed (no such segment, permission
- *       denied, wrong magic, unsupported version, truncated, corrupt)
+ *       denied, not a regular file, foreign owner, writable by others, wrong
+ *       magic, unsupported version, truncated, corrupt), naming the path
  * @errlen: size of @err
  *
- * Returns 0, or -1 with errno set (ENOENT, EACCES, EPROTO for a bad segment)
- * and @err filled. A writer builds a new segment under a temporary name and
- * renames it into place, so a reader never opens a half-built one.
+ * As psm_reader_open_opts() with @opts NULL: the file must be owned by root.
  */
 int psm_reader_open(psm_reader_t **r, const char *name, char *err, size_t errlen);
+
+/**
+ * psm_reader_open_opts - psm_reader_open() with a choice of trusted owner
+ * @r: receives the reader
+ * @name: as for psm_reader_open()
+ * @opts: the expected owner (NULL: root)
+ * @err: as for psm_reader_open()
+ * @errlen: size of @err
+ *
+ * Opens without blocking and without following a symbolic link (a FIFO or a
+ * device planted at the path must not hang the reader), then accepts only a
+ * regular file owned by the expected user with neither the group nor the other
+ * write bit; anything else is refused with one line naming the path and what was
+ * found there (FIFO, directory, owner uid and name, mode).
+ * Returns 0, or -1 with errno set (ENOENT, EACCES, EPERM for a file the reader
+ * does not trust, EPROTO for a bad segment) and @err filled. A writer builds a
+ * new segment under a temporary name and renames it into place, so a reader
+ * never opens a half-built one.
+ */
+int psm_reader_open_opts(psm_reader_t **r, const char *name, const struct psm_reader_opts *opts,
+                         char *err, size_t errlen);
+
+/**
+ * psm_owner_parse - a user name or a numeric uid, for the expected-owner options
+ * @s: "root", "portsyncd", "0", "1000"
+ * @uid: receives the uid
+ * @err: one line naming the value and what was expected
+ * @errlen: size of @err
+ * Returns 0, or -1 with @err filled.
+ */
+int psm_owner_parse(const char *s, uid_t *uid, char *err, size_t errlen);
 
 /**
  * psm_reader_open_mem - validate a segment image held in memory (tests, fuzzing)
@@ -211,7 +262,8 @@ int psm_reader_check(psm_reader_t *r, char *err, size_t errlen);
  * @r: a reader opened by name
  *
  * Compares the device and inode behind the name with the mapped ones; if the
- * segment was replaced, maps the new one and drops every cached view. If the name no longer exists,
+ * segment was replaced, maps the new one (with the same trust rules and
+ * patience) and drops every cached view. If the name no longer exists,
  * keeps the old mapping. Returns 0 unchanged, 1 remapped, -1 (the new segment is bad or the name is
  * gone: psm_reader_error() says which; the old mapping stays usable).
  */
@@ -223,8 +275,11 @@ int psm_reader_refresh(psm_reader_t *r);
  * @max_age: seconds without a heartbeat after which the writer counts as dead
  * @l: receives the verdict, pid, heartbeat age and reason
  *
- * Alive means: pid non-zero, the process exists, its start time matches the
- * one recorded (a recycled pid is not the writer), and the heartbeat is recent.
+ * In the writer's PID namespace (PSM_LIVENESS_PID), alive means: pid non-zero,
+ * the process exists and is not a zombie, its start time matches the one
+ * recorded (a recycled pid is not the writer), and the heartbeat is recent. In
+ * another namespace, or for a segment that does not record the writer's
+ * (PSM_LIVENESS_HEARTBEAT): pid non-zero and the heartbeat recent.
  */
 void psm_reader_liveness(const psm_reader_t *r, double max_age, struct psm_liveness *l);
 

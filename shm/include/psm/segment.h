@@ -13,6 +13,7 @@
  *           |  writer_pid | writer_start_ticks | writer_start_realtime_ns   |
  *           |  heartbeat_boottime_ns | capacities, counts, region offsets  |
  *           |  blob_used | cells_used | overflow counters (4)              |
+ *           |  writer_pidns_dev | writer_pidns_ino (minor >= 1)            |
  *  desc_off +--------------------------------------------------------------+
  *           | struct psm_desc [desc_capacity]        (64 B each)           |
  *           |  state | type | label_count | bucket_count | flags           |
@@ -47,7 +48,7 @@
 /* "PSMSEG01" read as a little-endian 64-bit integer. */
 #define PSM_MAGIC           UINT64_C(0x31304745534d5350)
 #define PSM_VERSION_MAJOR   1
-#define PSM_VERSION_MINOR   0
+#define PSM_VERSION_MINOR   1
 #define PSM_DEFAULT_NAME    "portsyncd-metrics"
 #define PSM_LINE            64
 #define PSM_MAX_LABELS      8
@@ -55,6 +56,7 @@
 #define PSM_MAX_NAME_LEN    200
 #define PSM_MAX_HELP_LEN    1024
 #define PSM_MAX_VALUE_LEN   1024
+#define PSM_MAX_PATH_LEN    3800 /* segment paths, without the writer's ".tmp.<pid>" */
 #define PSM_STATE_FREE      0
 #define PSM_STATE_PUBLISHED 1
 
@@ -97,7 +99,12 @@ struct psm_header {
     _Atomic uint64_t overflow_series;       /* 160 series refused: table full */
     _Atomic uint64_t overflow_blob;         /* 168 refused: string space full */
     _Atomic uint64_t overflow_cells;        /* 176 refused: cell space full */
-    uint8_t reserved[256 - 184];            /* 184 zero */
+    /* Minor 1: the writer's PID namespace, st_dev and st_ino of its /proc/self/ns/pid
+     * (0 = not recorded, as in minor 0). A reader in another namespace cannot use the
+     * pid: it judges liveness by the heartbeat alone. */
+    _Atomic uint64_t writer_pidns_dev; /* 184 */
+    _Atomic uint64_t writer_pidns_ino; /* 192 */
+    uint8_t reserved[256 - 200];       /* 200 zero */
 };
 
 /* A string in the blob: bytes [off, off+len) followed by a NUL at off+len. */

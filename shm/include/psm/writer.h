@@ -42,7 +42,7 @@ typedef struct psm_histogram {
 } psm_histogram_t;
 
 struct psm_writer_opts {
-    const char *name;         /* shm name without '/'; NULL: PSM_DEFAULT_NAME */
+    const char *name;         /* shm name, or absolute path of the file; NULL: PSM_DEFAULT_NAME */
     uint32_t desc_capacity;   /* 0: 256 */
     uint32_t series_capacity; /* 0: 4096 */
     uint64_t blob_size;       /* 0: 96 B per series + 512 B per descriptor */
@@ -50,13 +50,21 @@ struct psm_writer_opts {
     mode_t mode;              /* 0: 0640 */
     const char *group;        /* group owner of the segment; NULL: unchanged */
     int replace;              /* nonzero: never re-attach, always build anew */
+    /*
+     * Nonzero: when the named segment can be neither re-attached nor built (another
+     * live writer holds the name, no space, no permission), build it in private
+     * memory instead of failing (PSM_OPEN_PRIVATE). Handles work as usual; nobody
+     * else sees the values until psm_writer_publish() succeeds.
+     */
+    int fallback;
 };
 
 /* What psm_writer_open() did, for the caller's log line. */
 enum psm_open_result {
     PSM_OPEN_CREATED = 1,  /* no segment existed */
     PSM_OPEN_ATTACHED = 2, /* re-attached: counters continue */
-    PSM_OPEN_REPLACED = 3, /* an incompatible segment was replaced */
+    PSM_OPEN_REPLACED = 3, /* an incompatible or untrusted segment was replaced */
+    PSM_OPEN_PRIVATE = 4,  /* opts.fallback: the segment lives in private memory */
 };
 
 struct psm_metric_spec {
@@ -80,9 +88,14 @@ struct psm_metric_spec {
  * @errlen: size of @err
  *
  * A compatible segment (same major version and layout hash, capacities at least
- * those asked for) is re-attached: its descriptors and series are indexed again
- * and their values continue. Anything else is replaced by a segment built under
- * a temporary name and renamed into place, so a reader never sees it half-built.
+ * those asked for) made by this user (regular file, owned by the effective uid, no
+ * group or other write bit) is re-attached: its descriptors and series are indexed
+ * again, histograms a dead writer left torn are repaired, and values continue.
+ * Anything else (incompatible, corrupt, or a file this writer did not make) is
+ * replaced by a segment built under a temporary name and renamed into place, so a
+ * reader never sees it half-built; @err then says what was replaced and why.
+ * With opts->fallback, a failure to do either gives PSM_OPEN_PRIVATE and 0, with
+ * @err saying why.
  * Returns 0, or -1 with errno set and @err filled.
  */
 int psm_writer_open(psm_writer_t **w, const struct psm_writer_opts *opts,
@@ -97,8 +110,30 @@ void psm_writer_close(psm_writer_t *w);
 /**
  * psm_writer_heartbeat - record that the writer is alive; call at least once a second
  * @w: the writer
+ *
+ * Call it from a thread that never waits on anything slow (not the thread that
+ * talks to a database): readers in another PID namespace judge liveness by the
+ * heartbeat alone.
  */
 void psm_writer_heartbeat(psm_writer_t *w);
+
+/**
+ * psm_writer_is_private - 1 while the segment lives in private memory (PSM_OPEN_PRIVATE)
+ * @w: the writer
+ */
+int psm_writer_is_private(const psm_writer_t *w);
+
+/**
+ * psm_writer_publish - put a private segment under its name, if that works now
+ * @w: the writer
+ * @err: one line saying why it is still private
+ * @errlen: size of @err
+ *
+ * Handles stay valid and values continue: the cells are not moved, or are moved
+ * under the handles (see FORMAT.md, "Metrics never stop the writer").
+ * Returns 1 published now, 0 already public, -1 still private (errno, @err).
+ */
+int psm_writer_publish(psm_writer_t *w, char *err, size_t errlen);
 
 /**
  * psm_metric_register - publish a descriptor, or find the identical one
@@ -160,6 +195,12 @@ static inline void psm_counter_inc(psm_counter_t *c)
     atomic_fetch_add_explicit(&c->v, 1, memory_order_relaxed);
 }
 
+/** psm_counter_get - the current value, relaxed */
+static inline uint64_t psm_counter_get(const psm_counter_t *c)
+{
+    return atomic_load_explicit(&((psm_counter_t *)c)->v, memory_order_relaxed);
+}
+
 /** psm_counter_add - add @n, relaxed */
 static inline void psm_counter_add(psm_counter_t *c, uint64_t n)
 {
@@ -180,6 +221,12 @@ static inline void psm_counter_store_f64(psm_counter_t *c, double v)
 static inline void psm_gauge_set(psm_gauge_t *g, double v)
 {
     atomic_store_explicit(&g->bits, psm_f64_bits(v), memory_order_relaxed);
+}
+
+/** psm_gauge_get - the current value, relaxed */
+static inline double psm_gauge_get(const psm_gauge_t *g)
+{
+    return psm_bits_f64(atomic_load_explicit(&((psm_gauge_t *)g)->bits, memory_order_relaxed));
 }
 
 /** psm_gauge_add - add @d (negative to subtract) with a compare-and-swap loop */
