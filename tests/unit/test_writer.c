@@ -259,3 +259,15 @@ Test(writer, a_bad_segment_name_is_refused)
         psm_writer_open(&w, &(struct psm_writer_opts){.name = "a/b"}, NULL, err, sizeof err), -1);
     cr_assert(strstr(err, "'a/b' is invalid"), "%s", err);
 }
+
+Test(writer, the_writer_is_allocated_with_its_64_byte_alignment)
+{
+    /* calloc gives 16-byte alignment: 8 writers all 64-aligned by chance is 1 in 65536. */
+    psm_writer_t *w[8];
+    for (int i = 0; i < 8; i++) {
+        w[i] = tu_writer(&(struct psm_writer_opts){.name = seg});
+        cr_assert_eq((uintptr_t)w[i] % 64, 0, "writer %d at %p", i, (void *)w[i]);
+    }
+    for (int i = 0; i < 8; i++)
+        psm_writer_close(w[i]);
+}
