@@ -1,14 +1,19 @@
 /*
- * shm/writer.c - create, re-attach and extend a metrics segment.
+ * shm/writer.c - open a metrics segment: create it, or re-attach to one this
+ * writer can trust, repairing what a dead writer left half-done.
  *
- * Everything here is off the hot path and serialised by one mutex: opening,
- * registering descriptors, resolving series. The hot path is inline in
- * psm/writer.h and touches only cells.
+ * /dev/shm is world-writable, so a name there proves nothing about who made the
+ * file behind it. The writer re-attaches only to a regular file owned by its own
+ * effective uid that neither the group nor others may write; anything else is
+ * replaced by a segment built where nobody can see or pre-empt it
+ * (writer_file.c) and renamed into place. Registration and series resolution
+ * are in writer_reg.c, the private-memory fallback in writer_private.c.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,69 +24,17 @@
 
 #include "internal.h"
 #include "psm/reader.h"
-#include "psm/writer.h"
+#include "writer_int.h"
 
-struct psm_writer {
-    pthread_mutex_t lock;
-    char name[256];
-    int fd;
-    uint8_t *base;
-    size_t size;
-    struct psm_header *hdr;
-    struct psm_desc *descs;
-    struct psm_series *series;
-    char *blob;
-    uint8_t *cells;
-    /* Series index: open addressing, slot = series index + 1, 0 = empty. */
-    uint32_t *slots;
-    uint32_t slot_mask;
-    psm_histogram_t **hists; /* per series, created on first resolve */
-    uint32_t series_cap;
-    /* Overflow sink: big enough for the largest histogram. */
-    _Alignas(64) _Atomic uint64_t sink[PSM_MAX_BUCKETS + 3];
-    psm_histogram_t sink_hist;
-};
+/*
+ * A writer in another PID namespace cannot be judged by its pid: one whose
+ * heartbeat is older than this has stopped, and its name may be taken over.
+ */
+#define PSM_TAKEOVER_AGE_S 10.0
 
 static uint32_t opt_u32(uint32_t v, uint32_t def)
 {
     return v ? v : def;
-}
-
-static uint64_t round_line(uint64_t v)
-{
-    return (v + PSM_LINE - 1) / PSM_LINE * PSM_LINE;
-}
-
-static uint64_t key_hash(uint32_t desc, const char *labels, size_t len)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ desc;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)labels[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h ^ (h >> 29);
-}
-
-static void index_insert(psm_writer_t *w, uint32_t idx)
-{
-    const struct psm_series *s = &w->series[idx];
-    uint64_t h = key_hash(s->desc_index, w->blob + s->labels.off, s->labels.len);
-    uint32_t i = (uint32_t)h & w->slot_mask;
-    while (w->slots[i])
-        i = (i + 1) & w->slot_mask;
-    w->slots[i] = idx + 1;
-}
-
-static long index_find(const psm_writer_t *w, uint32_t desc, const char *labels, size_t len)
-{
-    uint32_t i = (uint32_t)key_hash(desc, labels, len) & w->slot_mask;
-    for (; w->slots[i]; i = (i + 1) & w->slot_mask) {
-        const struct psm_series *s = &w->series[w->slots[i] - 1];
-        if (s->desc_index == desc && s->labels.len == len &&
-            memcmp(w->blob + s->labels.off, labels, len) == 0)
-            return (long)w->slots[i] - 1;
-    }
-    return -1;
 }
 
 static void writer_bind(psm_writer_t *w)
@@ -138,180 +91,321 @@ static int set_owner(int fd, const struct psm_writer_opts *o, const char *what, 
     return 0;
 }
 
-/* Build a fresh segment under a temporary name, then rename it over @name. */
+/* Build a fresh segment where nobody sees it, then rename it over the name. */
 static int writer_create(psm_writer_t *w, const struct psm_writer_opts *o, char *err, size_t errlen)
 {
-    uint32_t ndesc = opt_u32(o->desc_capacity, 256);
-    uint32_t nser = opt_u32(o->series_capacity, 4096);
-    uint64_t blob = o->blob_size ? o->blob_size : (uint64_t)nser * 96 + (uint64_t)ndesc * 512;
-    uint64_t cells = o->cells_size ? o->cells_size : (uint64_t)nser * 128;
-    if (ndesc > (1u << 20) || nser > (1u << 24) || blob > UINT32_MAX || blob < 64 ||
-        cells > (UINT64_C(1) << 36)) {
-        errno = EINVAL;
-        return psm__fail(err, errlen,
-                         "segment %s: capacities out of range (descriptors %u <= 1048576, "
-                         "series %u <= 16777216, blob %llu in 64..4294967295 bytes, cells "
-                         "%llu <= 64 GiB)",
-                         w->name, ndesc, nser, (unsigned long long)blob, (unsigned long long)cells);
-    }
-    uint64_t off_desc = sizeof(struct psm_header);
-    uint64_t off_series = round_line(off_desc + (uint64_t)ndesc * sizeof(struct psm_desc));
-    uint64_t off_blob = round_line(off_series + (uint64_t)nser * sizeof(struct psm_series));
-    uint64_t off_cells = round_line(off_blob + blob);
-    uint64_t size = round_line(off_cells + round_line(cells));
-
-    /* The temporary name may exceed the 200 bytes a segment name may have: no check. */
-    char tmpname[300], tmppath[320], path[320];
-    snprintf(tmpname, sizeof tmpname, "%s.tmp.%d", w->name, (int)getpid());
-    snprintf(tmppath, sizeof tmppath, "/dev/shm/%s", tmpname);
-    psm__seg_path(w->name, path, sizeof path);
-    shm_unlink(tmpname);
-    int fd = shm_open(tmpname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return psm__fail(err, errlen, "segment %s: cannot create %s: %s", w->name, tmppath,
-                         strerror(errno));
-    /*
-     * posix_fallocate reserves the pages: on a full tmpfs a plain ftruncate would
-     * succeed and the first write to a cell would SIGBUS instead.
-     */
-    int fe = 0;
-    if (set_owner(fd, o, w->name, err, errlen) != 0 || ftruncate(fd, (off_t)size) != 0 ||
-        (fe = posix_fallocate(fd, 0, (off_t)size)) != 0) {
-        int e = fe ? fe : errno;
-        if (err && !*err)
-            psm__fail(err, errlen, "segment %s: cannot reserve %llu bytes in /dev/shm: %s", w->name,
-                      (unsigned long long)size, strerror(e));
-        close(fd);
-        shm_unlink(tmpname);
-        errno = e;
+    struct psm__geometry g;
+    if (psm__writer_geometry(w, o, &g, err, errlen) != 0)
         return -1;
-    }
-    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    char staged[PSM__PATH_MAX];
+    int fd = psm__writer_file_new(w, g.size, staged, sizeof staged, err, errlen);
+    if (fd < 0)
+        return -1;
+    void *base = mmap(NULL, g.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (base == MAP_FAILED) {
         int e = errno;
         close(fd);
-        shm_unlink(tmpname);
+        if (staged[0])
+            unlink(staged);
         errno = e;
         return psm__fail(err, errlen, "segment %s: mmap of %llu bytes failed: %s", w->name,
-                         (unsigned long long)size, strerror(e));
+                         (unsigned long long)g.size, strerror(e));
     }
-    struct psm_header *h = base;
-    atomic_store(&h->generation, 1); /* odd: initialising */
-    h->magic = PSM_MAGIC;
-    h->major = PSM_VERSION_MAJOR;
-    h->minor = PSM_VERSION_MINOR;
-    h->header_size = sizeof *h;
-    h->layout_hash = psm_layout_hash();
-    h->segment_size = size;
-    h->desc_capacity = ndesc;
-    h->series_capacity = nser;
-    h->desc_offset = off_desc;
-    h->series_offset = off_series;
-    h->blob_offset = off_blob;
-    h->blob_size = blob;
-    h->cells_offset = off_cells;
-    h->cells_size = round_line(cells);
-    /* Blob offset 0 holds a NUL so empty strings have a terminator; keep 8-alignment. */
-    atomic_store(&h->blob_used, 8);
-    atomic_store(&h->cells_used, 0);
+    psm__writer_format(base, &g);
     w->fd = fd;
     w->base = base;
-    w->size = size;
+    w->size = g.size;
     writer_bind(w);
     writer_stamp(w);
-    atomic_store_explicit(&h->generation, 2, memory_order_release);
-    if (rename(tmppath, path) != 0) {
+    atomic_store_explicit(&w->hdr->generation, 2, memory_order_release);
+    if (psm__writer_file_link(w, fd, staged, err, errlen) != 0) {
         int e = errno;
-        munmap(base, size);
+        munmap(base, g.size);
         close(fd);
-        shm_unlink(tmpname);
         w->base = NULL;
+        w->fd = -1;
         errno = e;
-        return psm__fail(err, errlen, "segment %s: cannot rename %s into place: %s", w->name,
-                         tmppath, strerror(e));
+        return -1;
     }
     return writer_alloc_index(w, err, errlen);
 }
 
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISFIFO(m) ? "a FIFO"
+           : S_ISLNK(m)  ? "a symbolic link"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+                         : "not a regular file";
+}
+
+static const char *user_name(uid_t uid, char *buf, size_t len)
+{
+    struct passwd pw, *res = NULL;
+    char tmp[1024];
+    if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &res) == 0 && res)
+        snprintf(buf, len, "%s", pw.pw_name);
+    else
+        snprintf(buf, len, "no user name");
+    return buf;
+}
+
 /*
- * Try to re-attach to the existing segment. Returns 1 attached, 0 not
- * compatible (@why says why), -1 hard error (e.g. another live writer).
+ * 1 if this writer trusts the file @st describes as one it made; otherwise 0
+ * with @why saying what was found.
+ */
+static int file_trusted(const struct stat *st, char *why, size_t whylen)
+{
+    char user[64];
+    if (!S_ISREG(st->st_mode)) {
+        snprintf(why, whylen, "it is %s", file_kind(st->st_mode));
+        return 0;
+    }
+    if (st->st_uid != geteuid()) {
+        snprintf(why, whylen, "it is owned by uid %u (%s), not by this writer (uid %u)",
+                 (unsigned)st->st_uid, user_name(st->st_uid, user, sizeof user),
+                 (unsigned)geteuid());
+        return 0;
+    }
+    if (st->st_mode & 022) {
+        snprintf(why, whylen, "its mode %04o lets %s write it", (unsigned)(st->st_mode & 07777),
+                 (st->st_mode & 002) ? "anyone" : "its group");
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * -1 (EPERM) if this writer could not rename over the file @st describes: in a
+ * sticky directory (/dev/shm) only the file's owner, the directory's owner or a
+ * privileged process may replace it.
+ */
+static int replace_allowed(const psm_writer_t *w, const struct stat *st, char *err, size_t errlen)
+{
+    struct stat d;
+    char user[64];
+    if (geteuid() == 0 || st->st_uid == geteuid() || stat(w->dir, &d) != 0 ||
+        !(d.st_mode & S_ISVTX) || d.st_uid == geteuid())
+        return 0;
+    user_name(st->st_uid, user, sizeof user);
+    psm__fail(err, errlen,
+              "segment %s: %s is owned by uid %u (%s) in the sticky directory %s: this "
+              "writer (uid %u) can neither use nor replace it; remove it",
+              w->name, w->path, (unsigned)st->st_uid, user, w->dir, (unsigned)geteuid());
+    errno = EPERM;
+    return -1;
+}
+
+int psm__writer_other_alive(const struct psm_reader *r, pid_t *pid)
+{
+    struct psm_liveness lv;
+    psm_reader_liveness(r, 1e9, &lv);
+    *pid = lv.pid;
+    if (lv.pid <= 0 || lv.pid == getpid())
+        return 0;
+    /* Across PID namespaces the pid means nothing here: the heartbeat decides. */
+    if (lv.method == PSM_LIVENESS_HEARTBEAT)
+        return lv.heartbeat_age <= PSM_TAKEOVER_AGE_S;
+    return lv.alive;
+}
+
+/* A segment found at the name, mapped read-write and validated. */
+struct found {
+    int fd;
+    uint8_t *base;
+    size_t size;
+    psm_reader_t *r;
+};
+
+static void found_release(struct found *f)
+{
+    psm_reader_close(f->r);
+    if (f->base)
+        munmap(f->base, f->size);
+    if (f->fd >= 0)
+        close(f->fd);
+    *f = (struct found){.fd = -1};
+}
+
+/*
+ * Look at what is at the name. Returns 2 nothing; 1 a valid segment of ours whose
+ * writer is gone (@f holds it, and @o's capacities fit when @o is given); 0 a
+ * thing to replace (@why says what); -1 not to be touched: another live writer
+ * (EBUSY), a directory (EISDIR), a foreign file we may not replace (EPERM), or an
+ * error; @err says which.
+ */
+static int name_inspect(psm_writer_t *w, const struct psm_writer_opts *o, struct found *f,
+                        char *why, size_t whylen, char *err, size_t errlen)
+{
+    *f = (struct found){.fd = -1};
+    struct stat st;
+    if (lstat(w->path, &st) != 0) {
+        if (errno == ENOENT)
+            return 2;
+        return psm__fail(err, errlen, "segment %s: cannot look at %s: %s", w->name, w->path,
+                         strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        return psm__fail(err, errlen,
+                         "segment %s: %s is a directory, which a segment cannot replace; "
+                         "remove it",
+                         w->name, w->path);
+    }
+    if (replace_allowed(w, &st, err, errlen) != 0)
+        return -1;
+    if (!file_trusted(&st, why, whylen))
+        return 0;
+    /* Never follow a link, never block on a FIFO swapped in since the lstat. */
+    f->fd = open(w->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (f->fd < 0) {
+        if (errno == ENOENT)
+            return 2;
+        if (errno == ELOOP || errno == EACCES) {
+            snprintf(why, whylen, "%s",
+                     errno == ELOOP ? "it is a symbolic link"
+                                    : "this writer may not open it read-write");
+            return 0;
+        }
+        return psm__fail(err, errlen, "segment %s: cannot open %s read-write: %s", w->name, w->path,
+                         strerror(errno));
+    }
+    if (fstat(f->fd, &st) != 0 || !file_trusted(&st, why, whylen) ||
+        st.st_size < (off_t)sizeof(struct psm_header)) {
+        if (!why[0])
+            snprintf(why, whylen, "it is smaller than a header (%lld bytes)",
+                     (long long)st.st_size);
+        found_release(f);
+        return 0;
+    }
+    f->size = (size_t)st.st_size;
+    f->base = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
+    if (f->base == MAP_FAILED) {
+        f->base = NULL;
+        found_release(f);
+        return psm__fail(err, errlen, "segment %s: mmap failed: %s", w->name, strerror(errno));
+    }
+    /* Validate with the reader's checks: the writer trusts no more than a reader. */
+    if (psm_reader_open_mem(&f->r, f->base, f->size, why, whylen) != 0 ||
+        psm_reader_load(f->r) != 0) {
+        if (f->r)
+            snprintf(why, whylen, "%s", psm_reader_error(f->r));
+        /* The reader names an image "(memory)": the caller names the segment. */
+        static const char mem[] = "segment (memory): ";
+        if (strncmp(why, mem, sizeof mem - 1) == 0)
+            memmove(why, why + sizeof mem - 1, strlen(why + sizeof mem - 1) + 1);
+        found_release(f);
+        return 0;
+    }
+    pid_t pid;
+    if (psm__writer_other_alive(f->r, &pid)) {
+        found_release(f);
+        errno = EBUSY;
+        return psm__fail(err, errlen, "segment %s is in use by another writer, pid %d", w->name,
+                         (int)pid);
+    }
+    struct psm_info in;
+    psm_reader_info(f->r, &in);
+    if (o && (in.desc_capacity < opt_u32(o->desc_capacity, 256) ||
+              in.series_capacity < opt_u32(o->series_capacity, 4096))) {
+        snprintf(why, whylen,
+                 "its capacities (%u descriptors, %u series) are below those asked for",
+                 in.desc_capacity, in.series_capacity);
+        found_release(f);
+        return 0;
+    }
+    return 1;
+}
+
+int psm__writer_name_probe(psm_writer_t *w, char *why, size_t whylen, char *err, size_t errlen)
+{
+    struct found f;
+    why[0] = '\0';
+    int rc = name_inspect(w, NULL, &f, why, whylen, err, errlen);
+    if (rc == 1) {
+        struct psm_info in;
+        psm_reader_info(f.r, &in);
+        snprintf(why, whylen, "its writer (pid %d) is gone", (int)in.writer_pid);
+        found_release(&f);
+        return 0;
+    }
+    return rc == 2 ? 1 : rc;
+}
+
+/*
+ * A writer that died mid-observe left a bucket incremented without the count
+ * (psm_histogram_observe: bucket, then sum, then count), and every reader would
+ * retry on that histogram for ever. Nobody else writes the segment now: make each
+ * histogram's count the total of its buckets. Returns how many needed it; @names
+ * lists their metrics.
+ */
+static unsigned writer_repair(psm_writer_t *w, uint32_t nseries, char *names, size_t nameslen)
+{
+    unsigned repaired = 0;
+    size_t used = 0;
+    names[0] = '\0';
+    for (uint32_t i = 0; i < nseries; i++) {
+        const struct psm_series *s = &w->series[i];
+        const struct psm_desc *d = &w->descs[s->desc_index];
+        if (d->type != PSM_HISTOGRAM)
+            continue;
+        _Atomic uint64_t *c = (_Atomic uint64_t *)(w->cells + s->cells_off);
+        uint64_t total = 0;
+        for (unsigned b = 0; b <= d->bucket_count; b++)
+            total += atomic_load_explicit(&c[2 + b], memory_order_relaxed);
+        if (atomic_load_explicit(&c[0], memory_order_relaxed) == total)
+            continue;
+        atomic_store_explicit(&c[0], total, memory_order_release);
+        if (repaired++ < 4 && used < nameslen) {
+            int n = snprintf(names + used, nameslen - used, "%s%.*s", used ? ", " : "",
+                             (int)(d->name.len > 64 ? 64 : d->name.len), w->blob + d->name.off);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    return repaired;
+}
+
+/*
+ * Re-attach to the segment at the name if it is ours, valid, compatible and its
+ * writer is gone. Returns 1 attached, 2 nothing there, 0 something to replace
+ * (@why says what), -1 an error (@err).
  */
 static int writer_attach(psm_writer_t *w, const struct psm_writer_opts *o, char *why, size_t whylen,
                          char *err, size_t errlen)
 {
-    int fd = shm_open(w->name, O_RDWR | O_CLOEXEC, 0);
-    if (fd < 0) {
-        if (errno == ENOENT) {
-            snprintf(why, whylen, "no segment");
-            return 0;
-        }
-        return psm__fail(err, errlen, "segment %s: cannot open it read-write: %s", w->name,
-                         strerror(errno));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(struct psm_header)) {
-        snprintf(why, whylen, "it is smaller than a header");
-        close(fd);
-        return 0;
-    }
-    void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (base == MAP_FAILED) {
-        close(fd);
-        return psm__fail(err, errlen, "segment %s: mmap failed: %s", w->name, strerror(errno));
-    }
-    /* Validate with the reader's checks: the writer trusts no more than a reader. */
-    psm_reader_t *r = NULL;
-    int ok = 0;
-    if (psm_reader_open_mem(&r, base, (size_t)st.st_size, why, whylen) == 0 &&
-        psm_reader_load(r) == 0) {
-        struct psm_info in;
-        struct psm_liveness lv;
-        psm_reader_info(r, &in);
-        psm_reader_liveness(r, 1e9, &lv);
-        if (lv.alive && lv.pid != getpid()) {
-            psm_reader_close(r);
-            munmap(base, (size_t)st.st_size);
-            close(fd);
-            errno = EBUSY;
-            return psm__fail(err, errlen, "segment %s is in use by another writer, pid %d", w->name,
-                             (int)lv.pid);
-        }
-        if (in.desc_capacity < opt_u32(o->desc_capacity, 256) ||
-            in.series_capacity < opt_u32(o->series_capacity, 4096)) {
-            snprintf(why, whylen,
-                     "its capacities (%u descriptors, %u series) are below those asked for",
-                     in.desc_capacity, in.series_capacity);
-        } else {
-            ok = 1;
-        }
-    } else if (!r && why[0] == '\0') {
-        snprintf(why, whylen, "it does not validate");
-    } else if (r) {
-        snprintf(why, whylen, "%s", psm_reader_error(r));
-    }
-    if (!ok) {
-        psm_reader_close(r);
-        munmap(base, (size_t)st.st_size);
-        close(fd);
-        return 0;
-    }
-    w->fd = fd;
-    w->base = base;
-    w->size = (size_t)st.st_size;
+    struct found f;
+    int rc = name_inspect(w, o, &f, why, whylen, err, errlen);
+    if (rc != 1)
+        return rc;
+    w->fd = f.fd;
+    w->base = f.base;
+    w->size = f.size;
     writer_bind(w);
-    uint64_t gen = atomic_load(&w->hdr->generation);
-    atomic_store(&w->hdr->generation, gen | 1); /* odd while we take over */
     if (writer_alloc_index(w, err, errlen) != 0) {
-        psm_reader_close(r);
+        w->fd = -1;
+        w->base = NULL;
+        found_release(&f);
         return -1;
     }
-    uint32_t n = psm_reader_series_count(r);
+    f.fd = -1; /* the writer owns the file and the mapping now */
+    f.base = NULL;
+    uint64_t gen = atomic_load(&w->hdr->generation);
+    atomic_store(&w->hdr->generation, gen | 1); /* odd while we take over */
+    uint32_t n = psm_reader_series_count(f.r);
     for (uint32_t i = 0; i < n; i++)
-        index_insert(w, i);
-    psm_reader_close(r);
+        psm__writer_index_insert(w, i);
+    char names[320];
+    unsigned repaired = writer_repair(w, n, names, sizeof names);
+    found_release(&f);
     writer_stamp(w);
     atomic_store_explicit(&w->hdr->generation, (gen | 1) + 1, memory_order_release);
+    if (repaired)
+        psm__fail(err, errlen,
+                  "segment %s: re-attached; repaired %u histogram%s a dead writer left torn "
+                  "mid-observation (%s%s): count set to the total of the buckets",
+                  w->name, repaired, repaired == 1 ? "" : "s", names, repaired > 4 ? ", ..." : "");
     return 1;
 }
 
@@ -321,14 +415,29 @@ int psm_writer_open(psm_writer_t **out, const struct psm_writer_opts *opts,
     static const struct psm_writer_opts defaults;
     const struct psm_writer_opts *o = opts ? opts : &defaults;
     const char *name = o->name ? o->name : PSM_DEFAULT_NAME;
+    mode_t mode = o->mode ? o->mode : 0640;
     if (err && errlen)
         err[0] = '\0';
-    if (!psm__shm_name_ok(name)) {
+    if (!psm__seg_name_ok(name)) {
         errno = EINVAL;
         return psm__fail(err, errlen,
                          "segment name '%s' is invalid: expected 1-200 characters of "
-                         "[A-Za-z0-9._-]",
-                         name);
+                         "[A-Za-z0-9._-], or an absolute path shorter than %d bytes ending in "
+                         "such a name",
+                         name, PSM_MAX_PATH_LEN);
+    }
+    if ((mode & ~(mode_t)0755) || (mode & 0600) != 0600) {
+        errno = EINVAL;
+        return psm__fail(err, errlen,
+                         "segment %s: mode %04o is not accepted: expected the owner's read and "
+                         "write bits and no write bit for group or others (the writer would "
+                         "not trust its own segment on re-attach)",
+                         name, (unsigned)mode);
+    }
+    if (o->group && strlen(o->group) >= sizeof((psm_writer_t *)0)->group) {
+        errno = EINVAL;
+        return psm__fail(err, errlen, "segment %s: group name of %zu bytes is too long", name,
+                         strlen(o->group));
     }
     /*
      * The overflow sink is 64-byte aligned (a line of its own): calloc only
@@ -340,27 +449,32 @@ int psm_writer_open(psm_writer_t **out, const struct psm_writer_opts *opts,
     memset(w, 0, sizeof *w);
     pthread_mutex_init(&w->lock, NULL);
     snprintf(w->name, sizeof w->name, "%s", name);
+    psm__seg_path(name, w->path, sizeof w->path);
+    snprintf(w->dir, sizeof w->dir, "%s", w->path);
+    char *slash = strrchr(w->dir, '/');
+    slash[slash == w->dir] = '\0'; /* "/x" lives in "/" */
+    w->mode = mode;
+    snprintf(w->group, sizeof w->group, "%s", o->group ? o->group : "");
     w->fd = -1;
     w->sink_hist.count = &w->sink[0];
     w->sink_hist.sum = &w->sink[1];
     w->sink_hist.buckets = &w->sink[2];
     w->sink_hist.bucket_count = 0;
 
-    char why[256] = "";
-    int rc = o->replace ? 0 : writer_attach(w, o, why, sizeof why, err, errlen);
-    if (rc < 0) {
-        psm_writer_close(w);
-        return -1;
+    char why[512] = "a fresh segment was asked for";
+    int rc = o->replace ? 0 : (why[0] = '\0', writer_attach(w, o, why, sizeof why, err, errlen));
+    enum psm_open_result res = rc == 1 ? PSM_OPEN_ATTACHED : PSM_OPEN_CREATED;
+    if (rc == 0 || rc == 2) {
+        res = rc == 2 ? PSM_OPEN_CREATED : PSM_OPEN_REPLACED;
+        rc = writer_create(w, o, err, errlen);
+        if (rc == 0 && res == PSM_OPEN_REPLACED)
+            psm__fail(err, errlen, "segment %s: replaced %s: %s", w->name, w->path, why);
     }
-    enum psm_open_result res = PSM_OPEN_ATTACHED;
-    if (rc == 0) {
-        res = (o->replace || strcmp(why, "no segment") != 0) ? PSM_OPEN_REPLACED : PSM_OPEN_CREATED;
-        if (writer_create(w, o, err, errlen) != 0) {
-            int e = errno;
-            psm_writer_close(w);
-            errno = e;
-            return -1;
-        }
+    if (rc < 0) {
+        int e = errno;
+        psm_writer_close(w);
+        errno = e;
+        return -1;
     }
     if (result)
         *result = res;
@@ -396,281 +510,24 @@ const char *psm_writer_name(const psm_writer_t *w)
     return w->name;
 }
 
-/* Append @len bytes plus a NUL to the blob (8-aligned when @align). -1: full. */
-static long blob_put(psm_writer_t *w, const void *p, size_t len, int align)
+/* For writer_file.c and writer_private.c, which build segments the same way. */
+int psm__writer_set_owner(int fd, const struct psm_writer_opts *o, const char *what, char *err,
+                          size_t errlen)
 {
-    uint64_t used = atomic_load_explicit(&w->hdr->blob_used, memory_order_relaxed);
-    if (align)
-        used = (used + 7) & ~(uint64_t)7;
-    if (used + len + 1 > w->hdr->blob_size) {
-        atomic_fetch_add_explicit(&w->hdr->overflow_blob, 1, memory_order_relaxed);
-        return -1;
-    }
-    memcpy(w->blob + used, p, len);
-    w->blob[used + len] = '\0';
-    atomic_store_explicit(&w->hdr->blob_used, used + len + 1, memory_order_release);
-    return (long)used;
+    return set_owner(fd, o, what, err, errlen);
 }
 
-/* Join @n strings as NUL-separated into @buf; returns the length without the final NUL. */
-static long join_strings(const char *const *v, unsigned n, char *buf, size_t cap)
+void psm__writer_bind(psm_writer_t *w)
 {
-    size_t len = 0;
-    for (unsigned i = 0; i < n; i++) {
-        size_t l = strlen(v[i]);
-        if (len + l + 1 > cap)
-            return -1;
-        memcpy(buf + len, v[i], l + 1);
-        len += l + 1;
-    }
-    return n ? (long)len - 1 : 0;
+    writer_bind(w);
 }
 
-static int spec_check(const struct psm_metric_spec *s, char *err, size_t errlen)
+int psm__writer_alloc_index(psm_writer_t *w, char *err, size_t errlen)
 {
-    errno = EINVAL;
-    if (!s || !s->name)
-        return psm__fail(err, errlen, "metric spec without a name");
-    size_t nl = strlen(s->name);
-    if (!psm__metric_name_ok(s->name, nl))
-        return psm__fail(err, errlen,
-                         "metric name '%s' is invalid: expected [a-zA-Z_:][a-zA-Z0-9_:]*, "
-                         "at most %d characters",
-                         s->name, PSM_MAX_NAME_LEN);
-    if (s->type != PSM_COUNTER && s->type != PSM_GAUGE && s->type != PSM_HISTOGRAM)
-        return psm__fail(err, errlen, "metric %s: type %d is not counter, gauge or histogram",
-                         s->name, (int)s->type);
-    if (s->type == PSM_COUNTER && (nl < 6 || strcmp(s->name + nl - 6, "_total") != 0))
-        return psm__fail(err, errlen, "metric %s: a counter's name must end in _total", s->name);
-    if (s->type != PSM_COUNTER && nl >= 6 && strcmp(s->name + nl - 6, "_total") == 0)
-        return psm__fail(err, errlen, "metric %s: only counters may end in _total", s->name);
-    const char *help = s->help ? s->help : "";
-    if (strlen(help) > PSM_MAX_HELP_LEN || !psm__utf8_ok(help, strlen(help)))
-        return psm__fail(err, errlen, "metric %s: help must be UTF-8 of at most %d bytes", s->name,
-                         PSM_MAX_HELP_LEN);
-    if (s->unit && *s->unit) {
-        size_t ul = strlen(s->unit);
-        const char *base_end = s->name + nl - (s->type == PSM_COUNTER ? 6 : 0);
-        size_t bl = (size_t)(base_end - s->name);
-        if (!psm__label_name_ok(s->unit, ul) || bl < ul + 1 ||
-            memcmp(base_end - ul, s->unit, ul) != 0 || base_end[-(long)ul - 1] != '_')
-            return psm__fail(err, errlen,
-                             "metric %s: unit '%s' must be [a-zA-Z0-9_]+ and the name must "
-                             "end in _%s%s",
-                             s->name, s->unit, s->unit, s->type == PSM_COUNTER ? "_total" : "");
-    }
-    if (s->flags & ~PSM_F_KNOWN_FLAGS ||
-        ((s->flags & PSM_F_COUNTER_DOUBLE) && s->type != PSM_COUNTER))
-        return psm__fail(err, errlen, "metric %s: flags 0x%x are not valid for its type", s->name,
-                         s->flags);
-    if (s->label_count > PSM_MAX_LABELS || (s->label_count && !s->label_names))
-        return psm__fail(err, errlen, "metric %s: %u labels, at most %d allowed", s->name,
-                         s->label_count, PSM_MAX_LABELS);
-    for (unsigned i = 0; i < s->label_count; i++) {
-        const char *ln = s->label_names[i];
-        if (!ln || !psm__label_name_ok(ln, strlen(ln)) ||
-            (s->type == PSM_HISTOGRAM && strcmp(ln, "le") == 0))
-            return psm__fail(err, errlen,
-                             "metric %s: label name '%s' is invalid: expected "
-                             "[a-zA-Z_][a-zA-Z0-9_]*, not starting with __%s",
-                             s->name, ln ? ln : "(null)",
-                             s->type == PSM_HISTOGRAM ? ", not le" : "");
-        for (unsigned j = 0; j < i; j++)
-            if (strcmp(ln, s->label_names[j]) == 0)
-                return psm__fail(err, errlen, "metric %s: label name '%s' appears twice", s->name,
-                                 ln);
-    }
-    if (s->type == PSM_HISTOGRAM) {
-        if (s->bucket_count < 1 || s->bucket_count > PSM_MAX_BUCKETS || !s->bounds)
-            return psm__fail(err, errlen, "metric %s: %u buckets, expected 1 to %d", s->name,
-                             s->bucket_count, PSM_MAX_BUCKETS);
-        for (unsigned i = 0; i < s->bucket_count; i++) {
-            double b = s->bounds[i];
-            if (b != b || b - b != 0 || (i > 0 && !(b > s->bounds[i - 1])))
-                return psm__fail(err, errlen,
-                                 "metric %s: bucket bound %u (%g) is not finite and above the "
-                                 "previous one",
-                                 s->name, i, b);
-        }
-    } else if (s->bucket_count) {
-        return psm__fail(err, errlen, "metric %s: only histograms have buckets", s->name);
-    }
-    errno = 0;
-    return 0;
+    return writer_alloc_index(w, err, errlen);
 }
 
-/* 1 if published descriptor @d has exactly the shape of @s. */
-static int desc_matches(const psm_writer_t *w, const struct psm_desc *d,
-                        const struct psm_metric_spec *s, const char *labels, size_t labels_len)
+void psm__writer_stamp(psm_writer_t *w)
 {
-    if (d->type != s->type || d->label_count != s->label_count ||
-        d->bucket_count != s->bucket_count || d->flags != s->flags ||
-        d->label_names.len != labels_len ||
-        memcmp(w->blob + d->label_names.off, labels, labels_len))
-        return 0;
-    if (s->type == PSM_HISTOGRAM &&
-        memcmp(w->blob + d->bounds_off, s->bounds, s->bucket_count * sizeof(double)) != 0)
-        return 0;
-    return 1;
-}
-
-int psm_metric_register(psm_writer_t *w, const struct psm_metric_spec *s, char *err, size_t errlen)
-{
-    if (spec_check(s, err, errlen) != 0)
-        return -1;
-    char labels[PSM_MAX_LABELS * (PSM_MAX_NAME_LEN + 1)];
-    long ll = join_strings(s->label_names, s->label_count, labels, sizeof labels);
-    size_t nl = strlen(s->name);
-    pthread_mutex_lock(&w->lock);
-    uint32_t n = atomic_load_explicit(&w->hdr->desc_count, memory_order_relaxed);
-    for (uint32_t i = 0; i < n; i++) {
-        const struct psm_desc *d = &w->descs[i];
-        if (d->name.len == nl && memcmp(w->blob + d->name.off, s->name, nl) == 0) {
-            int same = desc_matches(w, d, s, labels, (size_t)ll);
-            pthread_mutex_unlock(&w->lock);
-            if (same)
-                return (int)i;
-            errno = EEXIST;
-            return psm__fail(err, errlen,
-                             "metric %s: segment %s holds it with another type, labels or "
-                             "buckets (open it with replace to rebuild)",
-                             s->name, w->name);
-        }
-    }
-    if (n >= w->hdr->desc_capacity) {
-        atomic_fetch_add_explicit(&w->hdr->overflow_desc, 1, memory_order_relaxed);
-        pthread_mutex_unlock(&w->lock);
-        errno = ENOSPC;
-        return psm__fail(err, errlen, "metric %s: descriptor table of segment %s is full (%u)",
-                         s->name, w->name, w->hdr->desc_capacity);
-    }
-    const char *help = s->help ? s->help : "";
-    const char *unit = s->unit ? s->unit : "";
-    long name_off = blob_put(w, s->name, nl, 0);
-    long help_off = name_off < 0 ? -1 : blob_put(w, help, strlen(help), 0);
-    long unit_off = help_off < 0 ? -1 : blob_put(w, unit, strlen(unit), 0);
-    long lab_off = unit_off < 0 ? -1 : blob_put(w, labels, (size_t)ll, 0);
-    long bnd_off = 0;
-    if (lab_off >= 0 && s->type == PSM_HISTOGRAM)
-        bnd_off = blob_put(w, s->bounds, s->bucket_count * sizeof(double), 1);
-    if (lab_off < 0 || bnd_off < 0) {
-        pthread_mutex_unlock(&w->lock);
-        errno = ENOSPC;
-        return psm__fail(err, errlen, "metric %s: string space of segment %s is full (%llu B)",
-                         s->name, w->name, (unsigned long long)w->hdr->blob_size);
-    }
-    struct psm_desc *d = &w->descs[n];
-    memset((char *)d + sizeof d->state, 0, sizeof *d - sizeof d->state);
-    d->type = (uint8_t)s->type;
-    d->label_count = (uint8_t)s->label_count;
-    d->bucket_count = (uint16_t)s->bucket_count;
-    d->flags = s->flags;
-    d->bounds_off = (uint32_t)bnd_off;
-    d->name = (struct psm_str){(uint32_t)name_off, (uint32_t)nl};
-    d->help = (struct psm_str){(uint32_t)help_off, (uint32_t)strlen(help)};
-    d->unit = (struct psm_str){(uint32_t)unit_off, (uint32_t)strlen(unit)};
-    d->label_names = (struct psm_str){(uint32_t)lab_off, (uint32_t)ll};
-    atomic_store_explicit(&d->state, PSM_STATE_PUBLISHED, memory_order_release);
-    atomic_store_explicit(&w->hdr->desc_count, n + 1, memory_order_release);
-    pthread_mutex_unlock(&w->lock);
-    return (int)n;
-}
-
-/* Find or create the series; returns its index, or -1 (overflow counted, errno set). */
-static long series_get(psm_writer_t *w, int metric, enum psm_type type, const char *const *values)
-{
-    uint32_t ndesc = atomic_load_explicit(&w->hdr->desc_count, memory_order_relaxed);
-    if (metric < 0 || (uint32_t)metric >= ndesc || w->descs[metric].type != type) {
-        errno = EINVAL;
-        return -1;
-    }
-    const struct psm_desc *d = &w->descs[metric];
-    char labels[PSM_MAX_LABELS * (PSM_MAX_VALUE_LEN + 1)];
-    for (unsigned i = 0; i < d->label_count; i++) {
-        size_t l = values && values[i] ? strlen(values[i]) : (size_t)-1;
-        if (l > PSM_MAX_VALUE_LEN || !psm__utf8_ok(values[i], l)) {
-            errno = EINVAL;
-            return -1;
-        }
-    }
-    long ll = join_strings(values, d->label_count, labels, sizeof labels);
-    long idx = index_find(w, (uint32_t)metric, labels, (size_t)ll);
-    if (idx >= 0)
-        return idx;
-    uint32_t n = atomic_load_explicit(&w->hdr->series_count, memory_order_relaxed);
-    if (n >= w->hdr->series_capacity) {
-        atomic_fetch_add_explicit(&w->hdr->overflow_series, 1, memory_order_relaxed);
-        errno = ENOSPC;
-        return -1;
-    }
-    uint64_t need = psm_type_cell_bytes(type, d->bucket_count);
-    uint64_t used = atomic_load_explicit(&w->hdr->cells_used, memory_order_relaxed);
-    if (used + need > w->hdr->cells_size) {
-        atomic_fetch_add_explicit(&w->hdr->overflow_cells, 1, memory_order_relaxed);
-        errno = ENOSPC;
-        return -1;
-    }
-    long lab_off = blob_put(w, labels, (size_t)ll, 0);
-    if (lab_off < 0) {
-        errno = ENOSPC;
-        return -1;
-    }
-    /* Fresh cells are zero (ftruncate) and never reused, so no clearing is needed. */
-    atomic_store_explicit(&w->hdr->cells_used, used + need, memory_order_release);
-    struct psm_series *s = &w->series[n];
-    s->desc_index = (uint32_t)metric;
-    s->labels = (struct psm_str){(uint32_t)lab_off, (uint32_t)ll};
-    s->cells_off = used;
-    memset(s->reserved, 0, sizeof s->reserved);
-    atomic_store_explicit(&s->state, PSM_STATE_PUBLISHED, memory_order_release);
-    atomic_store_explicit(&w->hdr->series_count, n + 1, memory_order_release);
-    index_insert(w, n);
-    return n;
-}
-
-static _Atomic uint64_t *series_cells(psm_writer_t *w, long idx)
-{
-    return (_Atomic uint64_t *)(w->cells + w->series[idx].cells_off);
-}
-
-psm_counter_t *psm_counter_resolve(psm_writer_t *w, int metric, const char *const *values)
-{
-    pthread_mutex_lock(&w->lock);
-    long idx = series_get(w, metric, PSM_COUNTER, values);
-    psm_counter_t *c = (psm_counter_t *)(idx >= 0 ? series_cells(w, idx) : &w->sink[0]);
-    pthread_mutex_unlock(&w->lock);
-    return c;
-}
-
-psm_gauge_t *psm_gauge_resolve(psm_writer_t *w, int metric, const char *const *values)
-{
-    pthread_mutex_lock(&w->lock);
-    long idx = series_get(w, metric, PSM_GAUGE, values);
-    psm_gauge_t *g = (psm_gauge_t *)(idx >= 0 ? series_cells(w, idx) : &w->sink[0]);
-    pthread_mutex_unlock(&w->lock);
-    return g;
-}
-
-psm_histogram_t *psm_histogram_resolve(psm_writer_t *w, int metric, const char *const *values)
-{
-    pthread_mutex_lock(&w->lock);
-    long idx = series_get(w, metric, PSM_HISTOGRAM, values);
-    psm_histogram_t *h = &w->sink_hist;
-    if (idx >= 0 && !w->hists[idx]) {
-        const struct psm_desc *d = &w->descs[metric];
-        psm_histogram_t *n = calloc(1, sizeof *n);
-        if (n) {
-            _Atomic uint64_t *c = series_cells(w, idx);
-            n->count = &c[0];
-            n->sum = &c[1];
-            n->buckets = &c[2];
-            n->bucket_count = d->bucket_count;
-            memcpy(n->bounds, w->blob + d->bounds_off, d->bucket_count * sizeof(double));
-            w->hists[idx] = n;
-        }
-    }
-    if (idx >= 0 && w->hists[idx])
-        h = w->hists[idx];
-    pthread_mutex_unlock(&w->lock);
-    return h;
+    writer_stamp(w);
 }
