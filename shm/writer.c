@@ -470,6 +470,22 @@ int psm_writer_open(psm_writer_t **out, const struct psm_writer_opts *opts,
         if (rc == 0 && res == PSM_OPEN_REPLACED)
             psm__fail(err, errlen, "segment %s: replaced %s: %s", w->name, w->path, why);
     }
+    if (rc < 0 && o->fallback && w->base == NULL) {
+        int cause = errno;
+        char what[1024];
+        snprintf(what, sizeof what, "%s", err && errlen ? err : "cannot be used");
+        struct psm__geometry g;
+        if (psm__writer_geometry(w, o, &g, err, errlen) == 0 &&
+            psm__writer_open_private(w, &g, err, errlen) == 0) {
+            psm__fail(err, errlen,
+                      "%s; its metrics are kept in private memory until the name "
+                      "can be used",
+                      what);
+            res = PSM_OPEN_PRIVATE;
+            rc = 0;
+            errno = cause;
+        }
+    }
     if (rc < 0) {
         int e = errno;
         psm_writer_close(w);

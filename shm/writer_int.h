@@ -1,8 +1,9 @@
 /*
  * shm/writer_int.h - the writer's private state, shared by the files that
  * implement it: writer.c (open, trust, re-attach, repair), writer_file.c (new
- * segment files), writer_reg.c (registration, series, the handles) (the
- * private-memory fallback comes next). Not installed.
+ * segment files), writer_reg.c (registration, series, the handles) and
+ * writer_private.c (the private-memory fallback and publishing it). Not
+ * installed.
  */
 #ifndef PSM_WRITER_INT_H
 #define PSM_WRITER_INT_H
@@ -103,5 +104,9 @@ int psm__writer_name_probe(psm_writer_t *w, char *why, size_t whylen, char *err,
  */
 struct psm_reader;
 int psm__writer_other_alive(const struct psm_reader *r, pid_t *pid);
+
+/* Build the segment in anonymous shared memory (writer_private.c). Returns 0 or -1 + @err. */
+int psm__writer_open_private(psm_writer_t *w, const struct psm__geometry *g, char *err,
+                             size_t errlen);
 
 #endif

@@ -2,9 +2,13 @@
  * tests/unit/test_writer.c - the writer API: registration rules, series
  * resolution, overflow, concurrency of the hot path, restart.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 
 #include "testutil.h"
 
@@ -270,4 +274,261 @@ Test(writer, the_writer_is_allocated_with_its_64_byte_alignment)
     }
     for (int i = 0; i < 8; i++)
         psm_writer_close(w[i]);
+}
+
+/* ---- metrics never stop the writer: the private fallback and publishing ---- */
+
+/*
+ * A child that opens the segment as its writer and holds it until *@release is
+ * closed, then exits without closing it (a crash). Returns its pid.
+ */
+static pid_t hold_segment(int *release)
+{
+    int gate[2], ready[2];
+    cr_assert_eq(pipe(gate), 0);
+    cr_assert_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(gate[1]);
+        char err[256], c;
+        psm_writer_t *w;
+        int ok =
+            psm_writer_open(&w, &(struct psm_writer_opts){.name = seg}, NULL, err, sizeof err) == 0;
+        if (write(ready[1], ok ? "y" : "n", 1) != 1 || read(gate[0], &c, 1) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    close(gate[0]);
+    close(ready[1]);
+    char c = 0;
+    cr_assert_eq(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    cr_assert_eq(c, 'y', "the holding writer could not open the segment");
+    *release = gate[1];
+    return pid;
+}
+
+static void release_segment(pid_t pid, int release)
+{
+    close(release);
+    waitpid(pid, NULL, 0);
+}
+
+static psm_writer_t *open_private(const char *name, int expect_errno, const char *needle)
+{
+    char err[1024] = "";
+    enum psm_open_result res = 0;
+    psm_writer_t *w = NULL;
+    errno = 0;
+    int rc = psm_writer_open(&w, &(struct psm_writer_opts){.name = name, .fallback = 1}, &res, err,
+                             sizeof err);
+    int e = errno;
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_eq(res, PSM_OPEN_PRIVATE, "result %d: %s", res, err);
+    cr_assert_eq(e, expect_errno, "errno %d (%s), expected %d", e, strerror(e), expect_errno);
+    cr_assert(strstr(err, needle) && strstr(err, "private memory"), "message '%s' lacks '%s'", err,
+              needle);
+    cr_assert_eq(psm_writer_is_private(w), 1);
+    return w;
+}
+
+Test(writer, a_name_held_by_a_live_writer_gives_private_memory_then_publishes_when_freed)
+{
+    int release;
+    pid_t pid = hold_segment(&release);
+    char path[256], err[512];
+    snprintf(path, sizeof path, "/dev/shm/%s", seg);
+    struct stat held, now;
+    cr_assert_eq(stat(path, &held), 0);
+
+    psm_writer_t *w = open_private(seg, EBUSY, "in use by another writer");
+    int id = tu_register(w, "t_kept_total", PSM_COUNTER, 0, NULL);
+    psm_counter_t *c = psm_counter_resolve(w, id, NULL);
+    psm_counter_add(c, 7);
+    cr_assert_eq(psm_writer_publish(w, err, sizeof err), -1, "published over a live writer");
+    cr_assert_eq(errno, EBUSY);
+    cr_assert(strstr(err, "in use by another writer"), "%s", err);
+    cr_assert_eq(stat(path, &now), 0);
+    cr_assert_eq(now.st_ino, held.st_ino, "the live writer's segment was touched");
+
+    release_segment(pid, release);
+    cr_assert_eq(psm_writer_publish(w, err, sizeof err), 1, "%s", err);
+    cr_assert_eq(psm_writer_is_private(w), 0);
+    cr_assert_eq(psm_writer_publish(w, err, sizeof err), 0, "published twice");
+    cr_assert_eq(stat(path, &now), 0);
+    cr_assert_neq(now.st_ino, held.st_ino);
+    cr_assert_eq(now.st_mode & 07777, 0640);
+
+    psm_reader_t *r = tu_reader(seg);
+    struct psm_info in;
+    psm_reader_info(r, &in);
+    cr_assert_eq(in.writer_pid, getpid());
+    struct psm_series_view v;
+    psm_reader_series(r, 0, &v);
+    cr_assert_eq(psm_series_u64(&v), 7, "what was counted in private memory");
+    psm_counter_inc(c); /* the handle now updates the published segment */
+    cr_assert_eq(psm_series_u64(&v), 8);
+    char chk[512];
+    cr_assert_eq(psm_reader_check(r, chk, sizeof chk), 0, "%s", chk);
+    psm_reader_close(r);
+    psm_writer_close(w);
+}
+
+struct upd_arg {
+    psm_counter_t *c;
+    psm_histogram_t *h;
+    atomic_int *stop;
+    uint64_t done;
+};
+
+static void *update_loop(void *p)
+{
+    struct upd_arg *a = p;
+    while (!atomic_load_explicit(a->stop, memory_order_relaxed)) {
+        psm_counter_inc(a->c);
+        psm_histogram_observe(a->h, 0.003);
+        a->done++;
+    }
+    return NULL;
+}
+
+Test(writer, publishing_while_threads_update_the_handles_loses_no_update)
+{
+    int release;
+    pid_t pid = hold_segment(&release);
+    psm_writer_t *w = open_private(seg, EBUSY, "in use");
+    psm_counter_t *c =
+        psm_counter_resolve(w, tu_register(w, "t_ops_total", PSM_COUNTER, 0, NULL), NULL);
+    psm_histogram_t *h =
+        psm_histogram_resolve(w, tu_register(w, "t_obs_seconds", PSM_HISTOGRAM, 0, NULL), NULL);
+    enum { N = 3 };
+    atomic_int stop = 0;
+    struct upd_arg a[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (struct upd_arg){c, h, &stop, 0};
+        pthread_create(&th[i], NULL, update_loop, &a[i]);
+    }
+    usleep(20000);
+    release_segment(pid, release);
+    char err[512];
+    /* Every update from here to the join races the copy and the switch of mappings. */
+    cr_assert_eq(psm_writer_publish(w, err, sizeof err), 1, "%s", err);
+    usleep(20000);
+    atomic_store(&stop, 1);
+    uint64_t total = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        total += a[i].done;
+    }
+    psm_reader_t *r = tu_reader(seg);
+    struct psm_series_view v;
+    psm_reader_series(r, 0, &v);
+    cr_assert_eq(psm_series_u64(&v), total, "counter %llu after %llu increments",
+                 (unsigned long long)psm_series_u64(&v), (unsigned long long)total);
+    struct psm_hist_snapshot snap;
+    psm_reader_series(r, 1, &v);
+    cr_assert_eq(psm_reader_hist_read(&v, &snap), 0);
+    cr_assert_eq(snap.count, total, "histogram count %llu after %llu observations",
+                 (unsigned long long)snap.count, (unsigned long long)total);
+    cr_assert_eq(snap.cumulative[1], total, "every observation in the 5 ms bucket");
+    cr_assert_float_eq(snap.sum, 0.003 * (double)total, 1e-6 * (double)total);
+    char chk[512];
+    cr_assert_eq(psm_reader_check(r, chk, sizeof chk), 0, "%s", chk);
+    psm_reader_close(r);
+    psm_writer_close(w);
+}
+
+Test(writer, a_full_filesystem_gives_private_memory_and_publish_succeeds_once_there_is_room)
+{
+    /* A 16 KiB tmpfs of our own, in a mount namespace of this test process only. */
+    cr_assert_eq(unshare(CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
+    cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+    char dir[] = "/tmp/psm-full-XXXXXX", name[128], err[512];
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(mount("tmpfs", dir, "tmpfs", 0, "size=16k,mode=1777"), 0, "%s", strerror(errno));
+    snprintf(name, sizeof name, "%s/seg-full", dir);
+
+    psm_writer_t *w = open_private(name, ENOSPC, "cannot reserve");
+    psm_counter_add(
+        psm_counter_resolve(w, tu_register(w, "t_kept_total", PSM_COUNTER, 0, NULL), NULL), 3);
+    cr_assert_eq(psm_writer_publish(w, err, sizeof err), -1, "published into a full tmpfs");
+    cr_assert_eq(errno, ENOSPC);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int left = 0;
+    while ((e = readdir(d)))
+        left += e->d_name[0] != '.';
+    closedir(d);
+    cr_assert_eq(left, 0, "a failed attempt left %d files behind", left);
+
+    cr_assert_eq(mount("tmpfs", dir, "tmpfs", MS_REMOUNT, "size=8m"), 0, "%s", strerror(errno));
+    cr_assert_eq(psm_writer_publish(w, err, sizeof err), 1, "%s", err);
+    int fd = open(name, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    cr_assert_neq(p, MAP_FAILED);
+    psm_reader_t *r;
+    cr_assert_eq(psm_reader_open_mem(&r, p, (size_t)st.st_size, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(psm_reader_load(r), 0, "%s", psm_reader_error(r));
+    struct psm_series_view v;
+    psm_reader_series(r, 0, &v);
+    cr_assert_eq(psm_series_u64(&v), 3);
+    psm_reader_close(r);
+    munmap(p, (size_t)st.st_size);
+    close(fd);
+    psm_writer_close(w);
+    umount2(dir, MNT_DETACH);
+    rmdir(dir);
+}
+
+Test(writer, a_writer_that_may_not_replace_a_foreign_segment_says_so_or_goes_private)
+{
+    psm_writer_close(tu_writer(&(struct psm_writer_opts){.name = seg})); /* root's, 0640 */
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(10);
+        char err[1024];
+        psm_writer_t *w;
+        if (psm_writer_open(&w, &(struct psm_writer_opts){.name = seg}, NULL, err, sizeof err) !=
+                -1 ||
+            errno != EPERM || !strstr(err, "can neither use nor replace it"))
+            _exit(11);
+        enum psm_open_result res = 0;
+        if (psm_writer_open(&w, &(struct psm_writer_opts){.name = seg, .fallback = 1}, &res, err,
+                            sizeof err) != 0 ||
+            res != PSM_OPEN_PRIVATE || errno != EPERM)
+            _exit(12);
+        _exit(psm_writer_publish(w, err, sizeof err) == -1 && errno == EPERM ? 0 : 13);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "nobody's writer: status %d", st);
+}
+
+Test(writer, publishing_replaces_an_untrusted_file_at_the_name)
+{
+    int release;
+    pid_t pid = hold_segment(&release);
+    psm_writer_t *w = open_private(seg, EBUSY, "in use");
+    tu_register(w, "t_g", PSM_GAUGE, 0, NULL);
+    release_segment(pid, release);
+    char path[256], err[512];
+    snprintf(path, sizeof path, "/dev/shm/%s", seg);
+    unlink(path);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0666);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(fchmod(fd, 0666), 0);
+    close(fd);
+    cr_assert_eq(psm_writer_publish(w, err, sizeof err), 1, "%s", err);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0640);
+    psm_reader_t *r = tu_reader(seg);
+    cr_assert_eq(psm_reader_desc_count(r), 1);
+    psm_reader_close(r);
+    psm_writer_close(w);
 }

@@ -92,10 +92,13 @@ struct psm_metric_spec {
  * group or other write bit) is re-attached: its descriptors and series are indexed
  * again, histograms a dead writer left torn are repaired, and values continue.
  * Anything else (incompatible, corrupt, or a file this writer did not make) is
- * replaced by a segment built under a temporary name and renamed into place, so a
- * reader never sees it half-built; @err then says what was replaced and why.
- * With opts->fallback, a failure to do either gives PSM_OPEN_PRIVATE and 0, with
- * @err saying why.
+ * replaced by a segment built where nobody can see it (an unnamed O_TMPFILE) and
+ * renamed into place, so a reader never sees it half-built; @err then says what
+ * was replaced and why (and, after a re-attach, which histograms were repaired).
+ * Another live writer (EBUSY), a directory at the name (EISDIR) or a foreign file
+ * this writer may not rename over (EPERM) are errors. With opts->fallback, a
+ * failure to do either gives PSM_OPEN_PRIVATE and 0, with errno saying the cause
+ * (EBUSY, ENOSPC, EACCES...) and @err what failed.
  * Returns 0, or -1 with errno set and @err filled.
  */
 int psm_writer_open(psm_writer_t **w, const struct psm_writer_opts *opts,
@@ -129,8 +132,14 @@ int psm_writer_is_private(const psm_writer_t *w);
  * @err: one line saying why it is still private
  * @errlen: size of @err
  *
- * Handles stay valid and values continue: the cells are not moved, or are moved
- * under the handles (see FORMAT.md, "Metrics never stop the writer").
+ * Refuses while another live writer holds the name (EBUSY); replaces a segment
+ * whose writer is gone, a foreign or untrusted file, an incompatible segment.
+ * Handles stay valid and values continue: the private pages are copied into a new
+ * file that is mapped over them at the same address, and what reached the
+ * private pages after the copy is added to the file before it is renamed into
+ * place (see FORMAT.md, "Private fallback and publishing"). Takes the writer's
+ * mutex; call it from any thread, e.g. every few seconds while
+ * psm_writer_is_private().
  * Returns 1 published now, 0 already public, -1 still private (errno, @err).
  */
 int psm_writer_publish(psm_writer_t *w, char *err, size_t errlen);
