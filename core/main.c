@@ -1,6 +1,7 @@
 /*
- * core/main.c - portsyncd: command line, signals, and the two threads (netlink
- * reader in linkmon.c, Redis writer in sync.c).
+ * core/main.c - portsyncd: command line, signals, and the threads (netlink
+ * reader in linkmon.c, Redis writer in sync.c, heartbeat and health in
+ * monitor.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "monitor.h"
 #include "sync.h"
 
 #ifndef PORTSYNCD_VERSION
@@ -224,10 +226,9 @@ int main(int argc, char **argv)
 
     char err[512];
     struct pcd_metrics m;
-    if (pcd_metrics_open(&m, shm, group, err, sizeof err) != 0) {
-        pcd_err("%s", err);
-        return 1;
-    }
+    /* Never fatal but for a bad --shm-name: it logs what went wrong and carries on. */
+    if (pcd_metrics_open(&m, shm, group) == -2)
+        return 2;
     struct pcd_queue q;
     if (pcd_queue_init(&q, (uint32_t)queue_size) != 0) {
         pcd_err("cannot allocate a queue of %d ports", queue_size);
@@ -244,7 +245,11 @@ int main(int argc, char **argv)
 
     struct pcd_sync s = {.m = &m, .q = &q, .stop = &stop, .lm_opts = lo};
     s.r.o = ro;
+    struct pcd_monitor mon = {.m = &m, .q = &q, .redis_busy_since = &s.r.busy_since};
+    if (pcd_monitor_start(&mon, err, sizeof err) != 0)
+        pcd_err("%s: no heartbeat, health or process metrics; port sync carries on", err);
     int rc = pcd_sync_run(&s);
+    pcd_monitor_stop(&mon); /* before the metrics and the queue it reads go away */
     pcd_metrics_close(&m);
     pcd_queue_free(&q);
     pcd_notice("portsyncd exiting %s", rc == 0 ? "cleanly" : "after a fatal error");

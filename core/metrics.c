@@ -1,14 +1,22 @@
 /*
  * core/metrics.c - registration of portsyncd's metrics and the once-a-second
  * process metrics (read from /proc/self, as Prometheus client libraries do).
+ *
+ * Metrics never stop port sync: whatever is wrong with the segment (its name
+ * held by another live writer, /dev/shm full, no permission, a metric whose
+ * shape changed in an upgrade), portsyncd logs one line and carries on, with
+ * the metrics in private memory if need be (the monitor thread publishes them
+ * when the name can be used).
  */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "metrics.h"
 
 #ifndef PORTSYNCD_VERSION
@@ -35,81 +43,88 @@ struct reg {
     uint32_t flags;
 };
 
-int pcd_metrics_open(struct pcd_metrics *m, const char *shm_name, const char *group, char *err,
-                     size_t errlen)
-{
-    memset(m, 0, sizeof *m);
-    enum psm_open_result res;
-    struct psm_writer_opts o = {.name = shm_name, .group = group};
-    if (psm_writer_open(&m->w, &o, &res, err, errlen) != 0)
-        return -1;
+/* Metric ids, filled by registration (-1: not registered, its handles are sinks). */
+struct ids {
     int ev, fail, coal, reconn, ign, rs, qd, mem, health, rc, nc, init, cfg, warm, lat, rlat, build,
         cpu, vsz, fds, maxfds, start;
+};
+
+/*
+ * Register every metric. Returns 0, or -1 with errno (EEXIST: the segment holds a
+ * metric of that name with another shape; ENOSPC: a table is full) and @err
+ * naming the metric; ids registered so far are kept.
+ */
+static int metrics_register(struct pcd_metrics *m, struct ids *id, int keep_going, char *err,
+                            size_t errlen)
+{
+    int rc = 0;
     const struct reg regs[] = {
-        {&ev, "portsyncd_events_processed_total",
+        {&id->ev, "portsyncd_events_processed_total",
          "Netlink link events handled without error (applied to Redis or deliberately ignored).",
          NULL, PSM_COUNTER, 0, NULL, 0, NULL, 0},
-        {&fail, "portsyncd_events_failed_total",
+        {&id->fail, "portsyncd_events_failed_total",
          "Link events whose handling failed (malformed netlink message, Redis error); a "
          "retried event counts once per failed attempt.",
          NULL, PSM_COUNTER, 0, NULL, 0, NULL, 0},
         {&m->flaps_id, "portsyncd_port_flaps_total",
          "Oper-status transitions from up to down, per port, as the kernel reported them.", NULL,
          PSM_COUNTER, 1, port_label, 0, NULL, 0},
-        {&coal, "portsyncd_events_coalesced_total",
+        {&id->coal, "portsyncd_events_coalesced_total",
          "Events folded into a pending event of the same port while Redis was busy.", NULL,
          PSM_COUNTER, 0, NULL, 0, NULL, 0},
-        {&reconn, "portsyncd_redis_reconnects_total", "Successful reconnections to Redis.", NULL,
-         PSM_COUNTER, 0, NULL, 0, NULL, 0},
-        {&ign, "portsyncd_events_ignored_total",
+        {&id->reconn, "portsyncd_redis_reconnects_total", "Successful reconnections to Redis.",
+         NULL, PSM_COUNTER, 0, NULL, 0, NULL, 0},
+        {&id->ign, "portsyncd_events_ignored_total",
          "Events deliberately ignored, by the SONiC filter that ignored them.", NULL, PSM_COUNTER,
          1, reason_label, 0, NULL, 0},
-        {&rs, "portsyncd_netlink_resyncs_total",
+        {&id->rs, "portsyncd_netlink_resyncs_total",
          "Full link dumps taken to reconcile the databases with the kernel, by cause.", NULL,
          PSM_COUNTER, 1, reason_label, 0, NULL, 0},
-        {&qd, "portsyncd_queue_depth", "Events received from netlink and not yet applied to Redis.",
-         NULL, PSM_GAUGE, 0, NULL, 0, NULL, 0},
-        {&mem, "portsyncd_memory_bytes", "Resident memory of portsyncd.", "bytes", PSM_GAUGE, 0,
+        {&id->qd, "portsyncd_queue_depth",
+         "Events received from netlink and not yet applied to Redis.", NULL, PSM_GAUGE, 0, NULL, 0,
+         NULL, 0},
+        {&id->mem, "portsyncd_memory_bytes", "Resident memory of portsyncd.", "bytes", PSM_GAUGE, 0,
          NULL, 0, NULL, 0},
-        {&health, "portsyncd_health_status",
+        {&id->health, "portsyncd_health_status",
          "1 healthy, 0.5 degraded, 0 unhealthy (rules in README.md).", NULL, PSM_GAUGE, 0, NULL, 0,
          NULL, 0},
-        {&rc, "portsyncd_redis_connected", "1 while connected to Redis.", NULL, PSM_GAUGE, 0, NULL,
-         0, NULL, 0},
-        {&nc, "portsyncd_netlink_connected", "1 while the netlink socket is open and joined.", NULL,
+        {&id->rc, "portsyncd_redis_connected", "1 while connected to Redis.", NULL, PSM_GAUGE, 0,
+         NULL, 0, NULL, 0},
+        {&id->nc, "portsyncd_netlink_connected", "1 while the netlink socket is open and joined.",
+         NULL, PSM_GAUGE, 0, NULL, 0, NULL, 0},
+        {&id->init, "portsyncd_port_init_done", "1 once PortInitDone has been written.", NULL,
          PSM_GAUGE, 0, NULL, 0, NULL, 0},
-        {&init, "portsyncd_port_init_done", "1 once PortInitDone has been written.", NULL,
-         PSM_GAUGE, 0, NULL, 0, NULL, 0},
-        {&cfg, "portsyncd_port_config_done",
+        {&id->cfg, "portsyncd_port_config_done",
          "1 once PortConfigDone has been written (or skipped on warm start).", NULL, PSM_GAUGE, 0,
          NULL, 0, NULL, 0},
-        {&warm, "portsyncd_warm_start", "1 if this run started warm.", NULL, PSM_GAUGE, 0, NULL, 0,
-         NULL, 0},
+        {&id->warm, "portsyncd_warm_start", "1 if this run started warm.", NULL, PSM_GAUGE, 0, NULL,
+         0, NULL, 0},
         {&m->oper_id, "portsyncd_port_oper_status",
          "Kernel oper status per port: 1 up (IFF_RUNNING), 0 down.", NULL, PSM_GAUGE, 1, port_label,
          0, NULL, 0},
-        {&lat, "portsyncd_event_latency_seconds",
+        {&id->lat, "portsyncd_event_latency_seconds",
          "From netlink receipt to the Redis writes for the event acknowledged.", "seconds",
          PSM_HISTOGRAM, 0, NULL, 7, event_buckets, 0},
-        {&rlat, "portsyncd_redis_latency_seconds", "One Redis round trip (a pipeline counts once).",
-         "seconds", PSM_HISTOGRAM, 0, NULL, 5, redis_buckets, 0},
-        {&build, "portsyncd_build_info", "Always 1; the labels say which build runs.", NULL,
+        {&id->rlat, "portsyncd_redis_latency_seconds",
+         "One Redis round trip (a pipeline counts once).", "seconds", PSM_HISTOGRAM, 0, NULL, 5,
+         redis_buckets, 0},
+        {&id->build, "portsyncd_build_info", "Always 1; the labels say which build runs.", NULL,
          PSM_GAUGE, 1, (const char *const[]){"version"}, 0, NULL, 0},
         /*
          * portsyncd's process figures carry its prefix: the standard process_*
          * names belong to the process that serves /metrics (the exporter), and
          * two families of one name would make the exposition invalid.
          */
-        {&cpu, "portsyncd_cpu_seconds_total",
+        {&id->cpu, "portsyncd_cpu_seconds_total",
          "User and system CPU time portsyncd has used, in seconds.", "seconds", PSM_COUNTER, 0,
          NULL, 0, NULL, PSM_F_COUNTER_DOUBLE},
-        {&vsz, "portsyncd_virtual_memory_bytes", "Virtual memory size of portsyncd.", "bytes",
+        {&id->vsz, "portsyncd_virtual_memory_bytes", "Virtual memory size of portsyncd.", "bytes",
          PSM_GAUGE, 0, NULL, 0, NULL, 0},
-        {&fds, "portsyncd_open_fds", "File descriptors portsyncd has open.", NULL, PSM_GAUGE, 0,
+        {&id->fds, "portsyncd_open_fds", "File descriptors portsyncd has open.", NULL, PSM_GAUGE, 0,
          NULL, 0, NULL, 0},
-        {&maxfds, "portsyncd_max_fds", "portsyncd's limit of open file descriptors.", NULL,
+        {&id->maxfds, "portsyncd_max_fds", "portsyncd's limit of open file descriptors.", NULL,
          PSM_GAUGE, 0, NULL, 0, NULL, 0},
-        {&start, "portsyncd_start_time_seconds",
+        {&id->start, "portsyncd_start_time_seconds",
          "When portsyncd started, in seconds since the epoch.", "seconds", PSM_GAUGE, 0, NULL, 0,
          NULL, 0},
     };
@@ -119,37 +134,68 @@ int pcd_metrics_open(struct pcd_metrics *m, const char *shm_name, const char *gr
                                     r->labels, r->nb,   r->bounds, r->flags};
         *r->id = psm_metric_register(m->w, &s, err, errlen);
         if (*r->id < 0) {
-            psm_writer_close(m->w);
-            m->w = NULL;
-            return -1;
+            if (!keep_going)
+                return -1;
+            /* A fresh segment refused it: a bug in this table; its handles count nowhere. */
+            pcd_err("metrics segment %s: %s: that metric is not exported", m->name, err);
+            rc = -1;
         }
     }
-    psm_writer_t *w = m->w;
-    m->events_processed = psm_counter_resolve(w, ev, NULL);
-    m->events_failed = psm_counter_resolve(w, fail, NULL);
-    m->events_coalesced = psm_counter_resolve(w, coal, NULL);
-    m->redis_reconnects = psm_counter_resolve(w, reconn, NULL);
+    return rc;
+}
+
+/*
+ * Without a writer at all (metrics disabled) every handle is one of these: the
+ * event path updates them as usual and nothing reads them.
+ */
+static psm_counter_t sink_counter;
+static psm_gauge_t sink_gauge;
+static _Atomic uint64_t sink_cells[3];
+static psm_histogram_t sink_histogram = {&sink_cells[0], &sink_cells[1], &sink_cells[2], 0, {0}};
+
+static psm_counter_t *counter_get(struct pcd_metrics *m, int id, const char *const *values)
+{
+    return m->w ? psm_counter_resolve(m->w, id, values) : &sink_counter;
+}
+
+static psm_gauge_t *gauge_get(struct pcd_metrics *m, int id, const char *const *values)
+{
+    return m->w ? psm_gauge_resolve(m->w, id, values) : &sink_gauge;
+}
+
+static psm_histogram_t *histogram_get(struct pcd_metrics *m, int id, const char *const *values)
+{
+    return m->w ? psm_histogram_resolve(m->w, id, values) : &sink_histogram;
+}
+
+/* Resolve every handle once; the event path only calls the inline updates. */
+static void metrics_resolve(struct pcd_metrics *m, const struct ids *id)
+{
+    m->events_processed = counter_get(m, id->ev, NULL);
+    m->events_failed = counter_get(m, id->fail, NULL);
+    m->events_coalesced = counter_get(m, id->coal, NULL);
+    m->redis_reconnects = counter_get(m, id->reconn, NULL);
     for (int i = 0; i < PCD_IGN_COUNT; i++)
-        m->ignored[i] = psm_counter_resolve(w, ign, &ignore_names[i]);
+        m->ignored[i] = counter_get(m, id->ign, &ignore_names[i]);
     for (int i = 0; i < PCD_RESYNC_COUNT; i++)
-        m->resyncs[i] = psm_counter_resolve(w, rs, &resync_names[i]);
-    m->queue_depth = psm_gauge_resolve(w, qd, NULL);
-    m->memory = psm_gauge_resolve(w, mem, NULL);
-    m->health = psm_gauge_resolve(w, health, NULL);
-    m->redis_connected = psm_gauge_resolve(w, rc, NULL);
-    m->netlink_connected = psm_gauge_resolve(w, nc, NULL);
-    m->init_done = psm_gauge_resolve(w, init, NULL);
-    m->config_done = psm_gauge_resolve(w, cfg, NULL);
-    m->warm_start = psm_gauge_resolve(w, warm, NULL);
-    m->event_latency = psm_histogram_resolve(w, lat, NULL);
-    m->redis_latency = psm_histogram_resolve(w, rlat, NULL);
+        m->resyncs[i] = counter_get(m, id->rs, &resync_names[i]);
+    m->queue_depth = gauge_get(m, id->qd, NULL);
+    m->memory = gauge_get(m, id->mem, NULL);
+    m->health = gauge_get(m, id->health, NULL);
+    m->redis_connected = gauge_get(m, id->rc, NULL);
+    m->netlink_connected = gauge_get(m, id->nc, NULL);
+    m->init_done = gauge_get(m, id->init, NULL);
+    m->config_done = gauge_get(m, id->cfg, NULL);
+    m->warm_start = gauge_get(m, id->warm, NULL);
+    m->event_latency = histogram_get(m, id->lat, NULL);
+    m->redis_latency = histogram_get(m, id->rlat, NULL);
     const char *version = PORTSYNCD_VERSION;
-    psm_gauge_set(psm_gauge_resolve(w, build, &version), 1);
-    m->cpu_seconds = psm_counter_resolve(w, cpu, NULL);
-    m->vsize = psm_gauge_resolve(w, vsz, NULL);
-    m->open_fds = psm_gauge_resolve(w, fds, NULL);
-    m->max_fds = psm_gauge_resolve(w, maxfds, NULL);
-    m->start_time = psm_gauge_resolve(w, start, NULL);
+    psm_gauge_set(gauge_get(m, id->build, &version), 1);
+    m->cpu_seconds = counter_get(m, id->cpu, NULL);
+    m->vsize = gauge_get(m, id->vsz, NULL);
+    m->open_fds = gauge_get(m, id->fds, NULL);
+    m->max_fds = gauge_get(m, id->maxfds, NULL);
+    m->start_time = gauge_get(m, id->start, NULL);
     /* Gauges describe this run: a re-attached segment keeps counters, not states. */
     psm_gauge_set(m->queue_depth, 0);
     psm_gauge_set(m->redis_connected, 0);
@@ -160,18 +206,103 @@ int pcd_metrics_open(struct pcd_metrics *m, const char *shm_name, const char *gr
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     psm_gauge_set(m->start_time, (double)ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
+/* What to do about the reason the named segment could not be used. */
+static const char *remedy(int e)
+{
+    switch (e) {
+    case EBUSY:
+        return "stop the other writer or give portsyncd another --shm-name; the metrics appear "
+               "under the name once it is free";
+    case ENOSPC:
+        return "free space in the segment's filesystem (/dev/shm) or enlarge it";
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return "remove the file at the name or fix the permissions of its directory";
+    case EISDIR:
+        return "remove the directory at the name";
+    default:
+        return "fix the cause above";
+    }
+}
+
+/* Log what psm_writer_open() did when it was not a plain create or re-attach. */
+static void metrics_report(const struct pcd_metrics *m, enum psm_open_result res, int cause,
+                           const char *err)
+{
+    if (res == PSM_OPEN_PRIVATE)
+        pcd_err("metrics segment %s unavailable: %s; port sync carries on with health degraded, "
+                "retrying every 5 s; to fix: %s",
+                m->name, err, remedy(cause));
+    else if (err[0])
+        pcd_warn("%s", err);
+}
+
+int pcd_metrics_open(struct pcd_metrics *m, const char *shm_name, const char *group)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->name, sizeof m->name, "%s", shm_name);
+    char err[1024];
+    enum psm_open_result res;
+    struct psm_writer_opts o = {.name = shm_name, .group = group, .fallback = 1};
+    struct ids id;
+    memset(&id, -1, sizeof id);
+    int rc = psm_writer_open(&m->w, &o, &res, err, sizeof err);
+    if (rc != 0 && errno == EINVAL) {
+        /* A bad --shm-name: a usage error, like any bad flag. */
+        pcd_err("%s", err);
+        m->w = NULL;
+        metrics_resolve(m, &id);
+        return -2;
+    }
+    if (rc != 0) {
+        /* Not even private memory: no memory at all. */
+        pcd_err("metrics disabled: %s; port sync carries on without metrics", err);
+        m->w = NULL;
+        metrics_resolve(m, &id);
+        return -1;
+    }
+    metrics_report(m, res, errno, err);
+    if (metrics_register(m, &id, 0, err, sizeof err) != 0) {
+        /*
+         * The segment holds one of our metrics with another type, labels or buckets
+         * (an upgrade changed it), or has no room left: build a fresh one. The old
+         * writer stays open until then, so nobody can take the name in between.
+         */
+        pcd_warn("metrics segment %s: %s (%s): replacing it with a fresh segment; portsyncd's "
+                 "counters restart from 0",
+                 m->name, err, errno == EEXIST ? "the metric changed in an upgrade" : "no room");
+        psm_writer_t *old = m->w;
+        o.replace = 1;
+        rc = psm_writer_open(&m->w, &o, &res, err, sizeof err);
+        int cause = errno;
+        psm_writer_close(old);
+        memset(&id, -1, sizeof id);
+        if (rc != 0) {
+            pcd_err("metrics disabled: %s; port sync carries on without metrics", err);
+            m->w = NULL;
+            metrics_resolve(m, &id);
+            return -1;
+        }
+        if (res == PSM_OPEN_PRIVATE) /* "replaced" was said above */
+            metrics_report(m, res, cause, err);
+        metrics_register(m, &id, 1, err, sizeof err);
+    }
+    metrics_resolve(m, &id);
     pcd_metrics_tick(m);
-    return 0;
+    return psm_writer_is_private(m->w);
 }
 
 psm_counter_t *pcd_metrics_port_flaps(struct pcd_metrics *m, const char *port)
 {
-    return psm_counter_resolve(m->w, m->flaps_id, &port);
+    return counter_get(m, m->flaps_id, &port);
 }
 
 psm_gauge_t *pcd_metrics_port_oper(struct pcd_metrics *m, const char *port)
 {
-    return psm_gauge_resolve(m->w, m->oper_id, &port);
+    return gauge_get(m, m->oper_id, &port);
 }
 
 static int count_fds(void)
@@ -187,9 +318,34 @@ static int count_fds(void)
     return n - 1; /* the directory's own descriptor */
 }
 
+void pcd_metrics_heartbeat(struct pcd_metrics *m)
+{
+    if (m->w)
+        psm_writer_heartbeat(m->w);
+}
+
+int pcd_metrics_is_private(const struct pcd_metrics *m)
+{
+    return m->w && psm_writer_is_private(m->w);
+}
+
+int pcd_metrics_publish(struct pcd_metrics *m)
+{
+    char err[1024];
+    if (!m->w)
+        return 0;
+    int rc = psm_writer_publish(m->w, err, sizeof err);
+    if (rc == 1)
+        pcd_notice("metrics segment %s: published; the metrics counted in private memory since "
+                   "the start are there now",
+                   m->name);
+    else if (rc < 0)
+        pcd_debug("metrics segment %s: still private: %s", m->name, err);
+    return rc;
+}
+
 void pcd_metrics_tick(struct pcd_metrics *m)
 {
-    psm_writer_heartbeat(m->w);
     long page = sysconf(_SC_PAGESIZE);
     unsigned long vpages = 0, rpages = 0;
     FILE *f = fopen("/proc/self/statm", "re");
@@ -215,6 +371,6 @@ void pcd_metrics_tick(struct pcd_metrics *m)
 
 void pcd_metrics_close(struct pcd_metrics *m)
 {
-    psm_writer_close(m->w);
+    psm_writer_close(m->w); /* NULL-safe */
     m->w = NULL;
 }

@@ -26,7 +26,8 @@ enum pcd_resync_reason {
 };
 
 struct pcd_metrics {
-    psm_writer_t *w;
+    psm_writer_t *w; /* NULL: metrics disabled, every handle a sink */
+    char name[256];  /* the segment's name, for log lines */
     psm_counter_t *events_processed, *events_failed, *events_coalesced, *redis_reconnects;
     psm_counter_t *ignored[PCD_IGN_COUNT], *resyncs[PCD_RESYNC_COUNT];
     int flaps_id, oper_id;
@@ -38,16 +39,21 @@ struct pcd_metrics {
 };
 
 /**
- * pcd_metrics_open - open the segment and register every metric
+ * pcd_metrics_open - open the segment and register every metric, whatever it takes
  * @m: receives the handles
  * @shm_name: segment name
  * @group: group to own the segment, or NULL
- * @err: buffer for what failed
- * @errlen: size of @err
- * Returns 0, or -1 with @err filled.
+ *
+ * Never stops portsyncd. A segment that cannot be used (name held by another live
+ * writer, no space, no permission) gives metrics in private memory and one ERROR
+ * line naming the cause and the remedy; a segment holding one of portsyncd's
+ * metrics with another shape (an upgrade) is replaced, logged (its counters
+ * restart); without even private memory every handle is a sink.
+ * Returns 0 in the named segment, 1 in private memory (pcd_metrics_publish()
+ * later), -1 metrics disabled, -2 an invalid segment name (logged: a usage
+ * error the caller should exit on, as for any bad flag).
  */
-int pcd_metrics_open(struct pcd_metrics *m, const char *shm_name, const char *group, char *err,
-                     size_t errlen);
+int pcd_metrics_open(struct pcd_metrics *m, const char *shm_name, const char *group);
 
 /** pcd_metrics_port_flaps - the flap counter of @port (resolved once per port) */
 psm_counter_t *pcd_metrics_port_flaps(struct pcd_metrics *m, const char *port);
@@ -55,8 +61,22 @@ psm_counter_t *pcd_metrics_port_flaps(struct pcd_metrics *m, const char *port);
 /** pcd_metrics_port_oper - the oper-status gauge of @port */
 psm_gauge_t *pcd_metrics_port_oper(struct pcd_metrics *m, const char *port);
 
-/** pcd_metrics_tick - heartbeat and process metrics; call about once a second */
+/** pcd_metrics_heartbeat - tell readers the writer is alive; call at least every 250 ms */
+void pcd_metrics_heartbeat(struct pcd_metrics *m);
+
+/** pcd_metrics_tick - process metrics from /proc/self; call about once a second */
 void pcd_metrics_tick(struct pcd_metrics *m);
+
+/** pcd_metrics_is_private - 1 while the metrics live in private memory */
+int pcd_metrics_is_private(const struct pcd_metrics *m);
+
+/**
+ * pcd_metrics_publish - try to put private metrics under the segment's name
+ * @m: the metrics
+ * Logs once when it succeeds. Returns 1 published now, 0 nothing to do, -1 still
+ * private (logged at debug level).
+ */
+int pcd_metrics_publish(struct pcd_metrics *m);
 
 /** pcd_metrics_close - mark the writer gone and unmap */
 void pcd_metrics_close(struct pcd_metrics *m);

@@ -125,6 +125,8 @@ static int load_script(struct pcd_redis *r, const char *src, char sha[41], char 
 
 int pcd_redis_connect(struct pcd_redis *r, char *err, size_t errlen)
 {
+    int rc = -1;
+    atomic_store(&r->busy_since, now_ns());
     pcd_redis_close(r);
     if (r->o.socket)
         snprintf(r->where, sizeof r->where, "unix:%s", r->o.socket);
@@ -135,18 +137,21 @@ int pcd_redis_connect(struct pcd_redis *r, char *err, size_t errlen)
         !(r->state = connect_one(r, r->o.state_db, "STATE_DB", err, errlen)) ||
         load_script(r, set_script, r->set_sha, err, errlen) != 0 ||
         load_script(r, del_script, r->del_sha, err, errlen) != 0 ||
-        load_script(r, apply_script, r->apply_sha, err, errlen) != 0) {
+        load_script(r, apply_script, r->apply_sha, err, errlen) != 0)
         pcd_redis_close(r);
-        return -1;
-    }
-    return 0;
+    else
+        rc = 0;
+    atomic_store(&r->busy_since, 0);
+    return rc;
 }
 
 redisReply *pcd_redis_cmd(struct pcd_redis *r, redisContext *c, int argc, const char **argv,
                           const size_t *lens)
 {
     uint64_t t0 = now_ns();
+    atomic_store(&r->busy_since, t0);
     redisReply *rep = redisCommandArgv(c, argc, argv, lens);
+    atomic_store(&r->busy_since, 0);
     if (rep)
         observe(r, t0);
     return rep;

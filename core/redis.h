@@ -7,7 +7,9 @@
 #define PCD_REDIS_H
 
 #include <hiredis/hiredis.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "psm/writer.h"
 
@@ -25,6 +27,9 @@ struct pcd_redis {
     char set_sha[41], del_sha[41], apply_sha[41];
     psm_histogram_t *rtt; /* may be NULL */
     char where[300];      /* "unix:/path" or "tcp:host:port", for messages */
+    /* CLOCK_MONOTONIC ns at which the command (or connect) in flight began; 0: none.
+     * The monitor thread reads it: a stalled Redis degrades health. */
+    _Atomic uint64_t busy_since;
 };
 
 /**

@@ -430,31 +430,11 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
     return 0;
 }
 
-static void health_tick(struct pcd_sync *s)
-{
-    uint64_t failed = psm_counter_get(s->m->events_failed);
-    uint64_t now = mono_ns();
-    if (failed != s->last_failed) {
-        s->last_failed = failed;
-        s->failed_at_ns = now;
-    }
-    double h = 1.0;
-    int nl_ok = psm_gauge_get(s->m->netlink_connected) == 1.0;
-    if (!s->connected || !nl_ok)
-        h = 0.0;
-    else if (pcd_queue_ports(s->q) > s->q->cap / 2 ||
-             (s->failed_at_ns && now - s->failed_at_ns < 10000000000ull))
-        h = 0.5;
-    psm_gauge_set(s->m->health, h);
-    pcd_metrics_tick(s->m);
-}
-
 /* Connect with capped exponential backoff until connected or told to stop. */
 static int connect_backoff(struct pcd_sync *s)
 {
     int delay_ms = 100, attempts = 0;
     char err[512];
-    uint64_t last_tick = 0;
     while (!atomic_load(s->stop)) {
         if (pcd_redis_connect(&s->r, err, sizeof err) == 0) {
             s->connected = 1;
@@ -465,14 +445,9 @@ static int connect_backoff(struct pcd_sync *s)
         }
         if (attempts++ == 0 || delay_ms >= 5000)
             pcd_err("%s; retrying every %.1f s at most", err, 5.0);
-        /* Keep the heartbeat and health honest while we wait. */
-        for (int waited = 0; waited < delay_ms && !atomic_load(s->stop); waited += 50) {
+        /* Short sleeps: SIGTERM while waiting ends the wait promptly. */
+        for (int waited = 0; waited < delay_ms && !atomic_load(s->stop); waited += 50)
             usleep(50 * 1000);
-            if (mono_ns() - last_tick > 1000000000ull) {
-                health_tick(s);
-                last_tick = mono_ns();
-            }
-        }
         delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
     }
     return -1;
@@ -560,7 +535,6 @@ int pcd_sync_run(struct pcd_sync *s)
                 else
                     lost(s, s->r.appl, "checking the connection (PING)");
             }
-            health_tick(s);
         }
     }
     pcd_linkmon_stop(&s->lm); /* on every way out: the thread uses the queue and metrics */

@@ -24,7 +24,7 @@ struct pcd_sync {
     atomic_int *stop;
     int connected, warm, dpu, init_done, ready_sent, lm_started;
     struct pcd_nameset *pending_ports; /* CONFIG_DB ports without a netdev yet */
-    uint64_t last_failed, failed_at_ns, started_ns;
+    uint64_t started_ns;
 };
 
 /**

@@ -182,7 +182,7 @@ int psm_metric_register(psm_writer_t *w, const struct psm_metric_spec *s, char *
             errno = EEXIST;
             return psm__fail(err, errlen,
                              "metric %s: segment %s holds it with another type, labels or "
-                             "buckets (open it with replace to rebuild)",
+                             "buckets",
                              s->name, w->name);
         }
     }

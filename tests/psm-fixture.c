@@ -5,11 +5,16 @@
  * negative bounds, an empty family), then exits or holds the segment open.
  *
  *   psm-fixture --name NAME [--hold SECONDS] [--close] [--small] [--process]
+ *               [--old-portsyncd]
  *
  * Without --hold it exits right after writing, leaving the segment with a
  * dead writer (as after a crash); --close marks a clean exit instead. --small
  * builds a segment of a few kilobytes (the fuzzer's seed). --process adds a
  * process_cpu_seconds_total family, a name the exporter also uses for itself.
+ * --old-portsyncd adds two of portsyncd's metrics as an imagined older release
+ * had them: portsyncd_events_processed_total at 77, and
+ * portsyncd_event_latency_seconds with other buckets (0.5 1 5), so portsyncd
+ * finds a segment whose metric shapes differ from its own.
  */
 #include <math.h>
 #include <signal.h>
@@ -39,7 +44,7 @@ int main(int argc, char **argv)
 {
     const char *name = "psm-fixture";
     double hold = 0;
-    int close_clean = 0, small = 0, process = 0;
+    int close_clean = 0, small = 0, process = 0, old_portsyncd = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
             name = argv[++i];
@@ -51,9 +56,11 @@ int main(int argc, char **argv)
             small = 1;
         else if (strcmp(argv[i], "--process") == 0)
             process = 1;
+        else if (strcmp(argv[i], "--old-portsyncd") == 0)
+            old_portsyncd = 1;
         else {
             fprintf(stderr, "usage: psm-fixture --name NAME [--hold SECONDS] [--close] [--small] "
-                            "[--process]\n");
+                            "[--process] [--old-portsyncd]\n");
             return 2;
         }
     }
@@ -139,6 +146,20 @@ int main(int argc, char **argv)
     psm_histogram_t *h = psm_histogram_resolve(w, hn, NULL);
     for (int k = -20; k <= 20; k++)
         psm_histogram_observe(h, k);
+    if (old_portsyncd) {
+        static const double old_buckets[] = {.5, 1, 5};
+        int pe = reg(w, (struct psm_metric_spec){.name = "portsyncd_events_processed_total",
+                                                 .help = "Events handled (older release).",
+                                                 .type = PSM_COUNTER});
+        psm_counter_add(psm_counter_resolve(w, pe, NULL), 77);
+        int pl = reg(w, (struct psm_metric_spec){.name = "portsyncd_event_latency_seconds",
+                                                 .help = "Latency (older release's buckets).",
+                                                 .unit = "seconds",
+                                                 .type = PSM_HISTOGRAM,
+                                                 .bucket_count = 3,
+                                                 .bounds = old_buckets});
+        psm_histogram_observe(psm_histogram_resolve(w, pl, NULL), 0.7);
+    }
 
     if (hold > 0) {
         printf("ready\n");

@@ -1,8 +1,12 @@
 /*
  * tests/unit/test_health.c - portsyncd's health rules (core/health.c), one
- * test per rule and per boundary.
+ * test per rule and per boundary, and the monitor's reading of the other
+ * threads' state (core/monitor.c) into the rules' input.
  */
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #ifdef PSM_MINICR
 #include "minicr.h"
@@ -11,6 +15,7 @@
 #endif
 
 #include "health.h"
+#include "monitor.h"
 
 TestSuite(health, .timeout = 30);
 
@@ -100,4 +105,40 @@ Test(health, a_stalled_redis_is_named_before_the_queue_it_fills)
     in.redis_wait_ns = 3000000000u;
     in.queue_ports = 4000;
     expect(in, 0.5, "outstanding");
+}
+
+Test(health, the_monitor_reads_failures_connections_and_a_waiting_command)
+{
+    char name[64];
+    snprintf(name, sizeof name, "pcd-test-health-%d", (int)getpid());
+    struct pcd_metrics m;
+    cr_assert_eq(pcd_metrics_open(&m, name, NULL), 0);
+    struct pcd_queue q;
+    cr_assert_eq(pcd_queue_init(&q, 16), 0);
+    _Atomic uint64_t busy = 0;
+    struct pcd_monitor mon = {.m = &m, .q = &q, .redis_busy_since = &busy};
+    struct pcd_health_input in;
+
+    pcd_monitor_input(&mon, 100, &in);
+    cr_assert_eq(in.redis_connected, 0, "gauges start at 0 for this run");
+    cr_assert_eq(in.since_failure_ns, UINT64_MAX);
+    cr_assert_eq(in.redis_wait_ns, 0);
+    cr_assert_eq(in.queue_cap, 16);
+    cr_assert_eq(in.metrics_private, 0);
+
+    psm_gauge_set(m.redis_connected, 1);
+    psm_gauge_set(m.netlink_connected, 1);
+    psm_counter_inc(m.events_failed);
+    atomic_store(&busy, 1000);
+    pcd_monitor_input(&mon, 5000, &in);
+    cr_assert_eq(in.redis_connected, 1);
+    cr_assert_eq(in.netlink_connected, 1);
+    cr_assert_eq(in.since_failure_ns, 0, "a new failure is seen now");
+    cr_assert_eq(in.redis_wait_ns, 4000);
+    pcd_monitor_input(&mon, 9000, &in);
+    cr_assert_eq(in.since_failure_ns, 4000, "and ages from when it was seen");
+
+    pcd_queue_free(&q);
+    pcd_metrics_close(&m);
+    shm_unlink(name);
 }
