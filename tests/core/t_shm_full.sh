@@ -21,8 +21,7 @@ ip -n "$NS" link set p4 down
 check "STATE_DB follows a change" wait_for 5 state_matches_kernel 0 4
 check "the ERROR line names the cause" grep -q 'error: metrics segment .*cannot reserve .* bytes in /dev/shm: No space left on device' "$TMP/portsyncd.log"
 check "and the remedy" grep -q 'free space in the segment.s filesystem' "$TMP/portsyncd.log"
-sleep 6 # past the first publish retry (every 5 s)
-check "the retry was made and failed quietly" grep -q 'debug: metrics segment .*: still private: .*No space left' "$TMP/portsyncd.log"
+check "the retry (every 5 s) was made and failed quietly" wait_for 15 grep -q 'debug: metrics segment .*: still private: .*No space left' "$TMP/portsyncd.log"
 expect_eq "exactly one ERROR line" 1 "$(grep -c ' error: ' "$TMP/portsyncd.log")"
 check "portsyncd keeps running" kill -0 "$PCD_PID"
 ip -n "$NS" link set p4 up

@@ -9,7 +9,7 @@ start_redis
 make_ns
 seed_ports 0 4
 start_consumer
-"$BIN/psm-loadgen" --name "$SEG" --series 60 --threads 1 >>"$TMP/loadgen.log" 2>&1 &
+"$BIN/psm-loadgen" --name "$SEG" --series 60 --threads 0 >>"$TMP/loadgen.log" 2>&1 &
 LG=$!
 PIDS+=($LG)
 check "psm-loadgen holds the name" wait_for 10 bash -c "'$BIN/portsyncd-shmdump' --name $SEG --format prometheus | grep -q '^psm_loadgen_ops_total'"
