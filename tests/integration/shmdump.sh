@@ -60,7 +60,7 @@ expect_fail 1 "truncated header: 100 bytes" --name "$SEG.bad" --check
 cp "$good" "$bad"; printf 'NOTMAGIC' | dd of="$bad" bs=1 seek=0 conv=notrunc status=none
 expect_fail 1 "wrong magic" --name "$SEG.bad" --check
 cp "$good" "$bad"; printf '\x02\x00' | dd of="$bad" bs=1 seek=8 conv=notrunc status=none
-expect_fail 1 "unsupported format version 2.0" --name "$SEG.bad"
+expect_fail 1 "unsupported format version 2.1" --name "$SEG.bad"
 cp "$good" "$bad"; truncate -s 8192 "$bad"
 expect_fail 1 "truncated: header says" --name "$SEG.bad" --format prometheus
 cp "$good" "$bad"; printf '\xff\xff\xff\x00' | dd of="$bad" bs=1 seek=84 conv=notrunc status=none
