@@ -126,8 +126,9 @@ int psm_reader_open(psm_reader_t **r, const char *name, char *err, size_t errlen
  * regular file owned by the expected user with neither the group nor the other
  * write bit; anything else is refused with one line naming the path and what was
  * found there (FIFO, directory, owner uid and name, mode).
- * Returns 0, or -1 with errno set (ENOENT, EACCES, EPERM for a file the reader
- * does not trust, EPROTO for a bad segment) and @err filled. A writer builds a
+ * Returns 0, or -1 with errno set (EINVAL for an invalid name, ENOENT, EACCES,
+ * EPERM for a file the reader does not trust, ELOOP for a symbolic link at the
+ * path, EPROTO for a bad segment) and @err filled. A writer builds a
  * new segment under a temporary name and renames it into place, so a reader
  * never opens a half-built one.
  */
