@@ -386,11 +386,13 @@ void psm_reader_info(const psm_reader_t *r, struct psm_info *in)
     const struct psm_header *h = r->hdr;
     memset(in, 0, sizeof *in);
     in->major = h->major;
-    in->minor = h->minor;
+    /* A writer of a newer minor re-attaching to an older segment raises it. */
+    in->minor = __atomic_load_n(&h->minor, __ATOMIC_RELAXED);
     in->layout_hash = h->layout_hash;
     in->segment_size = r->segment_size;
     in->generation = atomic_load_explicit(&h->generation, memory_order_acquire);
-    in->writer_pid = atomic_load_explicit(&h->writer_pid, memory_order_relaxed);
+    /* Acquire: the writer stores its pid last, so what follows belongs to that pid. */
+    in->writer_pid = atomic_load_explicit(&h->writer_pid, memory_order_acquire);
     in->writer_start_ticks = atomic_load_explicit(&h->writer_start_ticks, memory_order_relaxed);
     in->writer_start_realtime =
         atomic_load_explicit(&h->writer_start_realtime, memory_order_relaxed);
@@ -409,6 +411,11 @@ void psm_reader_info(const psm_reader_t *r, struct psm_info *in)
     in->overflow_cells = atomic_load_explicit(&h->overflow_cells, memory_order_relaxed);
     in->dev = r->dev;
     in->ino = r->ino;
+    /* Bytes 184..199 are reserved (zero) in minor 0: only minor 1 gives them meaning. */
+    if (in->minor >= 1) {
+        in->writer_pidns_dev = atomic_load_explicit(&h->writer_pidns_dev, memory_order_relaxed);
+        in->writer_pidns_ino = atomic_load_explicit(&h->writer_pidns_ino, memory_order_relaxed);
+    }
 }
 
 /* Check a blob string against the used blob; fill @v. */
@@ -743,33 +750,4 @@ int psm_reader_refresh(psm_reader_t *r)
     *n = old;
     psm_reader_close(n);
     return 1;
-}
-
-void psm_reader_liveness(const psm_reader_t *r, double max_age, struct psm_liveness *l)
-{
-    const struct psm_header *h = r->hdr;
-    uint64_t hb = atomic_load_explicit(&h->heartbeat_boottime, memory_order_relaxed);
-    uint64_t now = psm__boottime_ns();
-    memset(l, 0, sizeof *l);
-    l->pid = atomic_load_explicit(&h->writer_pid, memory_order_relaxed);
-    l->heartbeat_age = now > hb ? (double)(now - hb) / 1e9 : 0.0;
-    if (l->pid <= 0) {
-        l->reason = "the writer closed the segment";
-        return;
-    }
-    if (kill(l->pid, 0) != 0 && errno == ESRCH) {
-        l->reason = "the writer process no longer exists";
-        return;
-    }
-    uint64_t want = atomic_load_explicit(&h->writer_start_ticks, memory_order_relaxed);
-    uint64_t have = psm__proc_start_ticks(l->pid);
-    if (want && have && want != have) {
-        l->reason = "the writer's pid now belongs to another process";
-        return;
-    }
-    if (l->heartbeat_age > max_age) {
-        l->reason = "the writer's heartbeat is stale";
-        return;
-    }
-    l->alive = 1;
 }

@@ -65,6 +65,9 @@ struct psm_info {
     uint64_t overflow_desc, overflow_series, overflow_blob, overflow_cells;
     dev_t dev;
     ino_t ino;
+    /* Minor >= 1: the writer's PID namespace (st_dev, st_ino of /proc/self/ns/pid);
+     * 0 when not recorded (minor 0, or the writer could not read /proc). */
+    uint64_t writer_pidns_dev, writer_pidns_ino;
 };
 
 /* How psm_reader_liveness() judged the writer. */
