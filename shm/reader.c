@@ -590,8 +590,17 @@ int psm_reader_load(psm_reader_t *r)
                      "truncated to %lld bytes while mapped (segment size %llu): damaged or "
                      "replaced in place",
                      (long long)st.st_size, (unsigned long long)r->segment_size);
-    uint32_t nd = atomic_load_explicit(&h->desc_count, memory_order_acquire);
+    /*
+     * series_count first: a series is published after its descriptor, so the
+     * acquire on series_count makes every descriptor its series refer to visible
+     * to the desc_count load that follows. The other order lets a descriptor and
+     * a series of it be published between the two loads: the series would point
+     * at a descriptor beyond the count and a valid segment would be rejected.
+     * blob_used and cells_used come last for the same reason: everything a
+     * counted record points at was appended before the record was counted.
+     */
     uint32_t ns = atomic_load_explicit(&h->series_count, memory_order_acquire);
+    uint32_t nd = atomic_load_explicit(&h->desc_count, memory_order_acquire);
     uint64_t blob_used = atomic_load_explicit(&h->blob_used, memory_order_acquire);
     uint64_t cells_used = atomic_load_explicit(&h->cells_used, memory_order_acquire);
     if (nd > r->desc_cap)
