@@ -200,6 +200,31 @@ Test(liveness, a_segment_without_a_recorded_namespace_is_judged_by_heartbeat)
     }
 }
 
+/* Minor 0 with bytes at 184..199: they were reserved then, and mean nothing now. */
+static void edit_minor0_with_our_namespace(struct psm_header *h, void *ctx)
+{
+    (void)ctx;
+    h->minor = 0;
+    atomic_store(&h->writer_pid, 1);
+    atomic_store(&h->heartbeat_boottime, boottime_ns());
+}
+
+Test(liveness, a_minor_0_segment_opens_and_its_reserved_bytes_mean_nothing)
+{
+    psm_writer_close(tu_writer(&(struct psm_writer_opts){.name = seg}));
+    craft_copy(edit_minor0_with_our_namespace, NULL); /* our namespace stays at 184/192 */
+    psm_reader_t *r = copy_reader();
+    struct psm_info in;
+    psm_reader_info(r, &in);
+    cr_assert_eq(in.minor, 0);
+    cr_assert_eq(in.writer_pidns_dev, 0, "minor 0: bytes 184.. read as a namespace");
+    cr_assert_eq(in.writer_pidns_ino, 0, "minor 0: bytes 192.. read as a namespace");
+    struct psm_liveness l;
+    psm_reader_liveness(r, 5.0, &l);
+    cr_assert_eq(l.method, PSM_LIVENESS_HEARTBEAT);
+    psm_reader_close(r);
+}
+
 Test(liveness, a_heartbeat_from_the_future_is_not_alive)
 {
     psm_writer_close(tu_writer(&(struct psm_writer_opts){.name = seg}));
