@@ -5,6 +5,7 @@
  * processes and real PID namespaces (unshare(CLONE_NEWPID)), no mocks.
  */
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -288,8 +289,9 @@ static int heartbeating_writer(int fd)
         if (n == 0 || (n == 1 && c == 'q'))
             break; /* told to stop, or the test is gone */
         if (n == 1 && c == 's') {
-            /* Stop heartbeating, stay alive: a hung writer. */
-            if (read(fd, &c, 1) != 1)
+            /* Stop heartbeating, stay alive: a hung writer, until the next byte. */
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            if (poll(&pfd, 1, -1) != 1 || read(fd, &c, 1) != 1)
                 break;
             continue;
         }
@@ -321,6 +323,7 @@ Test(liveness, a_live_writer_in_a_real_other_pid_namespace_is_alive_by_heartbeat
     cr_assert_eq(l.method, PSM_LIVENESS_HEARTBEAT);
     cr_assert_not(l.alive, "a writer silent for %.2f s counts as alive", l.heartbeat_age);
     cr_assert(strstr(l.reason, "stale"), "%s", l.reason);
+    cr_assert_eq(waitpid(pid, NULL, WNOHANG), 0, "the silent writer is not running any more");
     cr_assert_eq(write(p[1], "gq", 2), 2);
     int st;
     waitpid(pid, &st, 0);
