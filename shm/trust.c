@@ -164,6 +164,9 @@ void psm_reader_liveness(const psm_reader_t *r, double max_age, struct psm_liven
      * written before a reboot (a segment kept on disk) or by a broken writer.
      */
     if (hb > now + FUTURE_SLACK_NS) {
+        /* Its true age is unknown but at least the time since boot: say that, so a
+         * caller comparing the age with a limit sees it as old, not fresh. */
+        l->heartbeat_age = (double)now / 1e9;
         l->reason = "the writer's heartbeat is in the future: written before a reboot, or by "
                     "a broken writer";
         return;

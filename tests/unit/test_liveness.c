@@ -237,6 +237,9 @@ Test(liveness, a_heartbeat_from_the_future_is_not_alive)
     cr_assert_not(l.alive, "a heartbeat an hour ahead counts as fresh");
     cr_assert_eq(l.method, PSM_LIVENESS_HEARTBEAT);
     cr_assert(l.reason && strstr(l.reason, "future"), "%s", l.reason ? l.reason : "(no reason)");
+    /* At least as old as this boot: a caller that compares ages sees it as old. */
+    cr_assert_geq(l.heartbeat_age, (double)boottime_ns() / 1e9 - 1.0, "age %.3f s",
+                  l.heartbeat_age);
     psm_reader_close(r);
 }
 

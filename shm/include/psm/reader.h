@@ -83,7 +83,8 @@ enum psm_liveness_method {
 struct psm_liveness {
     int alive;                       /* 1: the writer process exists and heartbeats */
     pid_t pid;                       /* 0: the writer closed the segment cleanly */
-    double heartbeat_age;            /* seconds since the last heartbeat */
+    double heartbeat_age;            /* seconds since the last heartbeat (one from the
+                                        future, i.e. before a reboot: the time since boot) */
     const char *reason;              /* when not alive: why, for logs */
     enum psm_liveness_method method; /* how it was judged */
 };
