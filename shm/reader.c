@@ -259,10 +259,19 @@ static int reader_open_failed(psm_reader_t *r, int e)
  */
 static int reader_map(psm_reader_t *r)
 {
+    char where[2 * PSM_MAX_PATH_LEN + 16];
+    reader_where(r, where, sizeof where);
+    /*
+     * Refuse what is plainly not a segment before opening it: opening a device
+     * can do things (a tape rewinds on close), and a FIFO need not be touched.
+     * The fstat() below still decides, should the file change in between.
+     */
+    struct stat st;
+    if (lstat(r->path, &st) == 0 && !S_ISREG(st.st_mode))
+        return psm__stat_trusted(&st, r->owner, where, r->err, sizeof r->err);
     int fd = open(r->path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
         return reader_open_failed(r, errno);
-    struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
@@ -270,8 +279,6 @@ static int reader_map(psm_reader_t *r)
         errno = e;
         return -1;
     }
-    char where[2 * PSM_MAX_PATH_LEN + 16];
-    reader_where(r, where, sizeof where);
     if (psm__stat_trusted(&st, r->owner, where, r->err, sizeof r->err) != 0) {
         int e = errno;
         close(fd);

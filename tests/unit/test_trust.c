@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -139,6 +140,14 @@ Test(trust, a_socket_at_the_path_is_refused)
     cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0, "bind: %s", strerror(errno));
     expect_refused(seg, NULL, EPERM, "is a socket", path);
     close(s);
+}
+
+Test(trust, a_device_at_the_path_is_refused)
+{
+    /* /dev/null's numbers: harmless even if it were opened. */
+    if (mknod(path, S_IFCHR | 0644, makedev(1, 3)) != 0)
+        cr_skip_test("mknod not permitted here: %s", strerror(errno));
+    expect_refused(seg, NULL, EPERM, "is a character device", path);
 }
 
 Test(trust, a_segment_owned_by_another_user_is_refused)
