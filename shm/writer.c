@@ -218,12 +218,13 @@ int psm__writer_other_alive(const struct psm_reader *r, pid_t *pid)
     struct psm_liveness lv;
     psm_reader_liveness(r, 1e9, &lv);
     *pid = lv.pid;
-    if (lv.pid <= 0 || lv.pid == getpid())
+    if (lv.pid <= 0)
         return 0;
-    /* Across PID namespaces the pid means nothing here: the heartbeat decides. */
+    /* Across PID namespaces the pid means nothing here, not even equal to ours: the
+     * heartbeat decides. */
     if (lv.method == PSM_LIVENESS_HEARTBEAT)
         return lv.heartbeat_age <= PSM_TAKEOVER_AGE_S;
-    return lv.alive;
+    return lv.alive && lv.pid != getpid();
 }
 
 /* A segment found at the name, mapped read-write and validated. */
