@@ -65,6 +65,9 @@ int psm__proc_is_own(void);
 /* "a FIFO", "a directory", "a socket", ...: what a file of @mode is, for messages. */
 const char *psm__file_kind(mode_t mode);
 
+/* "uid 0 (root)", or "uid 123456" for a uid without a name here. */
+void psm__uid_label(uid_t uid, char *out, size_t len);
+
 struct stat;
 /*
  * 0 if @st is a file a reader trusts: a regular file owned by @owner that neither

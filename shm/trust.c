@@ -58,7 +58,7 @@ int psm_owner_parse(const char *s, uid_t *uid, char *err, size_t errlen)
 }
 
 /* "uid 0 (root)", or "uid 123456" for a uid without a name here. */
-static void uid_label(uid_t uid, char *out, size_t len)
+void psm__uid_label(uid_t uid, char *out, size_t len)
 {
     struct passwd pw, *res = NULL;
     char buf[4096];
@@ -99,8 +99,8 @@ int psm__stat_trusted(const struct stat *st, uid_t owner, const char *where, cha
     }
     if (st->st_uid != owner) {
         char have[300], want[300];
-        uid_label(st->st_uid, have, sizeof have);
-        uid_label(owner, want, sizeof want);
+        psm__uid_label(st->st_uid, have, sizeof have);
+        psm__uid_label(owner, want, sizeof want);
         errno = EPERM;
         return psm__fail(err, errlen, "%s is owned by %s, expected %s: not trusted", where, have,
                          want);

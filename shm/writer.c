@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,51 +144,10 @@ static int writer_create(psm_writer_t *w, const struct psm_writer_opts *o, char 
     return writer_alloc_index(w, err, errlen);
 }
 
-static const char *file_kind(mode_t m)
-{
-    return S_ISDIR(m)    ? "a directory"
-           : S_ISFIFO(m) ? "a FIFO"
-           : S_ISLNK(m)  ? "a symbolic link"
-           : S_ISSOCK(m) ? "a socket"
-           : S_ISCHR(m)  ? "a character device"
-           : S_ISBLK(m)  ? "a block device"
-                         : "not a regular file";
-}
-
-static const char *user_name(uid_t uid, char *buf, size_t len)
-{
-    struct passwd pw, *res = NULL;
-    char tmp[1024];
-    if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &res) == 0 && res)
-        snprintf(buf, len, "%s", pw.pw_name);
-    else
-        snprintf(buf, len, "no user name");
-    return buf;
-}
-
-/*
- * 1 if this writer trusts the file @st describes as one it made; otherwise 0
- * with @why saying what was found.
- */
+/* 1 if the file @st describes is one this writer made; otherwise 0, @why saying what it is. */
 static int file_trusted(const struct stat *st, char *why, size_t whylen)
 {
-    char user[64];
-    if (!S_ISREG(st->st_mode)) {
-        snprintf(why, whylen, "it is %s", file_kind(st->st_mode));
-        return 0;
-    }
-    if (st->st_uid != geteuid()) {
-        snprintf(why, whylen, "it is owned by uid %u (%s), not by this writer (uid %u)",
-                 (unsigned)st->st_uid, user_name(st->st_uid, user, sizeof user),
-                 (unsigned)geteuid());
-        return 0;
-    }
-    if (st->st_mode & 022) {
-        snprintf(why, whylen, "its mode %04o lets %s write it", (unsigned)(st->st_mode & 07777),
-                 (st->st_mode & 002) ? "anyone" : "its group");
-        return 0;
-    }
-    return 1;
+    return psm__stat_trusted(st, geteuid(), "it", why, whylen) == 0;
 }
 
 /*
@@ -200,15 +158,15 @@ static int file_trusted(const struct stat *st, char *why, size_t whylen)
 static int replace_allowed(const psm_writer_t *w, const struct stat *st, char *err, size_t errlen)
 {
     struct stat d;
-    char user[64];
+    char user[320];
     if (geteuid() == 0 || st->st_uid == geteuid() || stat(w->dir, &d) != 0 ||
         !(d.st_mode & S_ISVTX) || d.st_uid == geteuid())
         return 0;
-    user_name(st->st_uid, user, sizeof user);
+    psm__uid_label(st->st_uid, user, sizeof user);
     psm__fail(err, errlen,
-              "segment %s: %s is owned by uid %u (%s) in the sticky directory %s: this "
-              "writer (uid %u) can neither use nor replace it; remove it",
-              w->name, w->path, (unsigned)st->st_uid, user, w->dir, (unsigned)geteuid());
+              "segment %s: %s is owned by %s in the sticky directory %s: this writer (uid %u) "
+              "can neither use nor replace it; remove it",
+              w->name, w->path, user, w->dir, (unsigned)geteuid());
     errno = EPERM;
     return -1;
 }

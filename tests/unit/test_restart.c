@@ -293,13 +293,13 @@ Test(restart, a_segment_made_by_user_nobody_with_mode_0666_is_replaced_never_att
 Test(restart, a_root_made_segment_with_mode_0666_is_replaced_never_attached)
 {
     plant_segment(0, 0666);
-    expect_replaced_not_attached(0, "mode 0666 lets anyone write it");
+    expect_replaced_not_attached(0, "has mode 0666: group or others may write it");
 }
 
 Test(restart, a_segment_writable_by_its_group_is_replaced_never_attached)
 {
     plant_segment(0, 0660);
-    expect_replaced_not_attached(0, "mode 0660 lets its group write it");
+    expect_replaced_not_attached(0, "has mode 0660: group or others may write it");
 }
 
 Test(restart, a_symbolic_link_at_the_name_is_replaced_and_its_target_left_alone)
