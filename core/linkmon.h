@@ -44,7 +44,11 @@ struct pcd_linkmon {
     uint32_t seq, dump_seq;
     int dump_active, dump_intr, dump_initial, redump, running;
     uint64_t dump_started; /* CLOCK_MONOTONIC ns of the dump in flight */
-    unsigned reasons;      /* enum pcd_resync_reason bits the next dump answers */
+    /* While the socket is closed after a failure: when to try again, and how long to wait next. */
+    uint64_t retry_at;
+    unsigned retry_ms, failures;
+    char last_failure[384]; /* the last failure logged, to log a repeat only every 5 s */
+    unsigned reasons;       /* enum pcd_resync_reason bits the next dump answers */
     uint32_t dump_gen;
     struct pcd_port *ports;
     uint32_t nports, cap_ports;
