@@ -243,24 +243,51 @@ static int copy_port(struct pcd_sync *s, const char *name, redisReply *h)
     return rc;
 }
 
-static int config_ports(struct pcd_sync *s)
+/*
+ * CONFIG_DB's ports and, on a cold start, which of them a consumer had already
+ * taken before this run (APPL_DB PORT_TABLE:<name> has admin_status: a
+ * portsyncd-only restart, their netdevs exist). Decided once, before the first
+ * copy attempt, and kept across retries: after a partial copy the consumer has
+ * taken some ports from *this* run, and asking again would drop them from the
+ * "not yet created" set, announcing PortInitDone before their netdevs exist.
+ */
+struct pcd_config_plan {
+    char **names;
+    uint8_t *consumed; /* cold start: 1 if consumed before this run */
+    size_t n;
+};
+
+static void plan_free(struct pcd_config_plan *p)
+{
+    for (size_t i = 0; p && i < p->n; i++)
+        free(p->names[i]);
+    if (p) {
+        free(p->names);
+        free(p->consumed);
+    }
+    free(p);
+}
+
+/* SCAN CONFIG_DB PORT|*, then (cold) the consumed check. Returns the plan, or NULL (lost). */
+static struct pcd_config_plan *config_plan(struct pcd_sync *s)
 {
     /* SCAN, not KEYS: a large CONFIG_DB is not blocked while we read it. */
     char cursor[32] = "0";
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    int rc = -1;
+    struct pcd_config_plan *p = calloc(1, sizeof *p);
+    size_t cap = 0;
+    if (!p)
+        return NULL;
     do {
         redisReply *rep = cmd(s, s->r.config, 6,
                               (const char *[]){"SCAN", cursor, "MATCH", "PORT|*", "COUNT", "1000"});
         if (!rep)
-            goto out;
+            goto fail;
         if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
             rep->element[0]->type != REDIS_REPLY_STRING ||
             rep->element[1]->type != REDIS_REPLY_ARRAY) {
             pcd_err("CONFIG_DB SCAN returned an unexpected reply");
             freeReplyObject(rep);
-            goto out;
+            goto fail;
         }
         snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
         redisReply *keys = rep->element[1];
@@ -276,79 +303,96 @@ static int config_ports(struct pcd_sync *s)
                 continue;
             }
             int dup = 0;
-            for (size_t d = 0; d < n && !dup; d++)
-                dup = strlen(names[d]) == kl && memcmp(names[d], k, kl) == 0;
+            for (size_t d = 0; d < p->n && !dup; d++)
+                dup = strlen(p->names[d]) == kl && memcmp(p->names[d], k, kl) == 0;
             if (dup)
                 continue; /* SCAN may return a key more than once */
-            if (n == cap) {
+            if (p->n == cap) {
                 cap = cap ? cap * 2 : 64;
-                char **p = realloc(names, cap * sizeof *p);
-                if (!p) {
+                char **names = realloc(p->names, cap * sizeof *names);
+                if (!names) {
                     freeReplyObject(rep);
-                    goto out;
+                    goto fail;
                 }
-                names = p;
+                p->names = names;
             }
-            names[n++] = strndup(k, kl);
+            p->names[p->n++] = strndup(k, kl);
         }
         freeReplyObject(rep);
     } while (strcmp(cursor, "0") != 0);
 
-    for (size_t i = 0; i < n; i++)
-        set_add(s->pending_ports, names[i]);
-    if (!s->warm) {
-        /* A portsyncd-only restart: ports orchagent already consumed have netdevs. */
-        for (size_t i = 0; i < n; i++) {
-            char key[64];
-            snprintf(key, sizeof key, "PORT_TABLE:%s", names[i]);
-            redisReply *rep =
-                cmd(s, s->r.appl, 3, (const char *[]){"HEXISTS", key, "admin_status"});
-            if (!rep)
-                goto out;
-            if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
-                set_del(s->pending_ports, names[i]);
-            freeReplyObject(rep);
-        }
-        size_t copied = 0;
-        for (size_t i = 0; i < n; i++) {
-            char key[64];
-            snprintf(key, sizeof key, "PORT|%s", names[i]);
-            redisReply *h = cmd(s, s->r.config, 2, (const char *[]){"HGETALL", key});
-            if (!h)
-                goto out;
-            int c = copy_port(s, names[i], h);
-            freeReplyObject(h);
-            if (c < 0)
-                goto out;
-            if (c == 0) {
-                copied++;
-            } else {
-                set_del(s->pending_ports, names[i]);
-            }
-        }
-        char count[32], err[512];
-        snprintf(count, sizeof count, "%zu", copied);
-        const char *fv[] = {"count", count};
-        size_t fl[] = {5, strlen(count)};
-        int prc = pcd_pst_set(&s->r, "PortConfigDone", 14, 1, fv, fl, err, sizeof err);
-        if (prc < 0)
-            goto out;
-        if (prc > 0)
-            pcd_err("PortConfigDone: %s", err);
-        pcd_notice("copied %zu CONFIG_DB ports to APPL_DB PORT_TABLE; PortConfigDone count=%zu",
-                   copied, copied);
-    } else {
-        pcd_notice("warm start: %zu CONFIG_DB ports, APPL_DB copy and PortConfigDone skipped", n);
+    p->consumed = calloc(p->n ? p->n : 1, 1);
+    if (!p->consumed)
+        goto fail;
+    for (size_t i = 0; i < p->n && !s->warm; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "PORT_TABLE:%s", p->names[i]);
+        redisReply *rep = cmd(s, s->r.appl, 3, (const char *[]){"HEXISTS", key, "admin_status"});
+        if (!rep)
+            goto fail;
+        p->consumed[i] = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+        freeReplyObject(rep);
+    }
+    /* Warm and cold: every port not consumed before this run waits for its netdev. */
+    for (size_t i = 0; i < p->n; i++)
+        if (!p->consumed[i])
+            set_add(s->pending_ports, p->names[i]);
+    return p;
+fail:
+    plan_free(p);
+    return NULL;
+}
+
+/* The copy of every planned port, then PortConfigDone; 0, or -1 when the connection was lost. */
+static int config_copy(struct pcd_sync *s, const struct pcd_config_plan *p)
+{
+    size_t copied = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "PORT|%s", p->names[i]);
+        redisReply *h = cmd(s, s->r.config, 2, (const char *[]){"HGETALL", key});
+        if (!h)
+            return -1;
+        int c = copy_port(s, p->names[i], h);
+        freeReplyObject(h);
+        if (c < 0)
+            return -1;
+        if (c == 0)
+            copied++;
+        else
+            set_del(s->pending_ports, p->names[i]);
+    }
+    char count[32], err[512];
+    snprintf(count, sizeof count, "%zu", copied);
+    const char *fv[] = {"count", count};
+    size_t fl[] = {5, strlen(count)};
+    int prc = pcd_pst_set(&s->r, "PortConfigDone", 14, 1, fv, fl, err, sizeof err);
+    if (prc < 0)
+        return -1;
+    if (prc > 0)
+        pcd_err("PortConfigDone: %s", err);
+    pcd_notice("copied %zu CONFIG_DB ports to APPL_DB PORT_TABLE; PortConfigDone count=%zu", copied,
+               copied);
+    return 0;
+}
+
+static int config_ports(struct pcd_sync *s)
+{
+    if (!s->plan && !(s->plan = config_plan(s))) {
+        lost(s, s->r.config, "reading CONFIG_DB ports");
+        return -1;
+    }
+    if (s->warm) {
+        pcd_notice("warm start: %zu CONFIG_DB ports, APPL_DB copy and PortConfigDone skipped",
+                   s->plan->n);
+    } else if (config_copy(s, s->plan) != 0) {
+        lost(s, s->r.config, "copying CONFIG_DB ports");
+        return -1;
     }
     psm_gauge_set(s->m->config_done, 1);
-    rc = 0;
-out:
-    if (rc < 0)
-        lost(s, s->r.config, "copying CONFIG_DB ports");
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return rc;
+    plan_free(s->plan);
+    s->plan = NULL;
+    return 0;
 }
 
 /* ---- the event loop ---- */
@@ -511,6 +555,8 @@ int pcd_sync_run(struct pcd_sync *s)
             pcd_linkmon_stop(&s->lm);
         pcd_redis_close(&s->r);
         set_free(s->pending_ports);
+        plan_free(s->plan);
+        s->plan = NULL;
         return atomic_load(s->stop) ? 0 : -1;
     }
     struct pcd_event batch[BATCH_MAX];
