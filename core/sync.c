@@ -21,59 +21,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "portset.h"
 #include "sync.h"
 
 #define BATCH_MAX 256
-
-/* ---- a small set of port names (CONFIG_DB ports still waiting for a netdev) ---- */
-
-struct pcd_nameset {
-    char **names;
-    uint32_t n, cap;
-};
-
-static int set_find(const struct pcd_nameset *s, const char *name)
-{
-    for (uint32_t i = 0; i < s->n; i++)
-        if (strcmp(s->names[i], name) == 0)
-            return (int)i;
-    return -1;
-}
-
-static void set_add(struct pcd_nameset *s, const char *name)
-{
-    if (set_find(s, name) >= 0)
-        return;
-    if (s->n == s->cap) {
-        uint32_t cap = s->cap ? s->cap * 2 : 64;
-        char **p = realloc(s->names, cap * sizeof *p);
-        if (!p)
-            return;
-        s->names = p;
-        s->cap = cap;
-    }
-    char *d = strdup(name);
-    if (d)
-        s->names[s->n++] = d;
-}
-
-static void set_del(struct pcd_nameset *s, const char *name)
-{
-    int i = set_find(s, name);
-    if (i < 0)
-        return;
-    free(s->names[i]);
-    s->names[i] = s->names[--s->n];
-}
-
-static void set_free(struct pcd_nameset *s)
-{
-    for (uint32_t i = 0; s && i < s->n; i++)
-        free(s->names[i]);
-    if (s)
-        free(s->names);
-    free(s);
-}
 
 /* ---- helpers ---- */
 
@@ -336,7 +287,7 @@ static struct pcd_config_plan *config_plan(struct pcd_sync *s)
     /* Warm and cold: every port not consumed before this run waits for its netdev. */
     for (size_t i = 0; i < p->n; i++)
         if (!p->consumed[i])
-            set_add(s->pending_ports, p->names[i]);
+            pcd_portset_add(s->pending_ports, p->names[i]);
     return p;
 fail:
     plan_free(p);
@@ -360,7 +311,7 @@ static int config_copy(struct pcd_sync *s, const struct pcd_config_plan *p)
         if (c == 0)
             copied++;
         else
-            set_del(s->pending_ports, p->names[i]);
+            pcd_portset_del(s->pending_ports, p->names[i]);
     }
     char count[32], err[512];
     snprintf(count, sizeof count, "%zu", copied);
@@ -463,7 +414,7 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
         }
         psm_histogram_observe(s->m->event_latency, (double)(now - ev[i].t_first) / 1e9);
         if (ev[i].type == RTM_NEWLINK) {
-            set_del(s->pending_ports, ev[i].name);
+            pcd_portset_del(s->pending_ports, ev[i].name);
             pcd_debug("STATE_DB PORT_TABLE|%s: oper %s admin %s mtu %s", ev[i].name, ops[i].oper,
                       ops[i].admin, ops[i].mtu);
         } else {
@@ -549,12 +500,16 @@ int pcd_sync_run(struct pcd_sync *s)
 {
     s->started_ns = mono_ns();
     s->pending_ports = calloc(1, sizeof *s->pending_ports);
+    if (s->pending_ports)
+        pcd_portset_init(s->pending_ports, NULL);
     s->r.rtt = s->m->redis_latency;
     if (!s->pending_ports || startup(s) != 0) {
         if (s->lm_started)
             pcd_linkmon_stop(&s->lm);
         pcd_redis_close(&s->r);
-        set_free(s->pending_ports);
+        if (s->pending_ports)
+            pcd_portset_free(s->pending_ports);
+        free(s->pending_ports);
         plan_free(s->plan);
         s->plan = NULL;
         return atomic_load(s->stop) ? 0 : -1;
@@ -586,7 +541,8 @@ int pcd_sync_run(struct pcd_sync *s)
                 pcd_linkmon_resync(&s->lm, PCD_RESYNC_QUEUE_FULL);
             continue;
         }
-        if (!s->init_done && s->pending_ports->n == 0 && write_port_init_done(s) != 0)
+        if (!s->init_done && pcd_portset_all_created(s->pending_ports) &&
+            write_port_init_done(s) != 0)
             continue;
         if (!s->ready_sent && atomic_load(&s->lm.initial_done) && pcd_queue_pending(s->q) == 0) {
             s->ready_sent = 1;
@@ -615,7 +571,9 @@ int pcd_sync_run(struct pcd_sync *s)
         pcd_warn("exiting with %llu events not applied (Redis unavailable)",
                  (unsigned long long)left);
     pcd_redis_close(&s->r);
-    set_free(s->pending_ports);
+    if (s->pending_ports)
+        pcd_portset_free(s->pending_ports);
+    free(s->pending_ports);
     sd_notify("STOPPING=1");
     return 0;
 }
