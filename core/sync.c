@@ -219,26 +219,30 @@ static void plan_free(struct pcd_config_plan *p)
     free(p);
 }
 
-/* SCAN CONFIG_DB PORT|*, then (cold) the consumed check. Returns the plan, or NULL (lost). */
-static struct pcd_config_plan *config_plan(struct pcd_sync *s)
+/*
+ * SCAN CONFIG_DB PORT|*, then (cold) the consumed check. Returns the plan, or
+ * NULL with *@oom set when memory ran out, clear when the connection was lost.
+ */
+static struct pcd_config_plan *config_plan(struct pcd_sync *s, int *oom)
 {
     /* SCAN, not KEYS: a large CONFIG_DB is not blocked while we read it. */
     char cursor[32] = "0";
     struct pcd_config_plan *p = calloc(1, sizeof *p);
     size_t cap = 0;
+    *oom = 1;
     if (!p)
         return NULL;
     do {
         redisReply *rep = cmd(s, s->r.config, 6,
                               (const char *[]){"SCAN", cursor, "MATCH", "PORT|*", "COUNT", "1000"});
         if (!rep)
-            goto fail;
+            goto lost;
         if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
             rep->element[0]->type != REDIS_REPLY_STRING ||
             rep->element[1]->type != REDIS_REPLY_ARRAY) {
             pcd_err("CONFIG_DB SCAN returned an unexpected reply");
             freeReplyObject(rep);
-            goto fail;
+            goto lost;
         }
         snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
         redisReply *keys = rep->element[1];
@@ -267,7 +271,11 @@ static struct pcd_config_plan *config_plan(struct pcd_sync *s)
                 }
                 p->names = names;
             }
-            p->names[p->n++] = strndup(k, kl);
+            if (!(p->names[p->n] = strndup(k, kl))) {
+                freeReplyObject(rep);
+                goto fail;
+            }
+            p->n++;
         }
         freeReplyObject(rep);
     } while (strcmp(cursor, "0") != 0);
@@ -280,18 +288,45 @@ static struct pcd_config_plan *config_plan(struct pcd_sync *s)
         snprintf(key, sizeof key, "PORT_TABLE:%s", p->names[i]);
         redisReply *rep = cmd(s, s->r.appl, 3, (const char *[]){"HEXISTS", key, "admin_status"});
         if (!rep)
-            goto fail;
+            goto lost;
         p->consumed[i] = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
         freeReplyObject(rep);
     }
-    /* Warm and cold: every port not consumed before this run waits for its netdev. */
-    for (size_t i = 0; i < p->n; i++)
-        if (!p->consumed[i])
-            pcd_portset_add(s->pending_ports, p->names[i]);
     return p;
+lost:
+    *oom = 0;
 fail:
     plan_free(p);
     return NULL;
+}
+
+/*
+ * The "not yet created" set from the plan: every port not consumed before this
+ * run, warm or cold. Returns 0, or -1 (logged) when a name could not be stored;
+ * the set is then incomplete, so PortInitDone cannot come early, and the caller
+ * builds it again.
+ */
+static int pending_build(struct pcd_sync *s, const struct pcd_config_plan *p)
+{
+    pcd_portset_free(s->pending_ports);
+    pcd_portset_init(s->pending_ports, NULL);
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->consumed[i] || pcd_portset_add(s->pending_ports, p->names[i]) >= 0)
+            continue;
+        pcd_err("cannot remember CONFIG_DB port %s as waiting for its netdev (%s; %u of %zu "
+                "ports held): PortInitDone waits, retrying in 1 s",
+                p->names[i], strerror(errno), s->pending_ports->count, p->n);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sleep @ms in short steps; returns -1 if told to stop meanwhile. */
+static int pause_ms(struct pcd_sync *s, int ms)
+{
+    for (int waited = 0; waited < ms && !atomic_load(s->stop); waited += 50)
+        usleep(50 * 1000);
+    return atomic_load(s->stop) ? -1 : 0;
 }
 
 /* The copy of every planned port, then PortConfigDone; 0, or -1 when the connection was lost. */
@@ -329,9 +364,20 @@ static int config_copy(struct pcd_sync *s, const struct pcd_config_plan *p)
 
 static int config_ports(struct pcd_sync *s)
 {
-    if (!s->plan && !(s->plan = config_plan(s))) {
-        lost(s, s->r.config, "reading CONFIG_DB ports");
-        return -1;
+    if (!s->plan) {
+        int oom = 0;
+        if (!(s->plan = config_plan(s, &oom))) {
+            if (!oom) {
+                lost(s, s->r.config, "reading CONFIG_DB ports");
+                return -1;
+            }
+            pcd_err("out of memory reading the CONFIG_DB port list: retrying in 1 s");
+            pause_ms(s, 1000);
+            return -1;
+        }
+        while (pending_build(s, s->plan) != 0)
+            if (pause_ms(s, 1000) != 0)
+                return -1;
     }
     if (s->warm) {
         pcd_notice("warm start: %zu CONFIG_DB ports, APPL_DB copy and PortConfigDone skipped",
@@ -477,6 +523,8 @@ static int connect_backoff(struct pcd_sync *s)
 static int startup(struct pcd_sync *s)
 {
     for (;;) {
+        if (atomic_load(s->stop))
+            return -1;
         if (!s->connected && connect_backoff(s) != 0)
             return -1;
         if (!s->lm_started) {
