@@ -4,8 +4,9 @@
  * One socket carries both the RTNLGRP_LINK multicast and our dump replies; dump
  * replies carry our sequence number, multicasts carry 0. A dump is how we
  * (re)learn the kernel's whole state: at start, after ENOBUFS (the kernel
- * dropped messages for us), after a full queue, after Redis comes back. When a
- * dump ends, every port we believed present that the dump did not list gets a
+ * dropped messages for us), after a full queue, after Redis comes back, after
+ * the socket failed. When a dump ends, every port we believed present that the
+ * dump neither listed nor saw announced by a NEWLINK while it ran gets a
  * synthetic DELLINK, so the databases end equal to the kernel.
  *
  * A port's "present" state changes only when its event is in the queue: an
@@ -117,7 +118,7 @@ int pcd_link_filter(const struct pcd_link *l)
 }
 
 /* SONiC's filters, in SONiC's order; then flap accounting and the queue. */
-static void handle_link(struct pcd_linkmon *lm, const struct pcd_link *l, int from_dump, uint64_t t)
+static void handle_link(struct pcd_linkmon *lm, const struct pcd_link *l, uint64_t t)
 {
     int why = pcd_link_filter(l);
     if (why >= 0)
@@ -130,9 +131,19 @@ static void handle_link(struct pcd_linkmon *lm, const struct pcd_link *l, int fr
         enqueue(lm, l, t);
         return;
     }
-    if (from_dump)
-        p->seen = lm->dump_gen;
     if (l->type == RTM_NEWLINK) {
+        /*
+         * Listed by the dump, or announced while it runs: either way the port
+         * exists as of this dump. A multicast NEWLINK can come between the
+         * dump's last part and its NLMSG_DONE (the kernel writes the DONE in a
+         * later call that does not look at the links again, and does not flag
+         * it NLM_F_DUMP_INTR); without this it would earn a synthetic DELLINK.
+         * Any message lost meanwhile is an ENOBUFS, which brings another dump.
+         * A DELLINK never counts as seen: refused by a full queue, it leaves
+         * the port present and the reconciliation restates it.
+         */
+        if (lm->dump_active) /* every message of our dump comes while it is active */
+            p->seen = lm->dump_gen;
         int oper = (l->flags & IFF_RUNNING) != 0;
         if (p->oper == 1 && !oper)
             psm_counter_inc(p->flaps);
@@ -326,7 +337,7 @@ static void dump_done(struct pcd_linkmon *lm, uint64_t t)
     }
 }
 
-static void process(struct pcd_linkmon *lm, const char *buf, size_t len, uint64_t t)
+void pcd_linkmon_feed(struct pcd_linkmon *lm, const void *buf, size_t len, uint64_t t)
 {
     size_t left = len;
     const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
@@ -358,7 +369,7 @@ static void process(struct pcd_linkmon *lm, const char *buf, size_t len, uint64_
             pcd_warn("netlink: skipping a malformed message: %s", err);
             psm_counter_inc(lm->m->events_failed);
         } else if (rc > 0) {
-            handle_link(lm, &l, ours, t);
+            handle_link(lm, &l, t);
         }
     }
     if (left > 0) {
@@ -442,7 +453,7 @@ static void *thread_main(void *arg)
                 }
                 break;
             }
-            process(lm, buf, (size_t)n, mono_ns());
+            pcd_linkmon_feed(lm, buf, (size_t)n, mono_ns());
         }
     }
     return NULL;

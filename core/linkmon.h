@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "metrics.h"
@@ -83,6 +84,19 @@ struct pcd_link;
  * Returns the enum pcd_ignore_reason that applies, or -1 if the event passes.
  */
 int pcd_link_filter(const struct pcd_link *l);
+
+/**
+ * pcd_linkmon_feed - process one netlink receive buffer as the reader thread does
+ * @lm: the reader
+ * @buf: the bytes one recv() returned
+ * @len: their number
+ * @t_ns: CLOCK_MONOTONIC receipt time
+ *
+ * Filters, flap accounting, queueing, and the reconciliation when a dump of
+ * ours ends. Called by the thread only; the unit tests drive the reconcile
+ * logic with it on a reader whose thread was never started.
+ */
+void pcd_linkmon_feed(struct pcd_linkmon *lm, const void *buf, size_t len, uint64_t t_ns);
 
 /** pcd_linkmon_resync - ask for a full dump and reconciliation */
 void pcd_linkmon_resync(struct pcd_linkmon *lm, enum pcd_resync_reason why);
