@@ -239,7 +239,6 @@ int main(int argc, char **argv)
     stop_queue = &q;
     pthread_t sig_th;
     pthread_create(&sig_th, NULL, signal_thread, &set);
-    pthread_detach(sig_th);
     pcd_notice("portsyncd %s starting: redis %s%s%s, metrics segment %s", PORTSYNCD_VERSION,
                ro.socket ? "unix:" : "tcp:", ro.socket ? ro.socket : ro.host, ro.socket ? "" : "",
                shm);
@@ -247,6 +246,12 @@ int main(int argc, char **argv)
     struct pcd_sync s = {.m = &m, .q = &q, .stop = &stop, .lm_opts = lo};
     s.r.o = ro;
     int rc = pcd_sync_run(&s);
+    /*
+     * The signal thread wakes the queue: end it (sigwait is a cancellation point,
+     * the queue calls are not) before the queue is destroyed under it.
+     */
+    pthread_cancel(sig_th);
+    pthread_join(sig_th, NULL);
     pcd_metrics_close(&m);
     pcd_queue_free(&q);
     pcd_notice("portsyncd exiting %s", rc == 0 ? "cleanly" : "after a fatal error");
