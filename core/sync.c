@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "portset.h"
+#include "reply.h"
 #include "sync.h"
 
 #define BATCH_MAX 256
@@ -83,11 +84,15 @@ static int read_switch_type(struct pcd_sync *s)
                           (const char *[]){"HGET", "DEVICE_METADATA|localhost", "switch_type"});
     if (!rep)
         return lost(s, s->r.config, "reading DEVICE_METADATA"), -1;
-    if (rep->type == REDIS_REPLY_ERROR)
-        pcd_warn("DEVICE_METADATA|localhost switch_type: %s (taken as not set)", rep->str);
-    s->dpu = rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "dpu") == 0;
-    pcd_info("DEVICE_METADATA|localhost switch_type: %s",
-             rep->type == REDIS_REPLY_STRING ? rep->str : "(not set)");
+    const char *v = NULL;
+    size_t len = 0;
+    char err[256];
+    int rc = pcd_reply_field(rep, &v, &len, err, sizeof err);
+    if (rc < 0)
+        pcd_warn("CONFIG_DB DEVICE_METADATA|localhost switch_type: %s (taken as not set)", err);
+    s->dpu = rc == 1 && len == 3 && memcmp(v, "dpu", 3) == 0;
+    pcd_info("DEVICE_METADATA|localhost switch_type: %.*s", rc == 1 ? (int)strnlen(v, len) : 9,
+             rc == 1 ? v : "(not set)");
     freeReplyObject(rep);
     return 0;
 }
@@ -98,9 +103,10 @@ static int field_is(struct pcd_sync *s, redisContext *c, const char *key, const 
     redisReply *rep = cmd(s, c, 3, (const char *[]){"HGET", key, field});
     if (!rep)
         return -1;
-    if (rep->type == REDIS_REPLY_ERROR)
-        pcd_warn("%s %s: %s (taken as not set)", key, field, rep->str);
-    *out = rep->type == REDIS_REPLY_STRING && strcmp(rep->str, want) == 0;
+    char err[256];
+    *out = pcd_reply_field_is(rep, want, err, sizeof err);
+    if (err[0])
+        pcd_warn("%s %s: %s (taken as not set)", key, field, err);
     freeReplyObject(rep);
     return 0;
 }
@@ -119,16 +125,13 @@ static int warm_start_check(struct pcd_sync *s)
                 (const char *[]){"HGET", "WARM_RESTART_TABLE|portsyncd", "restore_count"});
         if (!rep)
             return lost(s, s->r.state, "reading restore_count"), -1;
-        char *end = NULL;
-        if (rep->type == REDIS_REPLY_STRING)
-            count = strtoll(rep->str, &end, 10);
-        if (rep->type != REDIS_REPLY_STRING || !end || end == rep->str || *end || count < 0) {
+        char err[256];
+        int rc = pcd_reply_count(rep, &count, err, sizeof err);
+        if (rc != 1) {
             /* No usable restore_count: nothing to restore from, so this is a cold start. */
             pcd_warn("warm restart enabled but WARM_RESTART_TABLE|portsyncd restore_count is "
-                     "%s%s%s: starting cold",
-                     rep->type == REDIS_REPLY_STRING ? "'" : "missing",
-                     rep->type == REDIS_REPLY_STRING ? rep->str : "",
-                     rep->type == REDIS_REPLY_STRING ? "', not a count" : "");
+                     "%s: starting cold",
+                     rc == 0 ? "missing" : err);
             s->warm = 0;
             count = 0;
         } else {
@@ -151,42 +154,28 @@ static int warm_start_check(struct pcd_sync *s)
     return 0;
 }
 
-/* 1 if a CONFIG_DB port name can be a netdev name: 1..15 printable bytes, no '/' ':' space. */
-static int port_name_ok(const char *p, size_t len)
-{
-    if (len == 0 || len >= IFNAMSIZ)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (p[i] <= ' ' || p[i] >= 0x7f || p[i] == '/' || p[i] == ':')
-            return 0;
-    return 1;
-}
-
 /* Copy one CONFIG_DB port; 0 copied, 1 skipped (logged), -1 connection lost. */
 static int copy_port(struct pcd_sync *s, const char *name, redisReply *h)
 {
-    if (h->type != REDIS_REPLY_ARRAY) {
-        pcd_warn("CONFIG_DB PORT|%s is not a hash (%s): skipped", name,
-                 h->type == REDIS_REPLY_ERROR ? h->str : "wrong type");
-        return 1;
-    }
-    if (h->elements == 0 || h->elements % 2) {
-        pcd_warn("CONFIG_DB PORT|%s has no fields: skipped", name);
-        return 1;
-    }
-    const char **fv = malloc(h->elements * sizeof *fv);
-    size_t *len = malloc(h->elements * sizeof *len);
-    if (!fv || !len) {
+    char err[512];
+    const char **fv = malloc((h->type == REDIS_REPLY_ARRAY ? h->elements : 0) * sizeof *fv + 1);
+    size_t *len = malloc((h->type == REDIS_REPLY_ARRAY ? h->elements : 0) * sizeof *len + 1);
+    long pairs = -1;
+    if (!fv || !len)
+        snprintf(err, sizeof err, "out of memory for its %zu fields", h->elements / 2);
+    else
+        pairs = pcd_reply_hash(h, fv, len, h->type == REDIS_REPLY_ARRAY ? h->elements : 0, err,
+                               sizeof err);
+    if (pairs <= 0) {
+        if (pairs == 0)
+            pcd_warn("CONFIG_DB PORT|%s has no fields: skipped", name);
+        else
+            pcd_warn("CONFIG_DB PORT|%s is %s: skipped", name, err);
         free(fv);
         free(len);
         return 1;
     }
-    for (size_t i = 0; i < h->elements; i++) {
-        fv[i] = h->element[i]->str;
-        len[i] = h->element[i]->len;
-    }
-    char err[512];
-    int rc = pcd_pst_set(&s->r, name, strlen(name), h->elements / 2, fv, len, err, sizeof err);
+    int rc = pcd_pst_set(&s->r, name, strlen(name), (size_t)pairs, fv, len, err, sizeof err);
     free(fv);
     free(len);
     if (rc > 0)
@@ -219,17 +208,21 @@ static void plan_free(struct pcd_config_plan *p)
     free(p);
 }
 
+enum plan_failure { PLAN_LOST, PLAN_OOM, PLAN_BAD_REPLY };
+
 /*
  * SCAN CONFIG_DB PORT|*, then (cold) the consumed check. Returns the plan, or
- * NULL with *@oom set when memory ran out, clear when the connection was lost.
+ * NULL with *@why saying what failed.
  */
-static struct pcd_config_plan *config_plan(struct pcd_sync *s, int *oom)
+static struct pcd_config_plan *config_plan(struct pcd_sync *s, enum plan_failure *why)
 {
     /* SCAN, not KEYS: a large CONFIG_DB is not blocked while we read it. */
-    char cursor[32] = "0";
+    char cursor[PCD_CURSOR_MAX] = "0";
     struct pcd_config_plan *p = calloc(1, sizeof *p);
+    struct pcd_portset seen; /* SCAN may return a key more than once */
     size_t cap = 0;
-    *oom = 1;
+    pcd_portset_init(&seen, NULL);
+    *why = PLAN_OOM;
     if (!p)
         return NULL;
     do {
@@ -237,31 +230,37 @@ static struct pcd_config_plan *config_plan(struct pcd_sync *s, int *oom)
                               (const char *[]){"SCAN", cursor, "MATCH", "PORT|*", "COUNT", "1000"});
         if (!rep)
             goto lost;
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-            rep->element[0]->type != REDIS_REPLY_STRING ||
-            rep->element[1]->type != REDIS_REPLY_ARRAY) {
-            pcd_err("CONFIG_DB SCAN returned an unexpected reply");
+        redisReply *const *keys;
+        size_t nkeys;
+        char err[256];
+        if (pcd_reply_scan(rep, cursor, &keys, &nkeys, err, sizeof err) != 0) {
+            pcd_err("CONFIG_DB SCAN MATCH PORT|*: %s; reconnecting in 1 s", err);
             freeReplyObject(rep);
-            goto lost;
+            *why = PLAN_BAD_REPLY;
+            goto fail;
         }
-        snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
-        redisReply *keys = rep->element[1];
-        for (size_t i = 0; i < keys->elements; i++) {
-            if (keys->element[i]->type != REDIS_REPLY_STRING || keys->element[i]->len < 5)
-                continue;
-            const char *k = keys->element[i]->str + 5;
-            size_t kl = keys->element[i]->len - 5;
-            if (!port_name_ok(k, kl)) {
+        for (size_t i = 0; i < nkeys; i++) {
+            const char *k;
+            size_t kl;
+            int ok = pcd_reply_port_key(keys[i], &k, &kl);
+            if (ok == 0)
+                continue; /* not PORT|..., whatever MATCH let through */
+            if (ok < 0) {
                 pcd_warn("CONFIG_DB key 'PORT|%.*s' (%zu bytes after PORT|) cannot name a "
                          "netdev (1-15 printable bytes without '/', ':' or spaces): skipped",
-                         (int)(kl > 64 ? 64 : kl), k, kl);
+                         (int)strnlen(k, kl > 64 ? 64 : kl), k, kl);
                 continue;
             }
-            int dup = 0;
-            for (size_t d = 0; d < p->n && !dup; d++)
-                dup = strlen(p->names[d]) == kl && memcmp(p->names[d], k, kl) == 0;
+            char name[IFNAMSIZ];
+            memcpy(name, k, kl);
+            name[kl] = '\0';
+            int dup = pcd_portset_add(&seen, name);
+            if (dup < 0) {
+                freeReplyObject(rep);
+                goto fail;
+            }
             if (dup)
-                continue; /* SCAN may return a key more than once */
+                continue;
             if (p->n == cap) {
                 cap = cap ? cap * 2 : 64;
                 char **names = realloc(p->names, cap * sizeof *names);
@@ -271,7 +270,7 @@ static struct pcd_config_plan *config_plan(struct pcd_sync *s, int *oom)
                 }
                 p->names = names;
             }
-            if (!(p->names[p->n] = strndup(k, kl))) {
+            if (!(p->names[p->n] = strdup(name))) {
                 freeReplyObject(rep);
                 goto fail;
             }
@@ -289,13 +288,19 @@ static struct pcd_config_plan *config_plan(struct pcd_sync *s, int *oom)
         redisReply *rep = cmd(s, s->r.appl, 3, (const char *[]){"HEXISTS", key, "admin_status"});
         if (!rep)
             goto lost;
-        p->consumed[i] = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+        char err[256];
+        int f = pcd_reply_flag(rep, err, sizeof err);
+        if (f < 0)
+            pcd_warn("APPL_DB HEXISTS %s admin_status: %s (taken as not consumed)", key, err);
+        p->consumed[i] = f == 1;
         freeReplyObject(rep);
     }
+    pcd_portset_free(&seen);
     return p;
 lost:
-    *oom = 0;
+    *why = PLAN_LOST;
 fail:
+    pcd_portset_free(&seen);
     plan_free(p);
     return NULL;
 }
@@ -365,13 +370,18 @@ static int config_copy(struct pcd_sync *s, const struct pcd_config_plan *p)
 static int config_ports(struct pcd_sync *s)
 {
     if (!s->plan) {
-        int oom = 0;
-        if (!(s->plan = config_plan(s, &oom))) {
-            if (!oom) {
+        enum plan_failure why;
+        if (!(s->plan = config_plan(s, &why))) {
+            if (why == PLAN_OOM) {
+                pcd_err("out of memory reading the CONFIG_DB port list: retrying in 1 s");
+            } else if (why == PLAN_LOST) {
                 lost(s, s->r.config, "reading CONFIG_DB ports");
                 return -1;
+            } else {
+                /* Logged with the reply: start over on a new connection, after a pause. */
+                s->connected = 0;
+                lost(s, s->r.config, "reading CONFIG_DB ports");
             }
-            pcd_err("out of memory reading the CONFIG_DB port list: retrying in 1 s");
             pause_ms(s, 1000);
             return -1;
         }
