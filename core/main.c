@@ -78,6 +78,7 @@ static int parse_int(const char *flag, const char *v, long lo, long hi, int *out
 }
 
 static atomic_int stop;
+static atomic_int exiting; /* main() is done with the queue: the signal thread may end */
 static struct pcd_queue *stop_queue;
 
 /* Signals are taken by this thread (sigwait), so no handler runs inside a lock. */
@@ -88,6 +89,13 @@ static void *signal_thread(void *arg)
         int sig;
         if (sigwait(set, &sig) != 0)
             continue;
+        if (sig == SIGUSR1) {
+            /* main()'s request to end, before it destroys the queue; else ignored. */
+            if (atomic_load(&exiting))
+                return NULL;
+            pcd_info("SIGUSR1: ignored");
+            continue;
+        }
         if (sig == SIGHUP) {
             pcd_info("SIGHUP: nothing to reload");
             continue;
@@ -221,6 +229,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread */
     signal(SIGPIPE, SIG_IGN);
 
@@ -247,10 +256,11 @@ int main(int argc, char **argv)
     s.r.o = ro;
     int rc = pcd_sync_run(&s);
     /*
-     * The signal thread wakes the queue: end it (sigwait is a cancellation point,
-     * the queue calls are not) before the queue is destroyed under it.
+     * The signal thread wakes the queue: end it (SIGUSR1 to that thread, which
+     * sigwait()s for it) and join it before the queue is destroyed under it.
      */
-    pthread_cancel(sig_th);
+    atomic_store(&exiting, 1);
+    pthread_kill(sig_th, SIGUSR1);
     pthread_join(sig_th, NULL);
     pcd_metrics_close(&m);
     pcd_queue_free(&q);
