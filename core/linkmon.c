@@ -4,8 +4,9 @@
  * One socket carries both the RTNLGRP_LINK multicast and our dump replies; dump
  * replies carry our sequence number, multicasts carry 0. A dump is how we
  * (re)learn the kernel's whole state: at start, after ENOBUFS (the kernel
- * dropped messages for us), after a full queue, after Redis comes back. When a
- * dump ends, every port we believed present that the dump did not list gets a
+ * dropped messages for us), after a full queue, after Redis comes back, after
+ * the socket failed. When a dump ends, every port we believed present that the
+ * dump neither listed nor saw announced by a NEWLINK while it ran gets a
  * synthetic DELLINK, so the databases end equal to the kernel.
  *
  * A port's "present" state changes only when its event is in the queue: an
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,7 +118,7 @@ int pcd_link_filter(const struct pcd_link *l)
 }
 
 /* SONiC's filters, in SONiC's order; then flap accounting and the queue. */
-static void handle_link(struct pcd_linkmon *lm, const struct pcd_link *l, int from_dump, uint64_t t)
+static void handle_link(struct pcd_linkmon *lm, const struct pcd_link *l, uint64_t t)
 {
     int why = pcd_link_filter(l);
     if (why >= 0)
@@ -129,9 +131,19 @@ static void handle_link(struct pcd_linkmon *lm, const struct pcd_link *l, int fr
         enqueue(lm, l, t);
         return;
     }
-    if (from_dump)
-        p->seen = lm->dump_gen;
     if (l->type == RTM_NEWLINK) {
+        /*
+         * Listed by the dump, or announced while it runs: either way the port
+         * exists as of this dump. A multicast NEWLINK can come between the
+         * dump's last part and its NLMSG_DONE (the kernel writes the DONE in a
+         * later call that does not look at the links again, and does not flag
+         * it NLM_F_DUMP_INTR); without this it would earn a synthetic DELLINK.
+         * Any message lost meanwhile is an ENOBUFS, which brings another dump.
+         * A DELLINK never counts as seen: refused by a full queue, it leaves
+         * the port present and the reconciliation restates it.
+         */
+        if (lm->dump_active) /* every message of our dump comes while it is active */
+            p->seen = lm->dump_gen;
         int oper = (l->flags & IFF_RUNNING) != 0;
         if (p->oper == 1 && !oper)
             psm_counter_inc(p->flaps);
@@ -207,6 +219,42 @@ static void dump_start(struct pcd_linkmon *lm)
     lm->reasons = 0;
 }
 
+#define RETRY_MIN_MS 100u
+#define RETRY_MAX_MS 5000u
+
+/*
+ * The socket failed or could not be opened: close it, tell the gauge, and try
+ * again after a capped exponential backoff. Whatever happened while the socket
+ * was closed is learned from the dump that follows the reopen.
+ */
+static void socket_down(struct pcd_linkmon *lm)
+{
+    if (lm->nl)
+        mnl_socket_close(lm->nl);
+    lm->nl = NULL;
+    lm->dump_active = 0;
+    lm->redump = 1;
+    lm->reasons |= 1u << PCD_RESYNC_NETLINK;
+    psm_gauge_set(lm->m->netlink_connected, 0);
+    lm->retry_ms = lm->retry_ms ? lm->retry_ms * 2 : RETRY_MIN_MS;
+    if (lm->retry_ms > RETRY_MAX_MS)
+        lm->retry_ms = RETRY_MAX_MS;
+    lm->retry_at = mono_ns() + (uint64_t)lm->retry_ms * 1000000u;
+    lm->failures++;
+}
+
+/*
+ * Log a failure of the socket: always when its text is new in this episode,
+ * else once per capped retry, so a lasting failure is one line every 5 s.
+ */
+static void log_failure(struct pcd_linkmon *lm, const char *line)
+{
+    if (strcmp(line, lm->last_failure) == 0 && lm->retry_ms < RETRY_MAX_MS)
+        return;
+    snprintf(lm->last_failure, sizeof lm->last_failure, "%s", line);
+    pcd_err("%s", line);
+}
+
 /*
  * Close the socket and open a new one. After ENOBUFS the kernel may have dropped
  * the replies of a dump in progress, and a new dump request on the same socket
@@ -221,12 +269,39 @@ static void reopen(struct pcd_linkmon *lm)
     lm->redump = 1;
     lm->nl = pcd_nl_open_listener(lm->o.rcvbuf, err, sizeof err);
     if (!lm->nl) {
-        pcd_err("%s; retrying", err);
-        psm_gauge_set(lm->m->netlink_connected, 0);
+        socket_down(lm);
+        char line[384];
+        snprintf(line, sizeof line, "%s; retrying with backoff (at most every %u ms)", err,
+                 RETRY_MAX_MS);
+        log_failure(lm, line);
         return;
     }
     lm->portid = mnl_socket_get_portid(lm->nl);
     psm_gauge_set(lm->m->netlink_connected, 1);
+    if (lm->failures)
+        pcd_notice("netlink: socket reopened after %u failed attempt%s: resynchronising",
+                   lm->failures, lm->failures == 1 ? "" : "s");
+}
+
+/*
+ * poll() or recv() failed with something other than "try again": the reader
+ * would be blind (or spin) on this socket, so give it up. EINVAL from poll()
+ * means more descriptors than RLIMIT_NOFILE allows; name the limit.
+ */
+static void socket_failed(struct pcd_linkmon *lm, const char *call, int err, int nfds)
+{
+    char hint[96] = "";
+    struct rlimit rl;
+    if (err == EINVAL && nfds > 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        snprintf(hint, sizeof hint, " (%d descriptors polled, RLIMIT_NOFILE is %llu)", nfds,
+                 (unsigned long long)rl.rlim_cur);
+    socket_down(lm);
+    char line[384];
+    snprintf(line, sizeof line,
+             "netlink: %s failed: %s%s: link events are not seen until the socket is reopened "
+             "(retrying with backoff) and a dump resynchronises",
+             call, strerror(err), hint);
+    log_failure(lm, line);
 }
 
 /* The dump is complete: every port it did not list is gone. */
@@ -251,6 +326,10 @@ static void dump_done(struct pcd_linkmon *lm, uint64_t t)
         if (enqueue(lm, &l, t) == 0)
             p->present = 0;
     }
+    /* The kernel's state is known again: a later failure starts a new episode. */
+    lm->failures = 0;
+    lm->retry_ms = 0;
+    lm->last_failure[0] = '\0';
     if (lm->dump_initial) {
         lm->dump_initial = 0;
         atomic_store(&lm->initial_done, 1);
@@ -258,7 +337,7 @@ static void dump_done(struct pcd_linkmon *lm, uint64_t t)
     }
 }
 
-static void process(struct pcd_linkmon *lm, const char *buf, size_t len, uint64_t t)
+void pcd_linkmon_feed(struct pcd_linkmon *lm, const void *buf, size_t len, uint64_t t)
 {
     size_t left = len;
     const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
@@ -290,7 +369,7 @@ static void process(struct pcd_linkmon *lm, const char *buf, size_t len, uint64_
             pcd_warn("netlink: skipping a malformed message: %s", err);
             psm_counter_inc(lm->m->events_failed);
         } else if (rc > 0) {
-            handle_link(lm, &l, ours, t);
+            handle_link(lm, &l, t);
         }
     }
     if (left > 0) {
@@ -300,6 +379,17 @@ static void process(struct pcd_linkmon *lm, const char *buf, size_t len, uint64_
 }
 
 #define DUMP_TIMEOUT_NS 5000000000ull
+
+/* Sleep until @until (CLOCK_MONOTONIC ns) in short steps, so a stop is not kept waiting. */
+static void sleep_until(struct pcd_linkmon *lm, uint64_t until)
+{
+    uint64_t now;
+    while (!atomic_load(&lm->stop) && (now = mono_ns()) < until) {
+        uint64_t step = until - now < 50000000u ? until - now : 50000000u;
+        struct timespec ts = {0, (long)step};
+        nanosleep(&ts, NULL);
+    }
+}
 
 static void *thread_main(void *arg)
 {
@@ -312,27 +402,45 @@ static void *thread_main(void *arg)
             lm->reasons |= req;
             lm->redump = 1;
         }
-        if (!lm->nl)
+        if (!lm->nl) {
+            /* No poll() while the socket is down: poll() itself may be what fails. */
+            if (mono_ns() < lm->retry_at) {
+                sleep_until(lm, lm->retry_at);
+                continue;
+            }
             reopen(lm);
-        if (lm->nl && lm->dump_active && mono_ns() - lm->dump_started > DUMP_TIMEOUT_NS) {
+            if (!lm->nl)
+                continue;
+        }
+        if (lm->dump_active && mono_ns() - lm->dump_started > DUMP_TIMEOUT_NS) {
             pcd_warn("netlink: dump unanswered for 5 s: reopening the socket");
             reopen(lm);
+            if (!lm->nl)
+                continue;
         }
         /* After a full queue, wait for room: the dump restates every port. */
-        if (lm->nl && lm->redump && !lm->dump_active && pcd_queue_ports(lm->q) <= lm->q->cap / 2) {
+        if (lm->redump && !lm->dump_active && pcd_queue_ports(lm->q) <= lm->q->cap / 2) {
             lm->redump = 0;
             dump_start(lm);
         }
-        struct pollfd pfd[2] = {{.fd = lm->nl ? mnl_socket_get_fd(lm->nl) : -1, .events = POLLIN},
+        struct pollfd pfd[2] = {{.fd = mnl_socket_get_fd(lm->nl), .events = POLLIN},
                                 {.fd = lm->ctl_fd, .events = POLLIN}};
-        if (poll(pfd, 2, lm->redump || !lm->nl ? 100 : 1000) < 0 && errno != EINTR)
-            break;
+        if (poll(pfd, 2, lm->redump ? 100 : 1000) < 0) {
+            if (errno != EINTR)
+                socket_failed(lm, "poll", errno, 2);
+            continue;
+        }
         if (pfd[1].revents & POLLIN) {
             uint64_t v;
             ssize_t r = read(lm->ctl_fd, &v, sizeof v);
             (void)r;
         }
-        for (int i = 0; i < 64 && lm->nl && (pfd[0].revents & POLLIN); i++) {
+        if (pfd[0].revents & POLLNVAL) {
+            socket_failed(lm, "poll (POLLNVAL on the socket)", EBADF, 0);
+            continue;
+        }
+        /* POLLERR too: the pending socket error is reported (and cleared) by recv. */
+        for (int i = 0; i < 64 && lm->nl && (pfd[0].revents & (POLLIN | POLLERR)); i++) {
             ssize_t n = recv(pfd[0].fd, buf, sizeof buf, MSG_DONTWAIT);
             if (n < 0) {
                 if (errno == ENOBUFS) {
@@ -340,13 +448,12 @@ static void *thread_main(void *arg)
                     pcd_warn("netlink: receive buffer overflowed (ENOBUFS): resynchronising");
                     lm->reasons |= 1u << PCD_RESYNC_ENOBUFS;
                     reopen(lm);
-                    break;
+                } else if (errno != EAGAIN && errno != EINTR) {
+                    socket_failed(lm, "recv", errno, 0);
                 }
-                if (errno != EAGAIN && errno != EINTR)
-                    pcd_err("netlink: recv failed: %s", strerror(errno));
                 break;
             }
-            process(lm, buf, (size_t)n, mono_ns());
+            pcd_linkmon_feed(lm, buf, (size_t)n, mono_ns());
         }
     }
     return NULL;

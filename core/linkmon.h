@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "metrics.h"
@@ -44,7 +45,11 @@ struct pcd_linkmon {
     uint32_t seq, dump_seq;
     int dump_active, dump_intr, dump_initial, redump, running;
     uint64_t dump_started; /* CLOCK_MONOTONIC ns of the dump in flight */
-    unsigned reasons;      /* enum pcd_resync_reason bits the next dump answers */
+    /* While the socket is closed after a failure: when to try again, and how long to wait next. */
+    uint64_t retry_at;
+    unsigned retry_ms, failures;
+    char last_failure[384]; /* the last failure logged, to log a repeat only every 5 s */
+    unsigned reasons;       /* enum pcd_resync_reason bits the next dump answers */
     uint32_t dump_gen;
     struct pcd_port *ports;
     uint32_t nports, cap_ports;
@@ -79,6 +84,19 @@ struct pcd_link;
  * Returns the enum pcd_ignore_reason that applies, or -1 if the event passes.
  */
 int pcd_link_filter(const struct pcd_link *l);
+
+/**
+ * pcd_linkmon_feed - process one netlink receive buffer as the reader thread does
+ * @lm: the reader
+ * @buf: the bytes one recv() returned
+ * @len: their number
+ * @t_ns: CLOCK_MONOTONIC receipt time
+ *
+ * Filters, flap accounting, queueing, and the reconciliation when a dump of
+ * ours ends. Called by the thread only; the unit tests drive the reconcile
+ * logic with it on a reader whose thread was never started.
+ */
+void pcd_linkmon_feed(struct pcd_linkmon *lm, const void *buf, size_t len, uint64_t t_ns);
 
 /** pcd_linkmon_resync - ask for a full dump and reconciliation */
 void pcd_linkmon_resync(struct pcd_linkmon *lm, enum pcd_resync_reason why);

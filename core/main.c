@@ -40,7 +40,9 @@ static const char usage[] =
     "  --queue-size PORTS      distinct ports the netlink->Redis queue holds (default 4096)\n"
     "  --old-interfaces MODE   Ethernet* netdevs present at a cold start: 'sonic' (bring\n"
     "                          down and ignore for the run, as SONiC; default), 'ignore'\n"
-    "                          (ignore, leave up), 'off' (handle like any netdev)\n"
+    "                          (ignore for the run, leave up: their STATE_DB entries stay\n"
+    "                          stale until the netdevs are recreated), 'off' (handle like\n"
+    "                          any netdev; use this to restart portsyncd alone)\n"
     "Metrics and logs:\n"
     "  --shm-name NAME         metrics segment: an shm name or an absolute path\n"
     "                          (default portsyncd-metrics)\n"
@@ -79,6 +81,7 @@ static int parse_int(const char *flag, const char *v, long lo, long hi, int *out
 }
 
 static atomic_int stop;
+static atomic_int exiting; /* main() is done with the queue: the signal thread may end */
 static struct pcd_queue *stop_queue;
 
 /* Signals are taken by this thread (sigwait), so no handler runs inside a lock. */
@@ -89,6 +92,13 @@ static void *signal_thread(void *arg)
         int sig;
         if (sigwait(set, &sig) != 0)
             continue;
+        if (sig == SIGUSR1) {
+            /* main()'s request to end, before it destroys the queue; else ignored. */
+            if (atomic_load(&exiting))
+                return NULL;
+            pcd_info("SIGUSR1: ignored");
+            continue;
+        }
         if (sig == SIGHUP) {
             pcd_info("SIGHUP: nothing to reload");
             continue;
@@ -222,6 +232,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread */
     signal(SIGPIPE, SIG_IGN);
 
@@ -239,7 +250,6 @@ int main(int argc, char **argv)
     stop_queue = &q;
     pthread_t sig_th;
     pthread_create(&sig_th, NULL, signal_thread, &set);
-    pthread_detach(sig_th);
     pcd_notice("portsyncd %s starting: redis %s%s%s, metrics segment %s", PORTSYNCD_VERSION,
                ro.socket ? "unix:" : "tcp:", ro.socket ? ro.socket : ro.host, ro.socket ? "" : "",
                shm);
@@ -251,6 +261,13 @@ int main(int argc, char **argv)
         pcd_err("%s: no heartbeat, health or process metrics; port sync carries on", err);
     int rc = pcd_sync_run(&s);
     pcd_monitor_stop(&mon); /* before the metrics and the queue it reads go away */
+    /*
+     * The signal thread wakes the queue: end it (SIGUSR1 to that thread, which
+     * sigwait()s for it) and join it before the queue is destroyed under it.
+     */
+    atomic_store(&exiting, 1);
+    pthread_kill(sig_th, SIGUSR1);
+    pthread_join(sig_th, NULL);
     pcd_metrics_close(&m);
     pcd_queue_free(&q);
     pcd_notice("portsyncd exiting %s", rc == 0 ? "cleanly" : "after a fatal error");

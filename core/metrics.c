@@ -29,8 +29,8 @@ static const char *const port_label[] = {"port"};
 static const char *const reason_label[] = {"reason"};
 static const char *const ignore_names[PCD_IGN_COUNT] = {"name", "kind_team", "dellink_with_master",
                                                         "old_interface", "not_in_port_table"};
-static const char *const resync_names[PCD_RESYNC_COUNT] = {"enobufs", "queue_full",
-                                                           "redis_reconnect", "dump_interrupted"};
+static const char *const resync_names[PCD_RESYNC_COUNT] = {
+    "enobufs", "queue_full", "redis_reconnect", "dump_interrupted", "netlink_error"};
 
 struct reg {
     int *id;

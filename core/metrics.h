@@ -22,6 +22,7 @@ enum pcd_resync_reason {
     PCD_RESYNC_QUEUE_FULL,  /* more distinct ports pending than the queue holds */
     PCD_RESYNC_REDIS,       /* Redis came back: re-publish the kernel state */
     PCD_RESYNC_INTERRUPTED, /* the kernel flagged a dump as inconsistent */
+    PCD_RESYNC_NETLINK,     /* the netlink socket failed (poll, recv) and was reopened */
     PCD_RESYNC_COUNT
 };
 

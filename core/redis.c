@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "redis.h"
+#include "reply.h"
 
 /* KEYS: key set, "_PORT_TABLE:<key>", channel. ARGV: key, field, value, ... */
 static const char set_script[] =
@@ -110,15 +111,14 @@ static redisContext *connect_one(struct pcd_redis *r, int db, const char *name, 
 static int load_script(struct pcd_redis *r, const char *src, char sha[41], char *err, size_t errlen)
 {
     redisReply *rep = redisCommand(r->appl, "SCRIPT LOAD %s", src);
-    if (!rep || rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+    char why[256];
+    if (!rep || pcd_reply_sha(rep, sha, why, sizeof why) != 0) {
         snprintf(err, errlen, "redis %s: SCRIPT LOAD failed: %s", r->where,
-                 rep && rep->type == REDIS_REPLY_ERROR ? rep->str : r->appl->errstr);
+                 rep ? why : r->appl->errstr);
         if (rep)
             freeReplyObject(rep);
         return -1;
     }
-    memcpy(sha, rep->str, 40);
-    sha[40] = '\0';
     freeReplyObject(rep);
     return 0;
 }
@@ -169,16 +169,15 @@ static int eval(struct pcd_redis *r, char sha[41], const char *src, int argc, co
         redisReply *rep = pcd_redis_cmd(r, r->appl, argc, argv, lens);
         if (!rep)
             return -1;
-        int noscript = rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
-        if (rep->type == REDIS_REPLY_ERROR && !noscript) {
-            snprintf(err, errlen, "redis %s: producer-state-table write failed: %s", r->where,
-                     rep->str);
-            freeReplyObject(rep);
+        char why[256];
+        int rc = pcd_reply_eval(rep, why, sizeof why);
+        freeReplyObject(rep);
+        if (rc == PCD_EVAL_OK)
+            return 0;
+        if (rc == PCD_EVAL_ERROR) {
+            snprintf(err, errlen, "redis %s: producer-state-table write failed: %s", r->where, why);
             return 1;
         }
-        freeReplyObject(rep);
-        if (!noscript)
-            return 0;
         if (load_script(r, src, sha, err, errlen) != 0)
             return r->appl->err ? -1 : 1;
     }
@@ -263,33 +262,14 @@ int pcd_state_apply(struct pcd_redis *r, const struct pcd_state_op *ops, size_t 
         redisReply *rep = pcd_redis_cmd(r, r->appl, (int)argc, argv, lens);
         if (!rep)
             return -1;
-        if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
-            freeReplyObject(rep);
-            if (load_script(r, apply_script, r->apply_sha, errs[0], sizeof errs[0]) != 0)
-                return r->appl->err ? -1 : 1;
-            continue;
-        }
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
-            snprintf(errs[0], sizeof errs[0], "STATE_DB batch script failed: %.120s",
-                     rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
-            freeReplyObject(rep);
-            return 1;
-        }
-        for (size_t i = 0; i < n; i++) {
-            const redisReply *e = rep->element[i];
-            if (e->type == REDIS_REPLY_INTEGER) {
-                res[i] = e->integer == 1 ? PCD_APPLY_WRITTEN : PCD_APPLY_NOT_FOUND;
-            } else {
-                res[i] = PCD_APPLY_ERROR;
-                snprintf(errs[i], sizeof errs[i], "%s",
-                         e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_ERROR ||
-                                 e->type == REDIS_REPLY_STATUS
-                             ? e->str
-                             : "unexpected reply");
-            }
-        }
+        int rc = pcd_reply_apply(rep, n, res, errs);
         freeReplyObject(rep);
-        return 0;
+        if (rc == PCD_EVAL_OK)
+            return 0;
+        if (rc == PCD_EVAL_ERROR)
+            return 1;
+        if (load_script(r, apply_script, r->apply_sha, errs[0], sizeof errs[0]) != 0)
+            return r->appl->err ? -1 : 1;
     }
     snprintf(errs[0], sizeof errs[0], "STATE_DB batch script vanished twice");
     return 1;

@@ -21,59 +21,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "portset.h"
+#include "reply.h"
 #include "sync.h"
 
 #define BATCH_MAX 256
-
-/* ---- a small set of port names (CONFIG_DB ports still waiting for a netdev) ---- */
-
-struct pcd_nameset {
-    char **names;
-    uint32_t n, cap;
-};
-
-static int set_find(const struct pcd_nameset *s, const char *name)
-{
-    for (uint32_t i = 0; i < s->n; i++)
-        if (strcmp(s->names[i], name) == 0)
-            return (int)i;
-    return -1;
-}
-
-static void set_add(struct pcd_nameset *s, const char *name)
-{
-    if (set_find(s, name) >= 0)
-        return;
-    if (s->n == s->cap) {
-        uint32_t cap = s->cap ? s->cap * 2 : 64;
-        char **p = realloc(s->names, cap * sizeof *p);
-        if (!p)
-            return;
-        s->names = p;
-        s->cap = cap;
-    }
-    char *d = strdup(name);
-    if (d)
-        s->names[s->n++] = d;
-}
-
-static void set_del(struct pcd_nameset *s, const char *name)
-{
-    int i = set_find(s, name);
-    if (i < 0)
-        return;
-    free(s->names[i]);
-    s->names[i] = s->names[--s->n];
-}
-
-static void set_free(struct pcd_nameset *s)
-{
-    for (uint32_t i = 0; s && i < s->n; i++)
-        free(s->names[i]);
-    if (s)
-        free(s->names);
-    free(s);
-}
 
 /* ---- helpers ---- */
 
@@ -132,11 +84,15 @@ static int read_switch_type(struct pcd_sync *s)
                           (const char *[]){"HGET", "DEVICE_METADATA|localhost", "switch_type"});
     if (!rep)
         return lost(s, s->r.config, "reading DEVICE_METADATA"), -1;
-    if (rep->type == REDIS_REPLY_ERROR)
-        pcd_warn("DEVICE_METADATA|localhost switch_type: %s (taken as not set)", rep->str);
-    s->dpu = rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "dpu") == 0;
-    pcd_info("DEVICE_METADATA|localhost switch_type: %s",
-             rep->type == REDIS_REPLY_STRING ? rep->str : "(not set)");
+    const char *v = NULL;
+    size_t len = 0;
+    char err[256];
+    int rc = pcd_reply_field(rep, &v, &len, err, sizeof err);
+    if (rc < 0)
+        pcd_warn("CONFIG_DB DEVICE_METADATA|localhost switch_type: %s (taken as not set)", err);
+    s->dpu = rc == 1 && len == 3 && memcmp(v, "dpu", 3) == 0;
+    pcd_info("DEVICE_METADATA|localhost switch_type: %.*s", rc == 1 ? (int)strnlen(v, len) : 9,
+             rc == 1 ? v : "(not set)");
     freeReplyObject(rep);
     return 0;
 }
@@ -147,9 +103,10 @@ static int field_is(struct pcd_sync *s, redisContext *c, const char *key, const 
     redisReply *rep = cmd(s, c, 3, (const char *[]){"HGET", key, field});
     if (!rep)
         return -1;
-    if (rep->type == REDIS_REPLY_ERROR)
-        pcd_warn("%s %s: %s (taken as not set)", key, field, rep->str);
-    *out = rep->type == REDIS_REPLY_STRING && strcmp(rep->str, want) == 0;
+    char err[256];
+    *out = pcd_reply_field_is(rep, want, err, sizeof err);
+    if (err[0])
+        pcd_warn("%s %s: %s (taken as not set)", key, field, err);
     freeReplyObject(rep);
     return 0;
 }
@@ -168,16 +125,13 @@ static int warm_start_check(struct pcd_sync *s)
                 (const char *[]){"HGET", "WARM_RESTART_TABLE|portsyncd", "restore_count"});
         if (!rep)
             return lost(s, s->r.state, "reading restore_count"), -1;
-        char *end = NULL;
-        if (rep->type == REDIS_REPLY_STRING)
-            count = strtoll(rep->str, &end, 10);
-        if (rep->type != REDIS_REPLY_STRING || !end || end == rep->str || *end || count < 0) {
+        char err[256];
+        int rc = pcd_reply_count(rep, &count, err, sizeof err);
+        if (rc != 1) {
             /* No usable restore_count: nothing to restore from, so this is a cold start. */
             pcd_warn("warm restart enabled but WARM_RESTART_TABLE|portsyncd restore_count is "
-                     "%s%s%s: starting cold",
-                     rep->type == REDIS_REPLY_STRING ? "'" : "missing",
-                     rep->type == REDIS_REPLY_STRING ? rep->str : "",
-                     rep->type == REDIS_REPLY_STRING ? "', not a count" : "");
+                     "%s: starting cold",
+                     rc == 0 ? "missing" : err);
             s->warm = 0;
             count = 0;
         } else {
@@ -200,42 +154,28 @@ static int warm_start_check(struct pcd_sync *s)
     return 0;
 }
 
-/* 1 if a CONFIG_DB port name can be a netdev name: 1..15 printable bytes, no '/' ':' space. */
-static int port_name_ok(const char *p, size_t len)
-{
-    if (len == 0 || len >= IFNAMSIZ)
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (p[i] <= ' ' || p[i] >= 0x7f || p[i] == '/' || p[i] == ':')
-            return 0;
-    return 1;
-}
-
 /* Copy one CONFIG_DB port; 0 copied, 1 skipped (logged), -1 connection lost. */
 static int copy_port(struct pcd_sync *s, const char *name, redisReply *h)
 {
-    if (h->type != REDIS_REPLY_ARRAY) {
-        pcd_warn("CONFIG_DB PORT|%s is not a hash (%s): skipped", name,
-                 h->type == REDIS_REPLY_ERROR ? h->str : "wrong type");
-        return 1;
-    }
-    if (h->elements == 0 || h->elements % 2) {
-        pcd_warn("CONFIG_DB PORT|%s has no fields: skipped", name);
-        return 1;
-    }
-    const char **fv = malloc(h->elements * sizeof *fv);
-    size_t *len = malloc(h->elements * sizeof *len);
-    if (!fv || !len) {
+    char err[512];
+    const char **fv = malloc((h->type == REDIS_REPLY_ARRAY ? h->elements : 0) * sizeof *fv + 1);
+    size_t *len = malloc((h->type == REDIS_REPLY_ARRAY ? h->elements : 0) * sizeof *len + 1);
+    long pairs = -1;
+    if (!fv || !len)
+        snprintf(err, sizeof err, "out of memory for its %zu fields", h->elements / 2);
+    else
+        pairs = pcd_reply_hash(h, fv, len, h->type == REDIS_REPLY_ARRAY ? h->elements : 0, err,
+                               sizeof err);
+    if (pairs <= 0) {
+        if (pairs == 0)
+            pcd_warn("CONFIG_DB PORT|%s has no fields: skipped", name);
+        else
+            pcd_warn("CONFIG_DB PORT|%s is %s: skipped", name, err);
         free(fv);
         free(len);
         return 1;
     }
-    for (size_t i = 0; i < h->elements; i++) {
-        fv[i] = h->element[i]->str;
-        len[i] = h->element[i]->len;
-    }
-    char err[512];
-    int rc = pcd_pst_set(&s->r, name, strlen(name), h->elements / 2, fv, len, err, sizeof err);
+    int rc = pcd_pst_set(&s->r, name, strlen(name), (size_t)pairs, fv, len, err, sizeof err);
     free(fv);
     free(len);
     if (rc > 0)
@@ -243,112 +183,223 @@ static int copy_port(struct pcd_sync *s, const char *name, redisReply *h)
     return rc;
 }
 
-static int config_ports(struct pcd_sync *s)
+/*
+ * CONFIG_DB's ports and, on a cold start, which of them a consumer had already
+ * taken before this run (APPL_DB PORT_TABLE:<name> has admin_status: a
+ * portsyncd-only restart, their netdevs exist). Decided once, before the first
+ * copy attempt, and kept across retries: after a partial copy the consumer has
+ * taken some ports from *this* run, and asking again would drop them from the
+ * "not yet created" set, announcing PortInitDone before their netdevs exist.
+ */
+struct pcd_config_plan {
+    char **names;
+    uint8_t *consumed; /* cold start: 1 if consumed before this run */
+    size_t n;
+};
+
+static void plan_free(struct pcd_config_plan *p)
+{
+    for (size_t i = 0; p && i < p->n; i++)
+        free(p->names[i]);
+    if (p) {
+        free(p->names);
+        free(p->consumed);
+    }
+    free(p);
+}
+
+enum plan_failure { PLAN_LOST, PLAN_OOM, PLAN_BAD_REPLY };
+
+/*
+ * SCAN CONFIG_DB PORT|*, then (cold) the consumed check. Returns the plan, or
+ * NULL with *@why saying what failed.
+ */
+static struct pcd_config_plan *config_plan(struct pcd_sync *s, enum plan_failure *why)
 {
     /* SCAN, not KEYS: a large CONFIG_DB is not blocked while we read it. */
-    char cursor[32] = "0";
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    int rc = -1;
+    char cursor[PCD_CURSOR_MAX] = "0";
+    struct pcd_config_plan *p = calloc(1, sizeof *p);
+    struct pcd_portset seen; /* SCAN may return a key more than once */
+    size_t cap = 0;
+    pcd_portset_init(&seen, NULL);
+    *why = PLAN_OOM;
+    if (!p)
+        return NULL;
     do {
         redisReply *rep = cmd(s, s->r.config, 6,
                               (const char *[]){"SCAN", cursor, "MATCH", "PORT|*", "COUNT", "1000"});
         if (!rep)
-            goto out;
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-            rep->element[0]->type != REDIS_REPLY_STRING ||
-            rep->element[1]->type != REDIS_REPLY_ARRAY) {
-            pcd_err("CONFIG_DB SCAN returned an unexpected reply");
+            goto lost;
+        redisReply *const *keys;
+        size_t nkeys;
+        char err[256];
+        if (pcd_reply_scan(rep, cursor, &keys, &nkeys, err, sizeof err) != 0) {
+            pcd_err("CONFIG_DB SCAN MATCH PORT|*: %s; reconnecting in 1 s", err);
             freeReplyObject(rep);
-            goto out;
+            *why = PLAN_BAD_REPLY;
+            goto fail;
         }
-        snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
-        redisReply *keys = rep->element[1];
-        for (size_t i = 0; i < keys->elements; i++) {
-            if (keys->element[i]->type != REDIS_REPLY_STRING || keys->element[i]->len < 5)
-                continue;
-            const char *k = keys->element[i]->str + 5;
-            size_t kl = keys->element[i]->len - 5;
-            if (!port_name_ok(k, kl)) {
+        for (size_t i = 0; i < nkeys; i++) {
+            const char *k;
+            size_t kl;
+            int ok = pcd_reply_port_key(keys[i], &k, &kl);
+            if (ok == 0)
+                continue; /* not PORT|..., whatever MATCH let through */
+            if (ok < 0) {
                 pcd_warn("CONFIG_DB key 'PORT|%.*s' (%zu bytes after PORT|) cannot name a "
                          "netdev (1-15 printable bytes without '/', ':' or spaces): skipped",
-                         (int)(kl > 64 ? 64 : kl), k, kl);
+                         (int)strnlen(k, kl > 64 ? 64 : kl), k, kl);
                 continue;
             }
-            int dup = 0;
-            for (size_t d = 0; d < n && !dup; d++)
-                dup = strlen(names[d]) == kl && memcmp(names[d], k, kl) == 0;
-            if (dup)
-                continue; /* SCAN may return a key more than once */
-            if (n == cap) {
-                cap = cap ? cap * 2 : 64;
-                char **p = realloc(names, cap * sizeof *p);
-                if (!p) {
-                    freeReplyObject(rep);
-                    goto out;
-                }
-                names = p;
+            char name[IFNAMSIZ];
+            memcpy(name, k, kl);
+            name[kl] = '\0';
+            int dup = pcd_portset_add(&seen, name);
+            if (dup < 0) {
+                freeReplyObject(rep);
+                goto fail;
             }
-            names[n++] = strndup(k, kl);
+            if (dup)
+                continue;
+            if (p->n == cap) {
+                cap = cap ? cap * 2 : 64;
+                char **names = realloc(p->names, cap * sizeof *names);
+                if (!names) {
+                    freeReplyObject(rep);
+                    goto fail;
+                }
+                p->names = names;
+            }
+            if (!(p->names[p->n] = strdup(name))) {
+                freeReplyObject(rep);
+                goto fail;
+            }
+            p->n++;
         }
         freeReplyObject(rep);
     } while (strcmp(cursor, "0") != 0);
 
-    for (size_t i = 0; i < n; i++)
-        set_add(s->pending_ports, names[i]);
-    if (!s->warm) {
-        /* A portsyncd-only restart: ports orchagent already consumed have netdevs. */
-        for (size_t i = 0; i < n; i++) {
-            char key[64];
-            snprintf(key, sizeof key, "PORT_TABLE:%s", names[i]);
-            redisReply *rep =
-                cmd(s, s->r.appl, 3, (const char *[]){"HEXISTS", key, "admin_status"});
-            if (!rep)
-                goto out;
-            if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
-                set_del(s->pending_ports, names[i]);
-            freeReplyObject(rep);
-        }
-        size_t copied = 0;
-        for (size_t i = 0; i < n; i++) {
-            char key[64];
-            snprintf(key, sizeof key, "PORT|%s", names[i]);
-            redisReply *h = cmd(s, s->r.config, 2, (const char *[]){"HGETALL", key});
-            if (!h)
-                goto out;
-            int c = copy_port(s, names[i], h);
-            freeReplyObject(h);
-            if (c < 0)
-                goto out;
-            if (c == 0) {
-                copied++;
+    p->consumed = calloc(p->n ? p->n : 1, 1);
+    if (!p->consumed)
+        goto fail;
+    for (size_t i = 0; i < p->n && !s->warm; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "PORT_TABLE:%s", p->names[i]);
+        redisReply *rep = cmd(s, s->r.appl, 3, (const char *[]){"HEXISTS", key, "admin_status"});
+        if (!rep)
+            goto lost;
+        char err[256];
+        int f = pcd_reply_flag(rep, err, sizeof err);
+        if (f < 0)
+            pcd_warn("APPL_DB HEXISTS %s admin_status: %s (taken as not consumed)", key, err);
+        p->consumed[i] = f == 1;
+        freeReplyObject(rep);
+    }
+    pcd_portset_free(&seen);
+    return p;
+lost:
+    *why = PLAN_LOST;
+fail:
+    pcd_portset_free(&seen);
+    plan_free(p);
+    return NULL;
+}
+
+/*
+ * The "not yet created" set from the plan: every port not consumed before this
+ * run, warm or cold. Returns 0, or -1 (logged) when a name could not be stored;
+ * the set is then incomplete, so PortInitDone cannot come early, and the caller
+ * builds it again.
+ */
+static int pending_build(struct pcd_sync *s, const struct pcd_config_plan *p)
+{
+    pcd_portset_free(s->pending_ports);
+    pcd_portset_init(s->pending_ports, NULL);
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->consumed[i] || pcd_portset_add(s->pending_ports, p->names[i]) >= 0)
+            continue;
+        pcd_err("cannot remember CONFIG_DB port %s as waiting for its netdev (%s; %u of %zu "
+                "ports held): PortInitDone waits, retrying in 1 s",
+                p->names[i], strerror(errno), s->pending_ports->count, p->n);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sleep @ms in short steps; returns -1 if told to stop meanwhile. */
+static int pause_ms(struct pcd_sync *s, int ms)
+{
+    for (int waited = 0; waited < ms && !atomic_load(s->stop); waited += 50)
+        usleep(50 * 1000);
+    return atomic_load(s->stop) ? -1 : 0;
+}
+
+/* The copy of every planned port, then PortConfigDone; 0, or -1 when the connection was lost. */
+static int config_copy(struct pcd_sync *s, const struct pcd_config_plan *p)
+{
+    size_t copied = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "PORT|%s", p->names[i]);
+        redisReply *h = cmd(s, s->r.config, 2, (const char *[]){"HGETALL", key});
+        if (!h)
+            return -1;
+        int c = copy_port(s, p->names[i], h);
+        freeReplyObject(h);
+        if (c < 0)
+            return -1;
+        if (c == 0)
+            copied++;
+        else
+            pcd_portset_del(s->pending_ports, p->names[i]);
+    }
+    char count[32], err[512];
+    snprintf(count, sizeof count, "%zu", copied);
+    const char *fv[] = {"count", count};
+    size_t fl[] = {5, strlen(count)};
+    int prc = pcd_pst_set(&s->r, "PortConfigDone", 14, 1, fv, fl, err, sizeof err);
+    if (prc < 0)
+        return -1;
+    if (prc > 0)
+        pcd_err("PortConfigDone: %s", err);
+    pcd_notice("copied %zu CONFIG_DB ports to APPL_DB PORT_TABLE; PortConfigDone count=%zu", copied,
+               copied);
+    return 0;
+}
+
+static int config_ports(struct pcd_sync *s)
+{
+    if (!s->plan) {
+        enum plan_failure why;
+        if (!(s->plan = config_plan(s, &why))) {
+            if (why == PLAN_OOM) {
+                pcd_err("out of memory reading the CONFIG_DB port list: retrying in 1 s");
+            } else if (why == PLAN_LOST) {
+                lost(s, s->r.config, "reading CONFIG_DB ports");
+                return -1;
             } else {
-                set_del(s->pending_ports, names[i]);
+                /* Logged with the reply: start over on a new connection, after a pause. */
+                s->connected = 0;
+                lost(s, s->r.config, "reading CONFIG_DB ports");
             }
+            pause_ms(s, 1000);
+            return -1;
         }
-        char count[32], err[512];
-        snprintf(count, sizeof count, "%zu", copied);
-        const char *fv[] = {"count", count};
-        size_t fl[] = {5, strlen(count)};
-        int prc = pcd_pst_set(&s->r, "PortConfigDone", 14, 1, fv, fl, err, sizeof err);
-        if (prc < 0)
-            goto out;
-        if (prc > 0)
-            pcd_err("PortConfigDone: %s", err);
-        pcd_notice("copied %zu CONFIG_DB ports to APPL_DB PORT_TABLE; PortConfigDone count=%zu",
-                   copied, copied);
-    } else {
-        pcd_notice("warm start: %zu CONFIG_DB ports, APPL_DB copy and PortConfigDone skipped", n);
+        while (pending_build(s, s->plan) != 0)
+            if (pause_ms(s, 1000) != 0)
+                return -1;
+    }
+    if (s->warm) {
+        pcd_notice("warm start: %zu CONFIG_DB ports, APPL_DB copy and PortConfigDone skipped",
+                   s->plan->n);
+    } else if (config_copy(s, s->plan) != 0) {
+        lost(s, s->r.config, "copying CONFIG_DB ports");
+        return -1;
     }
     psm_gauge_set(s->m->config_done, 1);
-    rc = 0;
-out:
-    if (rc < 0)
-        lost(s, s->r.config, "copying CONFIG_DB ports");
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return rc;
+    plan_free(s->plan);
+    s->plan = NULL;
+    return 0;
 }
 
 /* ---- the event loop ---- */
@@ -419,7 +470,7 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
         }
         psm_histogram_observe(s->m->event_latency, (double)(now - ev[i].t_first) / 1e9);
         if (ev[i].type == RTM_NEWLINK) {
-            set_del(s->pending_ports, ev[i].name);
+            pcd_portset_del(s->pending_ports, ev[i].name);
             pcd_debug("STATE_DB PORT_TABLE|%s: oper %s admin %s mtu %s", ev[i].name, ops[i].oper,
                       ops[i].admin, ops[i].mtu);
         } else {
@@ -457,6 +508,8 @@ static int connect_backoff(struct pcd_sync *s)
 static int startup(struct pcd_sync *s)
 {
     for (;;) {
+        if (atomic_load(s->stop))
+            return -1;
         if (!s->connected && connect_backoff(s) != 0)
             return -1;
         if (!s->lm_started) {
@@ -480,12 +533,18 @@ int pcd_sync_run(struct pcd_sync *s)
 {
     s->started_ns = mono_ns();
     s->pending_ports = calloc(1, sizeof *s->pending_ports);
+    if (s->pending_ports)
+        pcd_portset_init(s->pending_ports, NULL);
     s->r.rtt = s->m->redis_latency;
     if (!s->pending_ports || startup(s) != 0) {
         if (s->lm_started)
             pcd_linkmon_stop(&s->lm);
         pcd_redis_close(&s->r);
-        set_free(s->pending_ports);
+        if (s->pending_ports)
+            pcd_portset_free(s->pending_ports);
+        free(s->pending_ports);
+        plan_free(s->plan);
+        s->plan = NULL;
         return atomic_load(s->stop) ? 0 : -1;
     }
     struct pcd_event batch[BATCH_MAX];
@@ -515,7 +574,8 @@ int pcd_sync_run(struct pcd_sync *s)
                 pcd_linkmon_resync(&s->lm, PCD_RESYNC_QUEUE_FULL);
             continue;
         }
-        if (!s->init_done && s->pending_ports->n == 0 && write_port_init_done(s) != 0)
+        if (!s->init_done && pcd_portset_all_created(s->pending_ports) &&
+            write_port_init_done(s) != 0)
             continue;
         if (!s->ready_sent && atomic_load(&s->lm.initial_done) && pcd_queue_pending(s->q) == 0) {
             s->ready_sent = 1;
@@ -543,7 +603,9 @@ int pcd_sync_run(struct pcd_sync *s)
         pcd_warn("exiting with %llu events not applied (Redis unavailable)",
                  (unsigned long long)left);
     pcd_redis_close(&s->r);
-    set_free(s->pending_ports);
+    if (s->pending_ports)
+        pcd_portset_free(s->pending_ports);
+    free(s->pending_ports);
     sd_notify("STOPPING=1");
     return 0;
 }

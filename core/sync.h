@@ -13,7 +13,8 @@
 #include "queue.h"
 #include "redis.h"
 
-struct pcd_nameset;
+struct pcd_portset;
+struct pcd_config_plan;
 
 struct pcd_sync {
     struct pcd_redis r;
@@ -23,7 +24,8 @@ struct pcd_sync {
     struct pcd_linkmon_opts lm_opts;
     atomic_int *stop;
     int connected, warm, dpu, init_done, ready_sent, lm_started;
-    struct pcd_nameset *pending_ports; /* CONFIG_DB ports without a netdev yet */
+    struct pcd_portset *pending_ports; /* CONFIG_DB ports without a netdev yet */
+    struct pcd_config_plan *plan;      /* startup: CONFIG_DB ports, consumed ones (kept on retry) */
     uint64_t started_ns;
 };
 

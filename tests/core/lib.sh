@@ -37,6 +37,15 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; f
 # expect_eq DESCRIPTION EXPECTED ACTUAL
 expect_eq() { if [ "$2" = "$3" ]; then ok "$1 ($3)"; else not_ok "$1: expected '$2', got '$3'"; fi; }
 finish() {
+    # A sanitizer report in any process's log fails the scenario, whatever it checked.
+    local reports
+    reports=$(grep -lE 'WARNING: ThreadSanitizer|ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' \
+        "$TMP"/*.log 2>/dev/null)
+    if [ -n "$reports" ]; then
+        not_ok "sanitizer reports in $(echo $reports | xargs -n1 basename | tr '\n' ' ')"
+        grep -hE -A30 'WARNING: ThreadSanitizer|ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' \
+            $reports | head -n 120
+    fi
     echo "$NAME: $PASS passed, $FAIL failed"
     [ "$FAIL" -eq 0 ]
 }

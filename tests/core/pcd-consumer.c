@@ -38,11 +38,16 @@ static redisContext *connect_db(const char *sock, int db)
     if (!c || c->err) {
         fprintf(stderr, "pcd-consumer: cannot connect to %s: %s\n", sock,
                 c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
         exit(1);
     }
     redisReply *r = redisCommand(c, "SELECT %d", db);
     if (!r || r->type == REDIS_REPLY_ERROR) {
         fprintf(stderr, "pcd-consumer: SELECT %d failed\n", db);
+        if (r)
+            freeReplyObject(r);
+        redisFree(c);
         exit(1);
     }
     freeReplyObject(r);
@@ -92,30 +97,39 @@ int main(int argc, char **argv)
         return 2;
     }
     redisContext *c = connect_db(sock, db);
-    if (once)
-        return pop_all(c) < 0;
+    if (once) {
+        int rc = pop_all(c) < 0;
+        redisFree(c);
+        return rc;
+    }
     redisContext *sub = connect_db(sock, db);
     char chan[64];
     snprintf(chan, sizeof chan, "PORT_TABLE_CHANNEL@%d", db);
+    int rc = 1;
     redisReply *r = redisCommand(sub, "SUBSCRIBE %s", chan);
     if (!r) {
         fprintf(stderr, "pcd-consumer: SUBSCRIBE failed\n");
-        return 1;
+        goto out;
     }
     freeReplyObject(r);
     /* Subscribed first, then popped: nothing published in between is missed. */
     if (pop_all(c) < 0)
-        return 1;
+        goto out;
     printf("ready\n");
     fflush(stdout);
     for (;;) {
         void *msg = NULL;
         if (redisGetReply(sub, &msg) != REDIS_OK) {
+            /* Redis went away (a test restarting it): say so and leave cleanly. */
             fprintf(stderr, "pcd-consumer: connection lost: %s\n", sub->errstr);
-            return 1;
+            goto out;
         }
         freeReplyObject(msg);
         if (pop_all(c) < 0)
-            return 1;
+            goto out;
     }
+out:
+    redisFree(sub);
+    redisFree(c);
+    return rc;
 }

@@ -52,4 +52,12 @@ check "unusable restore_count: cold start, PortConfigDone written" wait_for 10 b
 expect_eq "restore_count reset to 0" 0 "$(state HGET 'WARM_RESTART_TABLE|portsyncd' restore_count)"
 check "the reason is logged" grep -q "restore_count is 'garbage', not a count: starting cold" "$TMP/portsyncd.log"
 check "fourth run exits 0" stop_portsyncd
+
+# enable=true and restore_count at LLONG_MAX: one more would overflow, so it is not
+# a count either (cold start, reset to 0), not a negative count or a crash.
+state HSET "WARM_RESTART_TABLE|portsyncd" restore_count 9223372036854775807 >/dev/null
+start_portsyncd_ready --old-interfaces off
+expect_eq "restore_count at LLONG_MAX: reset to 0" 0 "$(state HGET 'WARM_RESTART_TABLE|portsyncd' restore_count)"
+check "the overflow is logged" grep -q "restore_count is '9223372036854775807', not a count: starting cold" "$TMP/portsyncd.log"
+check "fifth run exits 0" stop_portsyncd
 finish

@@ -28,6 +28,99 @@ for i in range(8):
         break
 PY
     ;;
+*redis_reply*)
+    # What a real redis-server answers to portsyncd's own commands, raw RESP: the
+    # startup sequence (HGET, HEXISTS, SCAN, HGETALL), SCRIPT LOAD, NOSCRIPT, the
+    # producer-state-table EVALSHA and a STATE_DB batch result with a WRONGTYPE.
+    rdir=$(mktemp -d)
+    redis-server --port 0 --unixsocket "$rdir/redis.sock" --dir "$rdir" --save '' \
+        --appendonly no >"$rdir/redis.log" 2>&1 &
+    rpid=$!
+    /usr/bin/python3 - "$rdir/redis.sock" "$corpus" <<'PY'
+import os, socket, sys, time
+
+path, out = sys.argv[1], sys.argv[2]
+for _ in range(200):
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path)
+        break
+    except OSError:
+        time.sleep(0.02)
+else:
+    sys.exit("redis-server did not start")
+
+def raw(*args):
+    """Send one command, return the exact bytes of its reply."""
+    s.sendall(b"".join([b"*%d\r\n" % len(args)] +
+                       [b"$%d\r\n%s\r\n" % (len(a), a) for a in map(str.encode, args)]))
+    data = b""
+    while True:
+        data += s.recv(65536)
+        if complete(data, 0) is not None:
+            return data
+
+def complete(b, i):
+    """Index after the reply starting at i, or None if more bytes are needed."""
+    end = b.find(b"\r\n", i)
+    if end < 0:
+        return None
+    t, n = b[i:i + 1], b[i + 1:end]
+    if t in b"+-:":
+        return end + 2
+    if t == b"$":
+        n = int(n)
+        return end + 2 if n < 0 else (end + 4 + n if len(b) >= end + 4 + n else None)
+    j = end + 2
+    for _ in range(max(int(n), 0)):
+        j = complete(b, j)
+        if j is None:
+            return None
+    return j
+
+seeds = {}
+raw("SELECT", "4")
+for n in (0, 4, 8):
+    raw("HSET", "PORT|Ethernet%d" % n, "lanes", "%d,%d" % (n * 4, n * 4 + 1), "speed", "100000",
+        "alias", "etp%d" % (n // 4 + 1), "mtu", "9100", "admin_status", "up")
+raw("HSET", "PORT|Eth ernet 8", "lanes", "2")
+raw("SET", "PORT|Ethernet20", "a string, not a hash")
+raw("HSET", "DEVICE_METADATA|localhost", "switch_type", "dpu")
+seeds["hget-switch-type"] = raw("HGET", "DEVICE_METADATA|localhost", "switch_type")
+seeds["hget-nil"] = raw("HGET", "DEVICE_METADATA|localhost", "nothing")
+seeds["scan"] = raw("SCAN", "0", "MATCH", "PORT|*", "COUNT", "1000")
+seeds["scan-cursor"] = raw("SCAN", "0", "MATCH", "PORT|*", "COUNT", "1")
+seeds["hgetall"] = raw("HGETALL", "PORT|Ethernet0")
+seeds["hgetall-empty"] = raw("HGETALL", "PORT|Ethernet99")
+seeds["hgetall-wrongtype"] = raw("HGETALL", "PORT|Ethernet20")
+raw("SELECT", "6")
+raw("HSET", "WARM_RESTART_TABLE|portsyncd", "restore_count", "3")
+raw("HSET", "WARM_RESTART_ENABLE_TABLE|swss", "enable", "true")
+seeds["hget-restore-count"] = raw("HGET", "WARM_RESTART_TABLE|portsyncd", "restore_count")
+seeds["hget-enable"] = raw("HGET", "WARM_RESTART_ENABLE_TABLE|swss", "enable")
+raw("SET", "PORT_TABLE|Ethernet4", "not a hash")
+raw("SELECT", "0")
+raw("HSET", "PORT_TABLE:Ethernet0", "admin_status", "up")
+seeds["hexists-1"] = raw("HEXISTS", "PORT_TABLE:Ethernet0", "admin_status")
+seeds["hexists-0"] = raw("HEXISTS", "PORT_TABLE:Ethernet4", "admin_status")
+seeds["script-load"] = raw("SCRIPT", "LOAD", "return redis.call('SADD', KEYS[1], ARGV[1])")
+seeds["noscript"] = raw("EVALSHA", "0" * 40, "0")
+seeds["pst-set"] = raw("EVAL", "return redis.call('SADD', KEYS[1], ARGV[1])", "1",
+                       "PORT_TABLE_KEY_SET", "Ethernet0")
+# The batch script's result shape: 1 written, 0 not in PORT_TABLE, an error's text.
+seeds["apply"] = raw("EVAL", "redis.call('SELECT', 6) local res = {1, 0} "
+                     "local h = redis.pcall('HSET', 'PORT_TABLE|Ethernet4', 'state', 'ok') "
+                     "res[3] = h.err return res", "0")
+seeds["apply-error"] = raw("EVAL", "return redis.error_reply('BUSY Redis is busy')", "0")
+seeds["ping"] = raw("PING")
+for name, data in seeds.items():
+    open(os.path.join(out, "seed-" + name), "wb").write(data)
+open(os.path.join(out, "seed-startup-sequence"), "wb").write(b"".join(seeds.values()))
+PY
+    kill "$rpid"
+    wait "$rpid" 2>/dev/null || true
+    rm -rf "$rdir"
+    ;;
 esac
 if [ -x "$bindir/psm-fixture" ] && [[ $(basename "$fuzzer") == *reader* ]]; then
     "$bindir/psm-fixture" --name "$seed" --small --close

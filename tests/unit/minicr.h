@@ -82,6 +82,7 @@ static inline void mc_fail(const char *file, int line, const char *expr, const c
 #define cr_assert_neq(a, b, ...)    cr_assert((a) != (b), __VA_ARGS__)
 #define cr_assert_geq(a, b, ...)    cr_assert((a) >= (b), __VA_ARGS__)
 #define cr_assert_not_null(p, ...)  cr_assert((p) != NULL, __VA_ARGS__)
+#define cr_assert_null(p, ...)      cr_assert((p) == NULL, __VA_ARGS__)
 #define cr_assert_str_eq(a, b, ...) cr_assert(strcmp((a), (b)) == 0, __VA_ARGS__)
 #define cr_assert_float_eq(a, b, eps, ...)                                                         \
     cr_assert(fabs((double)(a) - (double)(b)) <= (eps), __VA_ARGS__)
