@@ -8,10 +8,10 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "psu/hash.h"
 
 int psm__fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -22,16 +22,6 @@ int psm__fail(char *err, size_t errlen, const char *fmt, ...)
         va_end(ap);
     }
     return -1;
-}
-
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
 }
 
 uint64_t psm_layout_hash(void)
@@ -60,7 +50,7 @@ uint64_t psm_layout_hash(void)
         PSM_MAX_BUCKETS,
         psm_type_cells(PSM_HISTOGRAM, 0),
     };
-    return fnv1a(UINT64_C(0xcbf29ce484222325), shape, sizeof shape);
+    return psu_hash_fnv1a64(PSU_HASH_FNV1A64_SEED, shape, sizeof shape);
 }
 
 static int is_alpha_(unsigned char c)
@@ -184,13 +174,6 @@ void psm__printable(const char *s, size_t len, char *out, size_t outlen)
             o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
     }
     out[o] = '\0';
-}
-
-uint64_t psm__boottime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 int psm__proc_stat(int pid, char *state, uint64_t *start_ticks)

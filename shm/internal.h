@@ -44,9 +44,6 @@ int psm__seg_path(const char *name, char *path, size_t pathlen);
  * at most 64 input bytes, always NUL-terminated. */
 void psm__printable(const char *s, size_t len, char *out, size_t outlen);
 
-/* CLOCK_BOOTTIME in nanoseconds. */
-uint64_t psm__boottime_ns(void);
-
 /* The PID namespace of the caller: st_dev and st_ino of /proc/self/ns/pid. Returns 0,
  * or -1 with both 0 when /proc is not mounted. */
 int psm__pidns_self(uint64_t *dev, uint64_t *ino);

@@ -24,6 +24,7 @@
 
 #include "psm/reader.h"
 #include "psm/render.h"
+#include "psu/clock.h"
 
 #define PROG            "portsyncd-shmdump"
 #define VERSION         "0.1.0"
@@ -354,9 +355,7 @@ int shmdump_group(const psm_reader_t *r, uint32_t **order, uint32_t **start)
 
 static double now_monotonic(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)psu_clock_mono_ns() / 1e9;
 }
 
 /**
@@ -549,10 +548,7 @@ static int watch(psm_reader_t *r, const struct dump_opts *o)
         if (tty)
             psm_buf_puts(&out, CLEAR_SCREEN);
         char now[48], banner[800];
-        struct timespec rt_now;
-        clock_gettime(CLOCK_REALTIME, &rt_now);
-        shmdump_iso_time((uint64_t)rt_now.tv_sec * 1000000000u + (uint64_t)rt_now.tv_nsec, now,
-                         sizeof now);
+        shmdump_iso_time(psu_clock_real_ns(), now, sizeof now);
         snprintf(banner, sizeof banner, "%s  every %g s (Ctrl-C stops)\n%s%s", now, o->watch,
                  notice, notice[0] ? "\n" : "");
         if (snapshot(r, o, rt, banner, &out) != 0) {

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "psm/reader.h"
 #include "psm/render.h"
+#include "psu/clock.h"
 
 /* Defined in shmdump.c and shmdump_json.c; see the interface note in shmdump.c. */
 int shmdump_group(const psm_reader_t *r, uint32_t **order, uint32_t **start);
@@ -90,9 +90,7 @@ static int rates_reserve(struct shmdump_rates *rt, uint32_t n)
 
 static double now_monotonic(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)psu_clock_mono_ns() / 1e9;
 }
 
 /* Bidirectional embeddings, overrides and isolates: they reorder what follows. */

@@ -25,6 +25,7 @@
 
 #include "internal.h"
 #include "psm/reader.h"
+#include "psu/clock.h"
 
 /* A heartbeat this far ahead of our clock was not written in this boot. */
 #define FUTURE_SLACK_NS 1000000000ull
@@ -149,7 +150,7 @@ void psm_reader_liveness(const psm_reader_t *r, double max_age, struct psm_liven
 {
     struct psm_info in;
     psm_reader_info(r, &in);
-    uint64_t now = psm__boottime_ns();
+    uint64_t now = psu_clock_boot_ns();
     uint64_t hb = in.heartbeat_boottime;
     memset(l, 0, sizeof *l);
     l->pid = in.writer_pid;

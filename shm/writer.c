@@ -18,11 +18,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "psm/reader.h"
+#include "psu/clock.h"
 #include "writer_int.h"
 
 /*
@@ -61,8 +61,6 @@ static int writer_alloc_index(psm_writer_t *w, char *err, size_t errlen)
 
 static void writer_stamp(psm_writer_t *w)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     /*
      * Our PID namespace, so a reader can tell whether our pid means anything to it
      * (0 if /proc is missing: readers then judge by the heartbeat alone). The start
@@ -78,9 +76,8 @@ static void writer_stamp(psm_writer_t *w)
         __atomic_store_n(&w->hdr->minor, 1, __ATOMIC_RELAXED);
     atomic_store(&w->hdr->writer_start_ticks,
                  psm__proc_is_own() ? psm__proc_start_ticks(getpid()) : 0);
-    atomic_store(&w->hdr->writer_start_realtime,
-                 (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
-    atomic_store(&w->hdr->heartbeat_boottime, psm__boottime_ns());
+    atomic_store(&w->hdr->writer_start_realtime, psu_clock_real_ns());
+    atomic_store(&w->hdr->heartbeat_boottime, psu_clock_boot_ns());
     /* Last, with release: a reader that sees our pid sees the fields above with it. */
     atomic_store_explicit(&w->hdr->writer_pid, (int32_t)getpid(), memory_order_release);
 }
@@ -492,7 +489,7 @@ void psm_writer_close(psm_writer_t *w)
 
 void psm_writer_heartbeat(psm_writer_t *w)
 {
-    atomic_store_explicit(&w->hdr->heartbeat_boottime, psm__boottime_ns(), memory_order_relaxed);
+    atomic_store_explicit(&w->hdr->heartbeat_boottime, psu_clock_boot_ns(), memory_order_relaxed);
 }
 
 const char *psm_writer_name(const psm_writer_t *w)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "psu/clock.h"
 #include "writer_int.h"
 
 static uint32_t opt_u32(uint32_t v, uint32_t def)
@@ -84,7 +85,7 @@ static void staged_name(const psm_writer_t *w, char *out, size_t outlen)
 {
     uint64_t r = 0;
     if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
-        r = psm__boottime_ns() * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)getpid();
+        r = psu_clock_boot_ns() * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)getpid();
     snprintf(out, outlen, "%s/%s.tmp.%016llx", w->dir, strrchr(w->path, '/') + 1,
              (unsigned long long)r);
 }
