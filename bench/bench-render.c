@@ -105,6 +105,7 @@ struct render_case {
     char name[64];
     psm_writer_t *w;
     psm_reader_t *r;
+    psm_renderer_t *rn;
     struct psm_buf out;
     double cold_ms;
     uint64_t warm_allocs; /* most allocations any warm render made */
@@ -122,7 +123,7 @@ static int render_once(struct render_case *c, double *ms, int warm)
     c->out.len = 0;
     uint64_t a0 = bench_allocs();
     uint64_t t0 = bench_now_ns();
-    int rc = psm_render(c->r, PSM_FMT_TEXT, &c->out, 0, &st);
+    int rc = psm_render(c->rn, c->r, PSM_FMT_TEXT, &c->out, 0, &st);
     *ms = (double)(bench_now_ns() - t0) / 1e6;
     uint64_t allocs = bench_allocs() - a0;
     if (warm && allocs > c->warm_allocs)
@@ -151,6 +152,11 @@ static int render_setup(struct render_case *c, uint32_t n)
         fprintf(stderr, "psm-bench: %s\n", err);
         return -1;
     }
+    /* One renderer per segment, as the exporter keeps one for its segment. */
+    if (!(c->rn = psm_renderer_new())) {
+        fprintf(stderr, "psm-bench: out of memory for a renderer\n");
+        return -1;
+    }
     /* Cold: the first render validates every record; a scraper pays it once per segment. */
     return render_once(c, &c->cold_ms, 0);
 }
@@ -158,6 +164,7 @@ static int render_setup(struct render_case *c, uint32_t n)
 static void render_teardown(struct render_case *c)
 {
     psm_buf_free(&c->out);
+    psm_renderer_free(c->rn);
     psm_reader_close(c->r);
     psm_writer_close(c->w);
 }

@@ -88,17 +88,4 @@ struct psm_reader;
 /* Start of the mapped cell area of a reader (for offset checks). */
 const void *psm__reader_cells_base(const struct psm_reader *r);
 
-/* Descriptor index of validated series @i: what grouping needs, without building a view. */
-uint32_t psm__reader_series_desc(const struct psm_reader *r, uint32_t i);
-
-struct psm_buf;
-/*
- * Scratch memory a reader keeps for psm_render(), so a render allocates nothing
- * once warm and leaves nothing behind if the caller has to abandon it (a guard
- * that longjmps out on SIGBUS). Fills *start (ndesc + 1 zeroed entries), *fill
- * (ndesc + 1 zeroed), *order (nseries) and *labels; returns -1 when out of memory.
- */
-int psm__reader_scratch(struct psm_reader *r, uint32_t ndesc, uint32_t nseries, uint32_t **start,
-                        uint32_t **fill, uint32_t **order, struct psm_buf **labels);
-
 #endif

@@ -25,7 +25,6 @@
 
 #include "internal.h"
 #include "psm/reader.h"
-#include "psm/render.h"
 
 /* A validated series, compactly: views are built on access. */
 struct series_rec {
@@ -55,10 +54,6 @@ struct psm_reader {
     struct series_rec *series;
     uint32_t nseries, series_alloc;
     uint32_t patience_us;
-    /* psm_render()'s scratch (psm__reader_scratch). */
-    uint32_t *scratch;
-    size_t scratch_cap;
-    struct psm_buf labels;
     char err[2 * PSM_MAX_PATH_LEN + 512]; /* room for the name and the path */
 };
 
@@ -353,32 +348,10 @@ void psm_reader_set_patience(psm_reader_t *r, uint32_t us)
     r->patience_us = us;
 }
 
-int psm__reader_scratch(psm_reader_t *r, uint32_t ndesc, uint32_t nseries, uint32_t **start,
-                        uint32_t **fill, uint32_t **order, struct psm_buf **labels)
-{
-    size_t need = 2 * ((size_t)ndesc + 1) + (nseries ? nseries : 1);
-    if (need > r->scratch_cap) {
-        uint32_t *p = realloc(r->scratch, need * sizeof *p);
-        if (!p)
-            return -1;
-        r->scratch = p;
-        r->scratch_cap = need;
-    }
-    memset(r->scratch, 0, 2 * ((size_t)ndesc + 1) * sizeof *r->scratch);
-    *start = r->scratch;
-    *fill = r->scratch + ndesc + 1;
-    *order = r->scratch + 2 * ((size_t)ndesc + 1);
-    r->labels.len = 0;
-    *labels = &r->labels;
-    return 0;
-}
-
 void psm_reader_close(psm_reader_t *r)
 {
     if (!r)
         return;
-    free(r->scratch);
-    psm_buf_free(&r->labels);
     if (r->mapped)
         munmap((void *)r->base, r->map_size);
     if (r->fd >= 0)
@@ -642,7 +615,7 @@ const void *psm__reader_cells_base(const psm_reader_t *r)
     return r->base + r->cells_off;
 }
 
-uint32_t psm__reader_series_desc(const psm_reader_t *r, uint32_t i)
+uint32_t psm_reader_series_desc_index(const psm_reader_t *r, uint32_t i)
 {
     return r->series[i].desc_index;
 }

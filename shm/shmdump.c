@@ -335,16 +335,12 @@ int shmdump_group(const psm_reader_t *r, uint32_t **order, uint32_t **start)
         free(ord);
         return -1;
     }
-    struct psm_series_view sv;
-    for (uint32_t i = 0; i < ns; i++) {
-        psm_reader_series(r, i, &sv);
-        st[sv.desc->index + 1]++;
-    }
+    for (uint32_t i = 0; i < ns; i++)
+        st[psm_reader_series_desc_index(r, i) + 1]++;
     for (uint32_t d = 0; d < nd; d++)
         st[d + 1] += st[d];
     for (uint32_t i = 0; i < ns; i++) {
-        psm_reader_series(r, i, &sv);
-        uint32_t d = sv.desc->index;
+        uint32_t d = psm_reader_series_desc_index(r, i);
         ord[st[d] + fill[d]++] = i;
     }
     free(fill);
@@ -385,6 +381,7 @@ static int write_all(const char *p, size_t n)
 /**
  * snapshot - append one snapshot of @r in the chosen format to @out
  * @r: the reader
+ * @rn: the renderer for the prometheus and openmetrics formats
  * @o: the options
  * @rt: rate state for the table under --watch, or NULL
  * @banner: lines the table prints first (--watch), or NULL
@@ -393,8 +390,8 @@ static int write_all(const char *p, size_t n)
  * Returns 0, or -1 after printing why (the segment failed validation, or
  * memory ran out).
  */
-static int snapshot(psm_reader_t *r, const struct dump_opts *o, struct shmdump_rates *rt,
-                    const char *banner, struct psm_buf *out)
+static int snapshot(psm_reader_t *r, psm_renderer_t *rn, const struct dump_opts *o,
+                    struct shmdump_rates *rt, const char *banner, struct psm_buf *out)
 {
     if (psm_reader_load(r) != 0) {
         say("%s", psm_reader_error(r));
@@ -402,8 +399,8 @@ static int snapshot(psm_reader_t *r, const struct dump_opts *o, struct shmdump_r
     }
     int rc;
     if (o->format == FMT_PROMETHEUS || o->format == FMT_OPENMETRICS) {
-        rc = psm_render(r, o->format == FMT_PROMETHEUS ? PSM_FMT_TEXT : PSM_FMT_OPENMETRICS, out, 0,
-                        NULL);
+        rc = psm_render(rn, r, o->format == FMT_PROMETHEUS ? PSM_FMT_TEXT : PSM_FMT_OPENMETRICS,
+                        out, 0, NULL);
         if (rc != 0 && !out->oom) {
             say("%s", psm_reader_error(r));
             return -1;
@@ -455,11 +452,17 @@ static int run_check(psm_reader_t *r, double max_age, FILE *f)
 static int dump_once(psm_reader_t *r, const struct dump_opts *o)
 {
     struct psm_buf out = {0};
-    int rc = snapshot(r, o, NULL, NULL, &out);
+    psm_renderer_t *rn = psm_renderer_new();
+    if (!rn) {
+        say("out of memory");
+        return EXIT_SEGMENT;
+    }
+    int rc = snapshot(r, rn, o, NULL, NULL, &out);
     if (rc == 0 && write_all(out.p, out.len) != 0) {
         say("cannot write to standard output: %s", strerror(errno));
         rc = -1;
     }
+    psm_renderer_free(rn);
     psm_buf_free(&out);
     return rc == 0 ? 0 : EXIT_SEGMENT;
 }
@@ -517,7 +520,11 @@ static int watch(psm_reader_t *r, const struct dump_opts *o)
     sigaction(SIGTERM, &sa, NULL);
     int tty = isatty(STDOUT_FILENO);
     struct shmdump_rates *rt = o->format == FMT_TABLE ? shmdump_rates_new() : NULL;
-    if (o->format == FMT_TABLE && !rt) {
+    /* One renderer for the whole watch: each snapshot after the first allocates nothing. */
+    psm_renderer_t *rn = psm_renderer_new();
+    if ((o->format == FMT_TABLE && !rt) || !rn) {
+        shmdump_rates_free(rt);
+        psm_renderer_free(rn);
         say("out of memory");
         return EXIT_SEGMENT;
     }
@@ -551,7 +558,7 @@ static int watch(psm_reader_t *r, const struct dump_opts *o)
         shmdump_iso_time(psu_clock_real_ns(), now, sizeof now);
         snprintf(banner, sizeof banner, "%s  every %g s (Ctrl-C stops)\n%s%s", now, o->watch,
                  notice, notice[0] ? "\n" : "");
-        if (snapshot(r, o, rt, banner, &out) != 0) {
+        if (snapshot(r, rn, o, rt, banner, &out) != 0) {
             rc = EXIT_SEGMENT;
             break;
         }
@@ -570,6 +577,7 @@ static int watch(psm_reader_t *r, const struct dump_opts *o)
             break;
     }
     psm_buf_free(&out);
+    psm_renderer_free(rn);
     shmdump_rates_free(rt);
     return rc;
 }
