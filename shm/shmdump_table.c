@@ -17,20 +17,7 @@
 #include "psm/reader.h"
 #include "psm/render.h"
 #include "psu/clock.h"
-
-/* Defined in shmdump.c and shmdump_json.c; see the interface note in shmdump.c. */
-int shmdump_group(const psm_reader_t *r, uint32_t **order, uint32_t **start);
-void shmdump_iso_time(uint64_t realtime_ns, char *out, size_t len);
-size_t shmdump_utf8_next(const char *s, size_t len, uint32_t *cp);
-
-/* Defined here, used by shmdump.c. */
-struct shmdump_rates;
-struct shmdump_rates *shmdump_rates_new(void);
-void shmdump_rates_free(struct shmdump_rates *rt);
-void shmdump_rates_reset(struct shmdump_rates *rt);
-int shmdump_table(psm_reader_t *r, const struct psm_info *in, const struct psm_liveness *l,
-                  double max_age, struct shmdump_rates *rt, const char *banner,
-                  struct psm_buf *out);
+#include "shmdump.h"
 
 #define NAME_COL_MAX 72 /* a longer series name pushes its own row right, not every row */
 #define TYPE_COL     9  /* "histogram" */
