@@ -105,20 +105,29 @@ struct render_case {
     char name[64];
     psm_writer_t *w;
     psm_reader_t *r;
+    psm_renderer_t *rn;
     struct psm_buf out;
     double cold_ms;
+    uint64_t warm_allocs; /* most allocations any warm render made */
     double ms[RENDER_MAX_SAMPLES];
     unsigned samples;
 };
 
-/* One timed render into @c->out, which keeps its capacity, as a scraper's would. */
-static int render_once(struct render_case *c, double *ms)
+/*
+ * One timed render into @c->out, which keeps its capacity, as a scraper's would.
+ * @warm: count the render's allocations into c->warm_allocs (all but the first).
+ */
+static int render_once(struct render_case *c, double *ms, int warm)
 {
     struct psm_render_stats st;
     c->out.len = 0;
+    uint64_t a0 = bench_allocs();
     uint64_t t0 = bench_now_ns();
-    int rc = psm_render(c->r, PSM_FMT_TEXT, &c->out, 0, &st);
+    int rc = psm_render(c->rn, c->r, PSM_FMT_TEXT, &c->out, 0, &st);
     *ms = (double)(bench_now_ns() - t0) / 1e6;
+    uint64_t allocs = bench_allocs() - a0;
+    if (warm && allocs > c->warm_allocs)
+        c->warm_allocs = allocs;
     if (rc != 0) {
         fprintf(stderr, "psm-bench: render of %s failed: %s\n", c->name,
                 c->out.oom ? "out of memory" : psm_reader_error(c->r));
@@ -143,13 +152,19 @@ static int render_setup(struct render_case *c, uint32_t n)
         fprintf(stderr, "psm-bench: %s\n", err);
         return -1;
     }
+    /* One renderer per segment, as the exporter keeps one for its segment. */
+    if (!(c->rn = psm_renderer_new())) {
+        fprintf(stderr, "psm-bench: out of memory for a renderer\n");
+        return -1;
+    }
     /* Cold: the first render validates every record; a scraper pays it once per segment. */
-    return render_once(c, &c->cold_ms);
+    return render_once(c, &c->cold_ms, 0);
 }
 
 static void render_teardown(struct render_case *c)
 {
     psm_buf_free(&c->out);
+    psm_renderer_free(c->rn);
     psm_reader_close(c->r);
     psm_writer_close(c->w);
 }
@@ -170,17 +185,18 @@ int bench_render(const struct bench_config *cfg)
         for (int i = 0; i < RENDER_SIZES && rc == 0; i++)
             for (unsigned k = 0; k < per_round[i] && rc == 0; k++) {
                 struct render_case *c = &cases[i];
-                rc = render_once(c, &c->ms[c->samples]);
+                rc = render_once(c, &c->ms[c->samples], 1);
                 if (c->samples + 1 < RENDER_MAX_SAMPLES)
                     c->samples++;
             }
     if (rc == 0) {
         double med[RENDER_SIZES];
+        uint64_t warm_allocs = 0;
         printf("render: psm_render PSM_FMT_TEXT, thirds counters/gauges/histograms, 1 label, "
                "%u interleaved rounds\n",
                cfg->render_rounds);
-        printf("%8s %7s %10s %9s %9s %11s %10s  %s\n", "series", "samples", "median ms", "min ms",
-               "cold ms", "bytes", "ns/series", "target");
+        printf("%8s %7s %10s %9s %9s %11s %10s %7s  %s\n", "series", "samples", "median ms",
+               "min ms", "cold ms", "bytes", "ns/series", "allocs", "target");
         for (int i = 0; i < RENDER_SIZES; i++) {
             const struct render_case *c = &cases[i];
             double min = c->ms[0];
@@ -191,14 +207,20 @@ int bench_render(const struct bench_config *cfg)
             if (c->series == 100000)
                 snprintf(target, sizeof target, "<= %.0f ms %s", TARGET_RENDER_MS,
                          bench_mark(med[i] <= TARGET_RENDER_MS));
-            printf("%8u %7u %10.3f %9.3f %9.3f %11zu %10.1f  %s\n", c->series, c->samples, med[i],
-                   min, c->cold_ms, c->out.len, med[i] * 1e6 / c->series, target);
+            printf("%8u %7u %10.3f %9.3f %9.3f %11zu %10.1f %7llu  %s\n", c->series, c->samples,
+                   med[i], min, c->cold_ms, c->out.len, med[i] * 1e6 / c->series,
+                   (unsigned long long)c->warm_allocs, target);
+            warm_allocs = c->warm_allocs > warm_allocs ? c->warm_allocs : warm_allocs;
         }
         double l1 = med[1] / med[0] / 10, l2 = med[2] / med[1] / 10;
         printf("linearity (1.00 = linear): 10k/1k/10 = %.2f %s, 100k/10k/10 = %.2f %s "
-               "(target <= %.1f)\n\n",
+               "(target <= %.1f)\n",
                l1, bench_mark(l1 <= TARGET_LINEAR), l2, bench_mark(l2 <= TARGET_LINEAR),
                TARGET_LINEAR);
+        /* A scraper renders a warm segment every scrape: the heap must not churn. */
+        printf("heap allocations by warm renders (allocs: the most in one render): %llu %s "
+               "(target 0)\n\n",
+               (unsigned long long)warm_allocs, bench_mark(warm_allocs == 0));
     }
     for (int i = 0; i < RENDER_SIZES; i++)
         render_teardown(&cases[i]);

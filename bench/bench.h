@@ -36,6 +36,14 @@ static inline uint64_t bench_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/**
+ * bench_allocs - heap allocations made so far by the bench and libpsmetrics
+ *
+ * Counts malloc, calloc, realloc and posix_memalign calls (bench-alloc.c);
+ * the difference across a call is what that call allocated.
+ */
+uint64_t bench_allocs(void);
+
 /** bench_median - median of @n (<= 256) values; @v is left unsorted */
 double bench_median(const double *v, unsigned n);
 

@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "psm/reader.h"
+#include "psu/hash.h"
 
 static int cfail(psm_reader_t *r, char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -29,16 +30,6 @@ static int cfail(psm_reader_t *r, char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
     errno = EPROTO;
     return -1;
-}
-
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
 }
 
 /* Open-addressing set of 64-bit keys with an index for collision checks. */
@@ -124,7 +115,7 @@ int psm_reader_check(psm_reader_t *r, char *err, size_t errlen)
     int rc = 0;
     for (uint32_t i = 0; i < nd && rc == 0; i++) {
         const struct psm_desc_view *d = psm_reader_desc(r, i);
-        long dup = seen_add(&names, hash_bytes(0, d->name.p, d->name.len), i, same_desc, r);
+        long dup = seen_add(&names, psu_hash_fnv1a64(0, d->name.p, d->name.len), i, same_desc, r);
         if (dup >= 0)
             rc = cfail(r, err, errlen, "descriptors %ld and %u share the name %.*s", dup, i,
                        (int)d->name.len, d->name.p);
@@ -148,9 +139,9 @@ int psm_reader_check(psm_reader_t *r, char *err, size_t errlen)
         struct psm_series_view s;
         psm_reader_series(r, i, &s);
         const struct psm_desc_view *d = s.desc;
-        uint64_t h = hash_bytes(d->index, "", 0);
+        uint64_t h = d->index;
         for (unsigned k = 0; k < d->label_count; k++)
-            h = hash_bytes(hash_bytes(h, s.values[k].p, s.values[k].len), "", 1);
+            h = psu_hash_fnv1a64(psu_hash_fnv1a64(h, s.values[k].p, s.values[k].len), "", 1);
         long dup = seen_add(&sets, h, i, same_series, r);
         if (dup >= 0) {
             rc = cfail(r, err, errlen, "series %ld and %u of %.*s have the same labels", dup, i,

@@ -1,17 +1,15 @@
 /*
  * shm/common.c - layout hash and the validators the writer and the reader share,
- * so both sides agree on what a valid name, string and segment name are.
+ * so both sides agree on what a valid name, string and segment name are, and the
+ * error-message helpers both use.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "internal.h"
+#include "psu/hash.h"
 
 int psm__fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -22,16 +20,6 @@ int psm__fail(char *err, size_t errlen, const char *fmt, ...)
         va_end(ap);
     }
     return -1;
-}
-
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
 }
 
 uint64_t psm_layout_hash(void)
@@ -60,7 +48,7 @@ uint64_t psm_layout_hash(void)
         PSM_MAX_BUCKETS,
         psm_type_cells(PSM_HISTOGRAM, 0),
     };
-    return fnv1a(UINT64_C(0xcbf29ce484222325), shape, sizeof shape);
+    return psu_hash_fnv1a64(PSU_HASH_FNV1A64_SEED, shape, sizeof shape);
 }
 
 static int is_alpha_(unsigned char c)
@@ -184,81 +172,4 @@ void psm__printable(const char *s, size_t len, char *out, size_t outlen)
             o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
     }
     out[o] = '\0';
-}
-
-uint64_t psm__boottime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-int psm__proc_stat(int pid, char *state, uint64_t *start_ticks)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* comm may contain spaces and parentheses: fields resume after the last ')'. */
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    p++;
-    /* After ')' come field 3 (state) onwards; starttime is field 22. */
-    unsigned long long v = 0;
-    char st = 0;
-    for (int field = 3; field <= 22; field++) {
-        while (*p == ' ')
-            p++;
-        if (field == 3)
-            st = *p;
-        if (field == 22) {
-            if (sscanf(p, "%llu", &v) != 1)
-                return -1;
-            break;
-        }
-        while (*p && *p != ' ')
-            p++;
-    }
-    if (!st)
-        return -1;
-    *state = st;
-    *start_ticks = v;
-    return 0;
-}
-
-uint64_t psm__proc_start_ticks(int pid)
-{
-    char state;
-    uint64_t ticks;
-    return psm__proc_stat(pid, &state, &ticks) == 0 ? ticks : 0;
-}
-
-int psm__proc_is_own(void)
-{
-    /* /proc/self names the caller as the mounting namespace numbers it. */
-    char buf[32];
-    ssize_t n = readlink("/proc/self", buf, sizeof buf - 1);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *end;
-    long v = strtol(buf, &end, 10);
-    return *end == '\0' && v == (long)getpid();
-}
-
-int psm__pidns_self(uint64_t *dev, uint64_t *ino)
-{
-    struct stat st;
-    if (stat("/proc/self/ns/pid", &st) != 0) {
-        *dev = *ino = 0;
-        return -1;
-    }
-    *dev = (uint64_t)st.st_dev;
-    *ino = (uint64_t)st.st_ino;
-    return 0;
 }

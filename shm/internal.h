@@ -1,6 +1,7 @@
 /*
- * shm/internal.h - helpers shared by the writer, reader and renderer of
- * libpsmetrics. Not installed; nothing outside shm/ includes it.
+ * shm/internal.h - helpers shared by the writer and the reader of
+ * libpsmetrics, grouped by the file that defines them. Not installed; nothing
+ * outside shm/ includes it.
  */
 #ifndef PSM_INTERNAL_H
 #define PSM_INTERNAL_H
@@ -11,6 +12,8 @@
 #include <sys/types.h>
 
 #include "psm/segment.h"
+
+/* ---- common.c: validators and messages both sides share ---- */
 
 /* Writes "fmt..." into err (if errlen > 0); returns -1 so callers can return it. */
 int psm__fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -44,23 +47,7 @@ int psm__seg_path(const char *name, char *path, size_t pathlen);
  * at most 64 input bytes, always NUL-terminated. */
 void psm__printable(const char *s, size_t len, char *out, size_t outlen);
 
-/* CLOCK_BOOTTIME in nanoseconds. */
-uint64_t psm__boottime_ns(void);
-
-/* The PID namespace of the caller: st_dev and st_ino of /proc/self/ns/pid. Returns 0,
- * or -1 with both 0 when /proc is not mounted. */
-int psm__pidns_self(uint64_t *dev, uint64_t *ino);
-
-/* starttime (field 22 of /proc/<pid>/stat), or 0 if it cannot be read. */
-uint64_t psm__proc_start_ticks(int pid);
-
-/* State (field 3: R, S, D, Z, ...) and starttime of /proc/<pid>/stat. Returns 0, or -1
- * when it cannot be read (no such process, /proc hidden or not mounted). */
-int psm__proc_stat(int pid, char *state, uint64_t *start_ticks);
-
-/* 1 if /proc belongs to the caller's PID namespace (/proc/self is getpid()): only then
- * do /proc/<pid> entries describe the pids the caller sees. */
-int psm__proc_is_own(void);
+/* ---- trust.c: which file at a segment's path may be believed ---- */
 
 /* "a FIFO", "a directory", "a socket", ...: what a file of @mode is, for messages. */
 const char *psm__file_kind(mode_t mode);
@@ -78,21 +65,27 @@ struct stat;
 int psm__stat_trusted(const struct stat *st, uid_t owner, const char *where, char *err,
                       size_t errlen);
 
+/* ---- liveness.c: what a writer records about itself for readers ---- */
+
+/* The PID namespace of the caller: st_dev and st_ino of /proc/self/ns/pid. Returns 0,
+ * or -1 with both 0 when /proc is not mounted. */
+int psm__pidns_self(uint64_t *dev, uint64_t *ino);
+
+/* starttime (field 22 of /proc/<pid>/stat), or 0 if it cannot be read. */
+uint64_t psm__proc_start_ticks(int pid);
+
+/* State (field 3: R, S, D, Z, ...) and starttime of /proc/<pid>/stat. Returns 0, or -1
+ * when it cannot be read (no such process, /proc hidden or not mounted). */
+int psm__proc_stat(int pid, char *state, uint64_t *start_ticks);
+
+/* 1 if /proc belongs to the caller's PID namespace (/proc/self is getpid()): only then
+ * do /proc/<pid> entries describe the pids the caller sees. */
+int psm__proc_is_own(void);
+
+/* ---- reader.c ---- */
+
 struct psm_reader;
 /* Start of the mapped cell area of a reader (for offset checks). */
 const void *psm__reader_cells_base(const struct psm_reader *r);
-
-/* Descriptor index of validated series @i: what grouping needs, without building a view. */
-uint32_t psm__reader_series_desc(const struct psm_reader *r, uint32_t i);
-
-struct psm_buf;
-/*
- * Scratch memory a reader keeps for psm_render(), so a render allocates nothing
- * once warm and leaves nothing behind if the caller has to abandon it (a guard
- * that longjmps out on SIGBUS). Fills *start (ndesc + 1 zeroed entries), *fill
- * (ndesc + 1 zeroed), *order (nseries) and *labels; returns -1 when out of memory.
- */
-int psm__reader_scratch(struct psm_reader *r, uint32_t ndesc, uint32_t nseries, uint32_t **start,
-                        uint32_t **fill, uint32_t **order, struct psm_buf **labels);
 
 #endif

@@ -6,6 +6,10 @@
  * each family is written with its label sets escaped once per series and
  * copied into every line of that series. Numbers are formatted without printf
  * where they are integers, which is what most samples are.
+ *
+ * The renderer reads the segment through the public reader API only, and owns
+ * the memory it needs for that (struct psm_renderer): the reader knows nothing
+ * of it, and one renderer serves whichever reader the caller holds now.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -13,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
 #include "psm/render.h"
 
 int psm_buf_reserve(struct psm_buf *b, size_t n)
@@ -312,8 +315,61 @@ static void render_series(struct psm_buf *b, enum psm_format fmt, const struct p
     sample_line(b, &d->name, "_count", 6, lb, "", 0, num, n);
 }
 
-int psm_render(psm_reader_t *r, enum psm_format fmt, struct psm_buf *out, unsigned flags,
-               struct psm_render_stats *st)
+/*
+ * Scratch memory kept from one render to the next, so a warm render allocates
+ * nothing. Nothing in it outlives a render: each one starts by resetting what
+ * it uses, so a render abandoned midway (the exporter's SIGBUS guard longjmps
+ * out) leaves only capacity behind, which the next render reuses or the owner
+ * frees.
+ */
+struct psm_renderer {
+    uint32_t *group;       /* start[], fill[] (ndesc + 1 each), then order[] (nseries) */
+    size_t group_cap;      /* entries allocated in group */
+    struct psm_buf labels; /* the escaped label pairs of the series being written */
+};
+
+psm_renderer_t *psm_renderer_new(void)
+{
+    /* calloc sets errno to ENOMEM on failure, as documented. */
+    return calloc(1, sizeof(psm_renderer_t));
+}
+
+void psm_renderer_free(psm_renderer_t *rn)
+{
+    if (!rn)
+        return;
+    free(rn->group);
+    psm_buf_free(&rn->labels);
+    free(rn);
+}
+
+/*
+ * Grouping arrays for @ndesc descriptors and @nseries series: *start and *fill
+ * (ndesc + 1 entries each, zeroed) and *order (nseries). The array is stored in
+ * @rn as soon as it is grown, so nothing leaks if the render is abandoned.
+ * Returns 0, or -1 when out of memory.
+ */
+static int renderer_group(psm_renderer_t *rn, uint32_t ndesc, uint32_t nseries, uint32_t **start,
+                          uint32_t **fill, uint32_t **order)
+{
+    size_t counts = (size_t)ndesc + 1;
+    size_t need = 2 * counts + (nseries ? nseries : 1);
+    if (need > rn->group_cap) {
+        uint32_t *p = realloc(rn->group, need * sizeof *p);
+        if (!p)
+            return -1;
+        rn->group = p;
+        rn->group_cap = need;
+    }
+    memset(rn->group, 0, 2 * counts * sizeof *rn->group);
+    *start = rn->group;
+    *fill = rn->group + counts;
+    *order = rn->group + 2 * counts;
+    return 0;
+}
+
+int psm_render(psm_renderer_t *rn, psm_reader_t *r, enum psm_format fmt, struct psm_buf *out,
+               unsigned flags, struct psm_render_stats *st)
 {
     struct psm_render_stats local = {0};
     if (!st)
@@ -324,19 +380,25 @@ int psm_render(psm_reader_t *r, enum psm_format fmt, struct psm_buf *out, unsign
     uint32_t nd = psm_reader_desc_count(r), ns = psm_reader_series_count(r);
     /* Group series by descriptor: start[d]..start[d+1] in order[] (counting sort). */
     uint32_t *start, *fill, *order;
-    struct psm_buf *lbp;
-    if (psm__reader_scratch(r, nd, ns, &start, &fill, &order, &lbp) != 0) {
+    if (renderer_group(rn, nd, ns, &start, &fill, &order) != 0) {
         out->oom = 1;
         return -1;
     }
-    struct psm_buf *lb = lbp;
+    struct psm_buf *lb = &rn->labels;
+    /*
+     * A renderer outlives readers (the exporter reopens a segment after a failed
+     * render and keeps its renderer): an earlier render's out-of-memory must not
+     * fail this one.
+     */
+    lb->len = 0;
+    lb->oom = 0;
     /* Grouping needs only each series' descriptor, not its label values. */
     for (uint32_t i = 0; i < ns; i++)
-        start[psm__reader_series_desc(r, i) + 1]++;
+        start[psm_reader_series_desc_index(r, i) + 1]++;
     for (uint32_t d = 0; d < nd; d++)
         start[d + 1] += start[d];
     for (uint32_t i = 0; i < ns; i++) {
-        uint32_t d = psm__reader_series_desc(r, i);
+        uint32_t d = psm_reader_series_desc_index(r, i);
         order[start[d] + fill[d]++] = i;
     }
     struct psm_series_view sv;

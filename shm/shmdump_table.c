@@ -13,24 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "psm/reader.h"
 #include "psm/render.h"
-
-/* Defined in shmdump.c and shmdump_json.c; see the interface note in shmdump.c. */
-int shmdump_group(const psm_reader_t *r, uint32_t **order, uint32_t **start);
-void shmdump_iso_time(uint64_t realtime_ns, char *out, size_t len);
-size_t shmdump_utf8_next(const char *s, size_t len, uint32_t *cp);
-
-/* Defined here, used by shmdump.c. */
-struct shmdump_rates;
-struct shmdump_rates *shmdump_rates_new(void);
-void shmdump_rates_free(struct shmdump_rates *rt);
-void shmdump_rates_reset(struct shmdump_rates *rt);
-int shmdump_table(psm_reader_t *r, const struct psm_info *in, const struct psm_liveness *l,
-                  double max_age, struct shmdump_rates *rt, const char *banner,
-                  struct psm_buf *out);
+#include "psu/clock.h"
+#include "shmdump.h"
 
 #define NAME_COL_MAX 72 /* a longer series name pushes its own row right, not every row */
 #define TYPE_COL     9  /* "histogram" */
@@ -90,9 +77,7 @@ static int rates_reserve(struct shmdump_rates *rt, uint32_t n)
 
 static double now_monotonic(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)psu_clock_mono_ns() / 1e9;
 }
 
 /* Bidirectional embeddings, overrides and isolates: they reorder what follows. */

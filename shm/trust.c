@@ -1,23 +1,16 @@
 /*
- * shm/trust.c - what a reader believes about a segment it did not make: the file
- * at the segment's path, and whether the segment's writer is alive.
+ * shm/trust.c - which file at a segment's path a reader (and a re-attaching
+ * writer) may believe, and who may own it.
  *
  * /dev/shm is world-writable, so a name there proves nothing: any local user can
  * create the file before the writer does (a FIFO that hangs an opener, a segment
  * full of invented figures). The reader therefore accepts only a regular file
  * owned by the expected writer that nobody else may write; psm__stat_trusted()
- * says why anything else is refused.
- *
- * Liveness has two methods because a pid means nothing outside its PID
- * namespace: on a SONiC switch the writer runs in the swss container and the
- * exporter in its own. The writer records its namespace (st_dev, st_ino of
- * /proc/self/ns/pid); a reader in the same namespace, whose /proc is its own, can
- * check the process itself (exists, not a zombie, same start time); any other
- * reader has only the heartbeat.
+ * says why anything else is refused. Whether the writer behind a trusted file is
+ * still alive is liveness.c's question.
  */
 #include <errno.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +18,6 @@
 
 #include "internal.h"
 #include "psm/reader.h"
-
-/* A heartbeat this far ahead of our clock was not written in this boot. */
-#define FUTURE_SLACK_NS 1000000000ull
 
 int psm_owner_parse(const char *s, uid_t *uid, char *err, size_t errlen)
 {
@@ -111,77 +101,4 @@ int psm__stat_trusted(const struct stat *st, uid_t owner, const char *where, cha
                          where, (unsigned)(st->st_mode & 07777));
     }
     return 0;
-}
-
-/*
- * The method for @in: by pid only where a pid means what the writer meant, i.e.
- * the segment records the writer's namespace, it is ours, and our /proc is ours.
- */
-static enum psm_liveness_method liveness_method(const struct psm_info *in)
-{
-    uint64_t dev, ino;
-    if (in->minor < 1 || in->writer_pidns_ino == 0)
-        return PSM_LIVENESS_HEARTBEAT;
-    if (psm__pidns_self(&dev, &ino) != 0 || dev != in->writer_pidns_dev ||
-        ino != in->writer_pidns_ino || !psm__proc_is_own())
-        return PSM_LIVENESS_HEARTBEAT;
-    return PSM_LIVENESS_PID;
-}
-
-/* By pid: NULL if the process is the writer and running, else why not. */
-static const char *pid_verdict(pid_t pid, uint64_t want_ticks)
-{
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        return "the writer process no longer exists";
-    char state;
-    uint64_t have = 0;
-    /* Unreadable (/proc mounted hidepid): the heartbeat still decides. */
-    if (psm__proc_stat(pid, &state, &have) != 0)
-        return NULL;
-    if (want_ticks && have && want_ticks != have)
-        return "the writer's pid now belongs to another process";
-    if (state == 'Z' || state == 'X')
-        return "the writer exited and was not reaped (zombie)";
-    return NULL;
-}
-
-void psm_reader_liveness(const psm_reader_t *r, double max_age, struct psm_liveness *l)
-{
-    struct psm_info in;
-    psm_reader_info(r, &in);
-    uint64_t now = psm__boottime_ns();
-    uint64_t hb = in.heartbeat_boottime;
-    memset(l, 0, sizeof *l);
-    l->pid = in.writer_pid;
-    l->method = liveness_method(&in);
-    l->heartbeat_age = now > hb ? (double)(now - hb) / 1e9 : 0.0;
-    if (l->pid <= 0) {
-        l->reason = "the writer closed the segment";
-        return;
-    }
-    /*
-     * CLOCK_BOOTTIME never goes back within a boot, so a heartbeat ahead of it was
-     * written before a reboot (a segment kept on disk) or by a broken writer.
-     */
-    if (hb > now + FUTURE_SLACK_NS) {
-        /* Its true age is unknown but at least the time since boot: say that, so a
-         * caller comparing the age with a limit sees it as old, not fresh. */
-        l->heartbeat_age = (double)now / 1e9;
-        l->reason = "the writer's heartbeat is in the future: written before a reboot, or by "
-                    "a broken writer";
-        return;
-    }
-    if (l->method == PSM_LIVENESS_PID) {
-        l->reason = pid_verdict(l->pid, in.writer_start_ticks);
-        if (l->reason)
-            return;
-    }
-    if (l->heartbeat_age > max_age) {
-        l->reason = l->method == PSM_LIVENESS_PID
-                        ? "the writer's heartbeat is stale"
-                        : "the writer's heartbeat is stale (judged by the heartbeat alone: the "
-                          "writer's PID namespace is not ours or not recorded)";
-        return;
-    }
-    l->alive = 1;
 }

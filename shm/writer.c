@@ -1,109 +1,27 @@
 /*
  * shm/writer.c - open a metrics segment: create it, or re-attach to one this
- * writer can trust, repairing what a dead writer left half-done.
+ * writer can trust, repairing what a dead writer left half-done; fall back to
+ * private memory when neither works; close.
  *
  * /dev/shm is world-writable, so a name there proves nothing about who made the
  * file behind it. The writer re-attaches only to a regular file owned by its own
- * effective uid that neither the group nor others may write; anything else is
- * replaced by a segment built where nobody can see or pre-empt it
- * (writer_file.c) and renamed into place. Registration and series resolution
- * are in writer_reg.c, the private-memory fallback in writer_private.c.
+ * effective uid that neither the group nor others may write (writer_probe.c
+ * judges what is at the name); anything else is replaced by a segment built
+ * where nobody can see or pre-empt it (writer_file.c) and renamed into place.
+ * Registration and series resolution are in writer_reg.c, the private-memory
+ * fallback in writer_private.c; writer_int.h lists the files in layers.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "psm/reader.h"
 #include "writer_int.h"
-
-/*
- * A writer in another PID namespace cannot be judged by its pid: one whose
- * heartbeat is older than this has stopped, and its name may be taken over.
- */
-#define PSM_TAKEOVER_AGE_S 10.0
-
-static uint32_t opt_u32(uint32_t v, uint32_t def)
-{
-    return v ? v : def;
-}
-
-static void writer_bind(psm_writer_t *w)
-{
-    w->hdr = (struct psm_header *)w->base;
-    w->descs = (struct psm_desc *)(w->base + w->hdr->desc_offset);
-    w->series = (struct psm_series *)(w->base + w->hdr->series_offset);
-    w->blob = (char *)(w->base + w->hdr->blob_offset);
-    w->cells = w->base + w->hdr->cells_offset;
-}
-
-static int writer_alloc_index(psm_writer_t *w, char *err, size_t errlen)
-{
-    uint32_t cap = w->hdr->series_capacity, n = 1;
-    while (n < cap * 2u)
-        n <<= 1;
-    w->slots = calloc(n, sizeof *w->slots);
-    w->hists = calloc(cap, sizeof *w->hists);
-    if (!w->slots || !w->hists)
-        return psm__fail(err, errlen, "segment %s: out of memory for the series index", w->name);
-    w->slot_mask = n - 1;
-    w->series_cap = cap;
-    return 0;
-}
-
-static void writer_stamp(psm_writer_t *w)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    /*
-     * Our PID namespace, so a reader can tell whether our pid means anything to it
-     * (0 if /proc is missing: readers then judge by the heartbeat alone). The start
-     * time only where /proc is our own: another namespace's /proc/<pid> is some
-     * other process, and a wrong start time would make readers call us recycled.
-     */
-    uint64_t ns_dev, ns_ino;
-    psm__pidns_self(&ns_dev, &ns_ino);
-    atomic_store(&w->hdr->writer_pidns_dev, ns_dev);
-    atomic_store(&w->hdr->writer_pidns_ino, ns_ino);
-    /* A segment an older (minor 0) writer made gains the minor 1 fields now. */
-    if (__atomic_load_n(&w->hdr->minor, __ATOMIC_RELAXED) < 1)
-        __atomic_store_n(&w->hdr->minor, 1, __ATOMIC_RELAXED);
-    atomic_store(&w->hdr->writer_start_ticks,
-                 psm__proc_is_own() ? psm__proc_start_ticks(getpid()) : 0);
-    atomic_store(&w->hdr->writer_start_realtime,
-                 (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
-    atomic_store(&w->hdr->heartbeat_boottime, psm__boottime_ns());
-    /* Last, with release: a reader that sees our pid sees the fields above with it. */
-    atomic_store_explicit(&w->hdr->writer_pid, (int32_t)getpid(), memory_order_release);
-}
-
-static int set_owner(int fd, const struct psm_writer_opts *o, const char *what, char *err,
-                     size_t errlen)
-{
-    mode_t mode = o->mode ? o->mode : 0640;
-    if (o->group && *o->group) {
-        struct group *g = getgrnam(o->group);
-        if (!g) {
-            errno = ENOENT;
-            return psm__fail(err, errlen, "segment %s: group '%s' does not exist", what, o->group);
-        }
-        if (fchown(fd, (uid_t)-1, g->gr_gid) != 0)
-            return psm__fail(err, errlen, "segment %s: cannot give it to group '%s': %s", what,
-                             o->group, strerror(errno));
-    }
-    if (fchmod(fd, mode) != 0)
-        return psm__fail(err, errlen, "segment %s: cannot set mode %04o: %s", what, (unsigned)mode,
-                         strerror(errno));
-    return 0;
-}
 
 /* Build a fresh segment where nobody sees it, then rename it over the name. */
 static int writer_create(psm_writer_t *w, const struct psm_writer_opts *o, char *err, size_t errlen)
@@ -129,8 +47,8 @@ static int writer_create(psm_writer_t *w, const struct psm_writer_opts *o, char 
     w->fd = fd;
     w->base = base;
     w->size = g.size;
-    writer_bind(w);
-    writer_stamp(w);
+    psm__writer_bind(w);
+    psm__writer_stamp(w);
     atomic_store_explicit(&w->hdr->generation, 2, memory_order_release);
     if (psm__writer_file_link(w, fd, staged, err, errlen) != 0) {
         int e = errno;
@@ -141,171 +59,7 @@ static int writer_create(psm_writer_t *w, const struct psm_writer_opts *o, char 
         errno = e;
         return -1;
     }
-    return writer_alloc_index(w, err, errlen);
-}
-
-/* 1 if the file @st describes is one this writer made; otherwise 0, @why saying what it is. */
-static int file_trusted(const struct stat *st, char *why, size_t whylen)
-{
-    return psm__stat_trusted(st, geteuid(), "it", why, whylen) == 0;
-}
-
-/*
- * -1 (EPERM) if this writer could not rename over the file @st describes: in a
- * sticky directory (/dev/shm) only the file's owner, the directory's owner or a
- * privileged process may replace it.
- */
-static int replace_allowed(const psm_writer_t *w, const struct stat *st, char *err, size_t errlen)
-{
-    struct stat d;
-    char user[320];
-    if (geteuid() == 0 || st->st_uid == geteuid() || stat(w->dir, &d) != 0 ||
-        !(d.st_mode & S_ISVTX) || d.st_uid == geteuid())
-        return 0;
-    psm__uid_label(st->st_uid, user, sizeof user);
-    psm__fail(err, errlen,
-              "segment %s: %s is owned by %s in the sticky directory %s: this writer (uid %u) "
-              "can neither use nor replace it; remove it",
-              w->name, w->path, user, w->dir, (unsigned)geteuid());
-    errno = EPERM;
-    return -1;
-}
-
-int psm__writer_other_alive(const struct psm_reader *r, pid_t *pid)
-{
-    struct psm_liveness lv;
-    psm_reader_liveness(r, 1e9, &lv);
-    *pid = lv.pid;
-    if (lv.pid <= 0)
-        return 0;
-    /* Across PID namespaces the pid means nothing here, not even equal to ours: the
-     * heartbeat decides. */
-    if (lv.method == PSM_LIVENESS_HEARTBEAT)
-        return lv.heartbeat_age <= PSM_TAKEOVER_AGE_S;
-    return lv.alive && lv.pid != getpid();
-}
-
-/* A segment found at the name, mapped read-write and validated. */
-struct found {
-    int fd;
-    uint8_t *base;
-    size_t size;
-    psm_reader_t *r;
-};
-
-static void found_release(struct found *f)
-{
-    psm_reader_close(f->r);
-    if (f->base)
-        munmap(f->base, f->size);
-    if (f->fd >= 0)
-        close(f->fd);
-    *f = (struct found){.fd = -1};
-}
-
-/*
- * Look at what is at the name. Returns 2 nothing; 1 a valid segment of ours whose
- * writer is gone (@f holds it, and @o's capacities fit when @o is given); 0 a
- * thing to replace (@why says what); -1 not to be touched: another live writer
- * (EBUSY), a directory (EISDIR), a foreign file we may not replace (EPERM), or an
- * error; @err says which.
- */
-static int name_inspect(psm_writer_t *w, const struct psm_writer_opts *o, struct found *f,
-                        char *why, size_t whylen, char *err, size_t errlen)
-{
-    *f = (struct found){.fd = -1};
-    struct stat st;
-    if (lstat(w->path, &st) != 0) {
-        if (errno == ENOENT)
-            return 2;
-        return psm__fail(err, errlen, "segment %s: cannot look at %s: %s", w->name, w->path,
-                         strerror(errno));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        errno = EISDIR;
-        return psm__fail(err, errlen,
-                         "segment %s: %s is a directory, which a segment cannot replace; "
-                         "remove it",
-                         w->name, w->path);
-    }
-    if (replace_allowed(w, &st, err, errlen) != 0)
-        return -1;
-    if (!file_trusted(&st, why, whylen))
-        return 0;
-    /* Never follow a link, never block on a FIFO swapped in since the lstat. */
-    f->fd = open(w->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (f->fd < 0) {
-        if (errno == ENOENT)
-            return 2;
-        if (errno == ELOOP || errno == EACCES) {
-            snprintf(why, whylen, "%s",
-                     errno == ELOOP ? "it is a symbolic link"
-                                    : "this writer may not open it read-write");
-            return 0;
-        }
-        return psm__fail(err, errlen, "segment %s: cannot open %s read-write: %s", w->name, w->path,
-                         strerror(errno));
-    }
-    if (fstat(f->fd, &st) != 0 || !file_trusted(&st, why, whylen) ||
-        st.st_size < (off_t)sizeof(struct psm_header)) {
-        if (!why[0])
-            snprintf(why, whylen, "it is smaller than a header (%lld bytes)",
-                     (long long)st.st_size);
-        found_release(f);
-        return 0;
-    }
-    f->size = (size_t)st.st_size;
-    f->base = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
-    if (f->base == MAP_FAILED) {
-        f->base = NULL;
-        found_release(f);
-        return psm__fail(err, errlen, "segment %s: mmap failed: %s", w->name, strerror(errno));
-    }
-    /* Validate with the reader's checks: the writer trusts no more than a reader. */
-    if (psm_reader_open_mem(&f->r, f->base, f->size, why, whylen) != 0 ||
-        psm_reader_load(f->r) != 0) {
-        if (f->r)
-            snprintf(why, whylen, "%s", psm_reader_error(f->r));
-        /* The reader names an image "(memory)": the caller names the segment. */
-        static const char mem[] = "segment (memory): ";
-        if (strncmp(why, mem, sizeof mem - 1) == 0)
-            memmove(why, why + sizeof mem - 1, strlen(why + sizeof mem - 1) + 1);
-        found_release(f);
-        return 0;
-    }
-    pid_t pid;
-    if (psm__writer_other_alive(f->r, &pid)) {
-        found_release(f);
-        errno = EBUSY;
-        return psm__fail(err, errlen, "segment %s is in use by another writer, pid %d", w->name,
-                         (int)pid);
-    }
-    struct psm_info in;
-    psm_reader_info(f->r, &in);
-    if (o && (in.desc_capacity < opt_u32(o->desc_capacity, 256) ||
-              in.series_capacity < opt_u32(o->series_capacity, 4096))) {
-        snprintf(why, whylen,
-                 "its capacities (%u descriptors, %u series) are below those asked for",
-                 in.desc_capacity, in.series_capacity);
-        found_release(f);
-        return 0;
-    }
-    return 1;
-}
-
-int psm__writer_name_probe(psm_writer_t *w, char *why, size_t whylen, char *err, size_t errlen)
-{
-    struct found f;
-    why[0] = '\0';
-    int rc = name_inspect(w, NULL, &f, why, whylen, err, errlen);
-    if (rc == 1) {
-        struct psm_info in;
-        psm_reader_info(f.r, &in);
-        snprintf(why, whylen, "its writer (pid %d) is gone", (int)in.writer_pid);
-        found_release(&f);
-        return 0;
-    }
-    return rc == 2 ? 1 : rc;
+    return psm__writer_alloc_index(w, err, errlen);
 }
 
 /*
@@ -349,18 +103,18 @@ static unsigned writer_repair(psm_writer_t *w, uint32_t nseries, char *names, si
 static int writer_attach(psm_writer_t *w, const struct psm_writer_opts *o, char *why, size_t whylen,
                          char *err, size_t errlen)
 {
-    struct found f;
-    int rc = name_inspect(w, o, &f, why, whylen, err, errlen);
+    struct psm__found f;
+    int rc = psm__writer_name_inspect(w, o, &f, why, whylen, err, errlen);
     if (rc != 1)
         return rc;
     w->fd = f.fd;
     w->base = f.base;
     w->size = f.size;
-    writer_bind(w);
-    if (writer_alloc_index(w, err, errlen) != 0) {
+    psm__writer_bind(w);
+    if (psm__writer_alloc_index(w, err, errlen) != 0) {
         w->fd = -1;
         w->base = NULL;
-        found_release(&f);
+        psm__writer_found_release(&f);
         return -1;
     }
     f.fd = -1; /* the writer owns the file and the mapping now */
@@ -372,8 +126,8 @@ static int writer_attach(psm_writer_t *w, const struct psm_writer_opts *o, char 
         psm__writer_index_insert(w, i);
     char names[320];
     unsigned repaired = writer_repair(w, n, names, sizeof names);
-    found_release(&f);
-    writer_stamp(w);
+    psm__writer_found_release(&f);
+    psm__writer_stamp(w);
     atomic_store_explicit(&w->hdr->generation, (gen | 1) + 1, memory_order_release);
     if (repaired)
         psm__fail(err, errlen,
@@ -488,36 +242,4 @@ void psm_writer_close(psm_writer_t *w)
     free(w->slots);
     pthread_mutex_destroy(&w->lock);
     free(w);
-}
-
-void psm_writer_heartbeat(psm_writer_t *w)
-{
-    atomic_store_explicit(&w->hdr->heartbeat_boottime, psm__boottime_ns(), memory_order_relaxed);
-}
-
-const char *psm_writer_name(const psm_writer_t *w)
-{
-    return w->name;
-}
-
-/* For writer_file.c and writer_private.c, which build segments the same way. */
-int psm__writer_set_owner(int fd, const struct psm_writer_opts *o, const char *what, char *err,
-                          size_t errlen)
-{
-    return set_owner(fd, o, what, err, errlen);
-}
-
-void psm__writer_bind(psm_writer_t *w)
-{
-    writer_bind(w);
-}
-
-int psm__writer_alloc_index(psm_writer_t *w, char *err, size_t errlen)
-{
-    return writer_alloc_index(w, err, errlen);
-}
-
-void psm__writer_stamp(psm_writer_t *w)
-{
-    writer_stamp(w);
 }

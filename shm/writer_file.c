@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "psu/clock.h"
 #include "writer_int.h"
 
 static uint32_t opt_u32(uint32_t v, uint32_t def)
@@ -79,12 +81,33 @@ void psm__writer_format(void *base, const struct psm__geometry *g)
     atomic_store(&h->cells_used, 0);
 }
 
+/* Give @fd the mode and group of @o; @what names the segment in @err. */
+static int set_owner(int fd, const struct psm_writer_opts *o, const char *what, char *err,
+                     size_t errlen)
+{
+    mode_t mode = o->mode ? o->mode : 0640;
+    if (o->group && *o->group) {
+        struct group *g = getgrnam(o->group);
+        if (!g) {
+            errno = ENOENT;
+            return psm__fail(err, errlen, "segment %s: group '%s' does not exist", what, o->group);
+        }
+        if (fchown(fd, (uid_t)-1, g->gr_gid) != 0)
+            return psm__fail(err, errlen, "segment %s: cannot give it to group '%s': %s", what,
+                             o->group, strerror(errno));
+    }
+    if (fchmod(fd, mode) != 0)
+        return psm__fail(err, errlen, "segment %s: cannot set mode %04o: %s", what, (unsigned)mode,
+                         strerror(errno));
+    return 0;
+}
+
 /* "<dir>/<base>.tmp.<16 random hex digits>": a name nobody can guess ahead of us. */
 static void staged_name(const psm_writer_t *w, char *out, size_t outlen)
 {
     uint64_t r = 0;
     if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
-        r = psm__boottime_ns() * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)getpid();
+        r = psu_clock_boot_ns() * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)getpid();
     snprintf(out, outlen, "%s/%s.tmp.%016llx", w->dir, strrchr(w->path, '/') + 1,
              (unsigned long long)r);
 }
@@ -114,8 +137,8 @@ int psm__writer_file_new(psm_writer_t *w, uint64_t size, char *staged, size_t st
      */
     struct psm_writer_opts o = {.mode = w->mode, .group = w->group[0] ? w->group : NULL};
     int fe = 0;
-    if (psm__writer_set_owner(fd, &o, w->name, err, errlen) != 0 ||
-        ftruncate(fd, (off_t)size) != 0 || (fe = posix_fallocate(fd, 0, (off_t)size)) != 0) {
+    if (set_owner(fd, &o, w->name, err, errlen) != 0 || ftruncate(fd, (off_t)size) != 0 ||
+        (fe = posix_fallocate(fd, 0, (off_t)size)) != 0) {
         int e = fe ? fe : errno;
         if (err && !*err)
             psm__fail(err, errlen, "segment %s: cannot reserve %llu bytes in %s: %s", w->name,

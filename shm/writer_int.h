@@ -1,9 +1,13 @@
 /*
  * shm/writer_int.h - the writer's private state, shared by the files that
- * implement it: writer.c (open, trust, re-attach, repair), writer_file.c (new
- * segment files), writer_reg.c (registration, series, the handles) and
- * writer_private.c (the private-memory fallback and publishing it). Not
- * installed.
+ * implement it. From the bottom up (each uses only those above it):
+ *   writer_file.c     new segment files: layout, creation unseen, rename into place
+ *   writer_bind.c     a mapped segment bound to the writer; its stamp and heartbeat
+ *   writer_reg.c      registration, series, the handles and their index
+ *   writer_probe.c    what is at the name: nothing, ours to re-attach, to replace
+ *   writer_private.c  the private-memory fallback and publishing it
+ *   writer.c          psm_writer_open/close: create, re-attach, repair, fall back
+ * Not installed.
  */
 #ifndef PSM_WRITER_INT_H
 #define PSM_WRITER_INT_H
@@ -13,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "psm/reader.h"
 #include "psm/writer.h"
 
 /* A segment path plus the ".<name>.tmp.<16 hex>" a writer stages beside it. */
@@ -50,21 +55,7 @@ struct psm_writer {
     psm_histogram_t sink_hist;
 };
 
-/* Point hdr, descs, series, blob and cells into w->base (writer.c). */
-void psm__writer_bind(psm_writer_t *w);
-
-/* Allocate the series index for the header's capacity (writer.c). Returns 0 or -1 + @err. */
-int psm__writer_alloc_index(psm_writer_t *w, char *err, size_t errlen);
-
-/* Add published series @idx to the index (writer.c). */
-void psm__writer_index_insert(psm_writer_t *w, uint32_t idx);
-
-/* Give @fd the mode and group of @o (writer.c). Returns 0, or -1 with errno and @err. */
-int psm__writer_set_owner(int fd, const struct psm_writer_opts *o, const char *what, char *err,
-                          size_t errlen);
-
-/* Record this process as the writer: pid, start time, PID namespace, heartbeat. */
-void psm__writer_stamp(psm_writer_t *w);
+/* ---- writer_file.c ---- */
 
 /* The layout for @o's capacities; -1 with EINVAL and @err when they are out of range. */
 int psm__writer_geometry(const psm_writer_t *w, const struct psm_writer_opts *o,
@@ -90,6 +81,45 @@ int psm__writer_file_new(psm_writer_t *w, uint64_t size, char *staged, size_t st
  */
 int psm__writer_file_link(psm_writer_t *w, int fd, const char *staged, char *err, size_t errlen);
 
+/* ---- writer_bind.c ---- */
+
+/* Point hdr, descs, series, blob and cells into w->base. */
+void psm__writer_bind(psm_writer_t *w);
+
+/* Allocate the series index for the header's capacity. Returns 0 or -1 + @err. */
+int psm__writer_alloc_index(psm_writer_t *w, char *err, size_t errlen);
+
+/* Record this process as the writer: pid, start time, PID namespace, heartbeat. */
+void psm__writer_stamp(psm_writer_t *w);
+
+/* ---- writer_reg.c ---- */
+
+/* Add published series @idx to the index. */
+void psm__writer_index_insert(psm_writer_t *w, uint32_t idx);
+
+/* ---- writer_probe.c ---- */
+
+/* A segment found at the name, mapped read-write and validated by a reader. */
+struct psm__found {
+    int fd;
+    uint8_t *base;
+    size_t size;
+    psm_reader_t *r;
+};
+
+/*
+ * Look at what is at the name. Returns 2 nothing; 1 a valid segment of ours whose
+ * writer is gone (@f holds it, and @o's capacities fit when @o is given); 0 a
+ * thing to replace (@why says what); -1 not to be touched: another live writer
+ * (EBUSY), a directory (EISDIR), a foreign file we may not replace (EPERM), or an
+ * error; @err says which.
+ */
+int psm__writer_name_inspect(psm_writer_t *w, const struct psm_writer_opts *o, struct psm__found *f,
+                             char *why, size_t whylen, char *err, size_t errlen);
+
+/* Unmap and close what @f holds, and close its reader; @f is empty after. */
+void psm__writer_found_release(struct psm__found *f);
+
 /*
  * What is at w->path, as far as taking the name goes. Returns 1 when nothing is
  * there; 0 when something is there that may be replaced (@why says what: dead
@@ -98,14 +128,9 @@ int psm__writer_file_link(psm_writer_t *w, int fd, const char *staged, char *err
  */
 int psm__writer_name_probe(psm_writer_t *w, char *why, size_t whylen, char *err, size_t errlen);
 
-/*
- * Judge the writer recorded in the segment @r maps (writer.c): 1 if
- * another live process writes it, with its pid in *@pid.
- */
-struct psm_reader;
-int psm__writer_other_alive(const struct psm_reader *r, pid_t *pid);
+/* ---- writer_private.c ---- */
 
-/* Build the segment in anonymous shared memory (writer_private.c). Returns 0 or -1 + @err. */
+/* Build the segment in anonymous shared memory. Returns 0 or -1 + @err. */
 int psm__writer_open_private(psm_writer_t *w, const struct psm__geometry *g, char *err,
                              size_t errlen);
 

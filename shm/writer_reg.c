@@ -11,15 +11,13 @@
 #include <string.h>
 
 #include "internal.h"
+#include "psu/hash.h"
 #include "writer_int.h"
 
 static uint64_t key_hash(uint32_t desc, const char *labels, size_t len)
 {
-    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ desc;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)labels[i];
-        h *= UINT64_C(0x100000001b3);
-    }
+    uint64_t h = psu_hash_fnv1a64(PSU_HASH_FNV1A64_SEED ^ desc, labels, len);
+    /* Fold high bits in: the index masks the low ones, which FNV mixes least. */
     return h ^ (h >> 29);
 }
 

@@ -18,6 +18,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    /* Kept across inputs, as a scraper keeps its renderer across segments. */
+    static psm_renderer_t *rn;
+    if (!rn && !(rn = psm_renderer_new()))
+        return 0;
     /* Segments are mapped page-aligned; cells need 8-byte alignment for atomics. */
     uint8_t *img = aligned_alloc(64, (size + 64) / 64 * 64);
     if (!img)
@@ -27,9 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     psm_reader_t *r = NULL;
     if (psm_reader_open_mem(&r, img, size, err, sizeof err) == 0) {
         struct psm_buf b = {0};
-        psm_render(r, PSM_FMT_TEXT, &b, 0, NULL);
+        psm_render(rn, r, PSM_FMT_TEXT, &b, 0, NULL);
         b.len = 0;
-        psm_render(r, PSM_FMT_OPENMETRICS, &b, 0, NULL);
+        psm_render(rn, r, PSM_FMT_OPENMETRICS, &b, 0, NULL);
         psm_reader_check(r, err, sizeof err);
         struct psm_info in;
         psm_reader_info(r, &in);

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "psu/clock.h"
 #include "testutil.h"
 
 static const char *seg;
@@ -38,13 +39,6 @@ static void teardown(void)
 }
 
 TestSuite(liveness, .init = setup, .fini = teardown, .timeout = 60);
-
-static uint64_t boottime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * Copy the segment at path to copyp (root, 0640) and let @edit change its header:
@@ -78,7 +72,7 @@ static void edit_other_pidns(struct psm_header *h, void *ctx)
     atomic_store(&h->writer_pidns_ino, atomic_load(&h->writer_pidns_ino) ^ 0x5a5a5a5au);
     /* A pid that exists here (our init) but is not the writer: it must not matter. */
     atomic_store(&h->writer_pid, 1);
-    atomic_store(&h->heartbeat_boottime, boottime_ns());
+    atomic_store(&h->heartbeat_boottime, psu_clock_boot_ns());
 }
 
 /* No namespace recorded: a minor 0 segment (ctx 0) or a writer without /proc (ctx 1). */
@@ -88,14 +82,14 @@ static void edit_no_pidns(struct psm_header *h, void *ctx)
     atomic_store(&h->writer_pidns_dev, 0);
     atomic_store(&h->writer_pidns_ino, 0);
     atomic_store(&h->writer_pid, 1);
-    atomic_store(&h->heartbeat_boottime, boottime_ns());
+    atomic_store(&h->heartbeat_boottime, psu_clock_boot_ns());
 }
 
 /* A heartbeat an hour ahead, from a writer in another namespace. */
 static void edit_future(struct psm_header *h, void *ctx)
 {
     (void)ctx;
-    atomic_store(&h->heartbeat_boottime, boottime_ns() + UINT64_C(3600) * 1000000000u);
+    atomic_store(&h->heartbeat_boottime, psu_clock_boot_ns() + UINT64_C(3600) * 1000000000u);
     atomic_store(&h->writer_pidns_ino, 1);
     atomic_store(&h->writer_pid, 1);
 }
@@ -207,7 +201,7 @@ static void edit_minor0_with_our_namespace(struct psm_header *h, void *ctx)
     (void)ctx;
     h->minor = 0;
     atomic_store(&h->writer_pid, 1);
-    atomic_store(&h->heartbeat_boottime, boottime_ns());
+    atomic_store(&h->heartbeat_boottime, psu_clock_boot_ns());
 }
 
 Test(liveness, a_minor_0_segment_opens_and_its_reserved_bytes_mean_nothing)
@@ -238,7 +232,7 @@ Test(liveness, a_heartbeat_from_the_future_is_not_alive)
     cr_assert_eq(l.method, PSM_LIVENESS_HEARTBEAT);
     cr_assert(l.reason && strstr(l.reason, "future"), "%s", l.reason ? l.reason : "(no reason)");
     /* At least as old as this boot: a caller that compares ages sees it as old. */
-    cr_assert_geq(l.heartbeat_age, (double)boottime_ns() / 1e9 - 1.0, "age %.3f s",
+    cr_assert_geq(l.heartbeat_age, (double)psu_clock_boot_ns() / 1e9 - 1.0, "age %.3f s",
                   l.heartbeat_age);
     psm_reader_close(r);
 }

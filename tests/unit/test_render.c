@@ -4,6 +4,9 @@
  * OpenMetrics parser check the same output in tests/integration.
  */
 #include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -246,4 +249,113 @@ Test(render, short_decimals_print_as_the_reference_formatting_does)
         reference(v, want);
         cr_assert_str_eq(got, want, "value %.17g", v);
     }
+}
+
+/* Render @r with @rn into a NUL-terminated heap string. */
+static char *render_with(psm_renderer_t *rn, psm_reader_t *r)
+{
+    struct psm_buf b = {0};
+    cr_assert_eq(psm_render(rn, r, PSM_FMT_TEXT, &b, 0, NULL), 0, "%s", psm_reader_error(r));
+    psm_buf_put(&b, "", 1);
+    return b.p;
+}
+
+Test(render, one_renderer_serves_readers_of_different_segments)
+{
+    const char *ln[] = {"port"};
+    char other[160];
+    snprintf(other, sizeof other, "%s-other", seg);
+    shm_unlink(other);
+    psm_writer_t *w1 = tu_writer(&(struct psm_writer_opts){.name = seg});
+    int a = tu_register(w1, "t_small_total", PSM_COUNTER, 1, ln);
+    psm_counter_inc(psm_counter_resolve(w1, a, (const char *[]){"p0"}));
+    psm_writer_t *w2 = tu_writer(&(struct psm_writer_opts){.name = other});
+    int b = tu_register(w2, "t_big", PSM_GAUGE, 1, ln);
+    int c = tu_register(w2, "t_big_seconds", PSM_HISTOGRAM, 1, ln);
+    for (int i = 0; i < 50; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "p%d", i);
+        psm_gauge_set(psm_gauge_resolve(w2, b, (const char *[]){v}), i);
+        psm_histogram_observe(psm_histogram_resolve(w2, c, (const char *[]){v}), 0.01 * i);
+    }
+    psm_reader_t *r1 = tu_reader(seg), *r2 = tu_reader(other);
+    char *want1 = tu_render(r1, PSM_FMT_TEXT), *want2 = tu_render(r2, PSM_FMT_TEXT);
+    psm_renderer_t *rn = psm_renderer_new();
+    cr_assert(rn);
+    /* Small, then large (the scratch grows), then small again (it is reset, not reused stale). */
+    char *got[3] = {render_with(rn, r1), render_with(rn, r2), render_with(rn, r1)};
+    cr_assert_str_eq(got[0], want1);
+    cr_assert_str_eq(got[1], want2);
+    cr_assert_str_eq(got[2], want1);
+    for (int i = 0; i < 3; i++)
+        free(got[i]);
+    free(want1);
+    free(want2);
+    psm_renderer_free(rn);
+    psm_reader_close(r1);
+    psm_reader_close(r2);
+    psm_writer_close(w1);
+    psm_writer_close(w2);
+    shm_unlink(other);
+}
+
+static sigjmp_buf *volatile fault_env;
+
+static void on_fault(int sig)
+{
+    (void)sig;
+    siglongjmp(*fault_env, 1);
+}
+
+/*
+ * The exporter renders under a guard that longjmps out when the segment shrinks
+ * under it (SIGBUS). Here the cells' page is made unreadable instead, which
+ * faults at the same point, deterministically: after the family header and the
+ * label set were written, at the first read of a cell.
+ */
+Test(render, a_render_abandoned_midway_leaves_the_renderer_usable)
+{
+    psm_writer_t *w = tu_writer(&(struct psm_writer_opts){.name = seg});
+    const char *ln[] = {"port"};
+    int id = tu_register(w, "t_guarded_total", PSM_COUNTER, 1, ln);
+    psm_counter_add(psm_counter_resolve(w, id, (const char *[]){"p0"}), 7);
+    psm_reader_t *r = tu_reader(seg);
+    char *want = tu_render(r, PSM_FMT_TEXT);
+    struct psm_series_view v;
+    psm_reader_series(r, 0, &v);
+    long page = sysconf(_SC_PAGESIZE);
+    void *cells_page = (void *)((uintptr_t)v.cells & ~(uintptr_t)(page - 1));
+
+    psm_renderer_t *rn = psm_renderer_new();
+    cr_assert(rn);
+    struct sigaction sa = {.sa_handler = on_fault}, old_segv, old_bus;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+    /* Static: a local changed between sigsetjmp and siglongjmp is indeterminate after. */
+    static struct psm_buf b;
+    sigjmp_buf env;
+    volatile int faulted = 0;
+    cr_assert_eq(mprotect(cells_page, (size_t)page, PROT_NONE), 0);
+    if (sigsetjmp(env, 1) == 0) {
+        fault_env = &env;
+        psm_render(rn, r, PSM_FMT_TEXT, &b, 0, NULL);
+    } else {
+        faulted = 1;
+    }
+    fault_env = NULL;
+    mprotect(cells_page, (size_t)page, PROT_READ);
+    sigaction(SIGSEGV, &old_segv, NULL);
+    sigaction(SIGBUS, &old_bus, NULL);
+    cr_assert(faulted, "the render did not touch the protected cells");
+    cr_assert_gt(b.len, 0, "the fault came before the render wrote anything");
+    psm_buf_free(&b);
+
+    char *got = render_with(rn, r);
+    cr_assert_str_eq(got, want);
+    free(got);
+    free(want);
+    psm_renderer_free(rn);
+    psm_reader_close(r);
+    psm_writer_close(w);
 }

@@ -91,7 +91,9 @@ static void expect_load_error(const char *needle)
     cr_assert(strstr(msg, needle), "message '%s' lacks '%s'", msg, needle);
     /* An unreadable segment is refused by the renderer too, not printed in part. */
     struct psm_buf b = {0};
-    cr_assert_eq(psm_render(r, PSM_FMT_TEXT, &b, 0, NULL), unreadable ? -1 : 0);
+    psm_renderer_t *rn = psm_renderer_new();
+    cr_assert_eq(psm_render(rn, r, PSM_FMT_TEXT, &b, 0, NULL), unreadable ? -1 : 0);
+    psm_renderer_free(rn);
     psm_buf_free(&b);
     psm_reader_close(r);
 }
@@ -315,6 +317,9 @@ Test(bad, random_garbage_never_crashes_the_reader)
 {
     /* Flip random bytes across the whole image many times; any outcome but a crash is fine. */
     uint8_t *copy = malloc(img_len);
+    /* One renderer for every round, as a scraper keeps one across segments. */
+    psm_renderer_t *rn = psm_renderer_new();
+    cr_assert(copy && rn);
     uint64_t x = 0x9e3779b97f4a7c15u;
     for (int round = 0; round < 2000; round++) {
         memcpy(copy, img, img_len);
@@ -328,11 +333,12 @@ Test(bad, random_garbage_never_crashes_the_reader)
         char err[512];
         if (psm_reader_open_mem(&r, copy, img_len, err, sizeof err) == 0) {
             struct psm_buf b = {0};
-            psm_render(r, PSM_FMT_OPENMETRICS, &b, 0, NULL);
+            psm_render(rn, r, PSM_FMT_OPENMETRICS, &b, 0, NULL);
             psm_reader_check(r, err, sizeof err);
             psm_buf_free(&b);
             psm_reader_close(r);
         }
     }
+    psm_renderer_free(rn);
     free(copy);
 }

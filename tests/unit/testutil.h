@@ -70,7 +70,10 @@ static inline int tu_register(psm_writer_t *w, const char *name, enum psm_type t
 static inline char *tu_render(psm_reader_t *r, enum psm_format fmt)
 {
     struct psm_buf b = {0};
-    cr_assert_eq(psm_render(r, fmt, &b, 0, NULL), 0, "render: %s", psm_reader_error(r));
+    psm_renderer_t *rn = psm_renderer_new();
+    cr_assert(rn, "renderer: out of memory");
+    cr_assert_eq(psm_render(rn, r, fmt, &b, 0, NULL), 0, "render: %s", psm_reader_error(r));
+    psm_renderer_free(rn);
     psm_buf_put(&b, "", 1);
     return b.p;
 }

@@ -206,6 +206,16 @@ const struct psm_desc_view *psm_reader_desc(const psm_reader_t *r, uint32_t i);
 uint32_t psm_reader_series_count(const psm_reader_t *r);
 
 /**
+ * psm_reader_series_desc_index - the descriptor index of series @i
+ * @r: the reader
+ * @i: series index (< psm_reader_series_count())
+ *
+ * What grouping series by metric needs, without building a view (the label
+ * values are not split). Returns an index below psm_reader_desc_count().
+ */
+uint32_t psm_reader_series_desc_index(const psm_reader_t *r, uint32_t i);
+
+/**
  * psm_reader_series - fill @view with series @i (< psm_reader_series_count())
  * @r: the reader
  * @i: series index

@@ -2,6 +2,11 @@
  * psm/render.h - Prometheus text 0.0.4 and OpenMetrics 1.0 exposition of a
  * segment, generic over its descriptors, plus the growable buffer it writes
  * into and helpers for callers that add families of their own (the exporter).
+ *
+ * A renderer (psm_renderer_t) holds the memory a render needs besides its
+ * output, so that rendering a warm segment allocates nothing. It reads the
+ * segment only through the reader API and is bound to no reader: keep one per
+ * thread that renders, and use it for whichever reader that thread holds.
  */
 #ifndef PSM_RENDER_H
 #define PSM_RENDER_H
@@ -64,6 +69,20 @@ size_t psm_format_u64(uint64_t v, char *out);
 
 #define PSM_RENDER_NO_EOF 0x1u /* OpenMetrics: leave "# EOF" to the caller */
 
+typedef struct psm_renderer psm_renderer_t;
+
+/**
+ * psm_renderer_new - a renderer, for psm_render()
+ *
+ * Its scratch memory grows on the first renders to what the largest segment
+ * rendered needs, and is reused after that.
+ * Returns the renderer, or NULL with errno ENOMEM.
+ */
+psm_renderer_t *psm_renderer_new(void);
+
+/** psm_renderer_free - release a renderer and its memory; @rn may be NULL */
+void psm_renderer_free(psm_renderer_t *rn);
+
 struct psm_render_stats {
     uint32_t families; /* families written */
     uint32_t series;   /* series written */
@@ -72,6 +91,7 @@ struct psm_render_stats {
 
 /**
  * psm_render - append the exposition of every published series of @r to @out
+ * @rn: the renderer whose scratch memory the render uses (one render at a time)
  * @r: a reader; psm_reader_load() is called first
  * @fmt: PSM_FMT_TEXT or PSM_FMT_OPENMETRICS
  * @out: the buffer to append to
@@ -80,11 +100,15 @@ struct psm_render_stats {
  *
  * Families appear in registration order, each with HELP and TYPE (and UNIT in
  * OpenMetrics), then its series in creation order. Families without series are
- * left out. Returns 0, or -1 if the segment failed validation
- * (psm_reader_error()) or memory ran out (@out->oom).
+ * left out. Once @rn and @out have rendered a segment of this size, a render
+ * allocates nothing. A render may be abandoned at any point (a SIGBUS guard
+ * that longjmps out when the segment shrinks under it): @rn keeps only
+ * capacity, which the next render resets, and @out keeps what was appended.
+ * Returns 0, or -1 if the segment failed validation (psm_reader_error()) or
+ * memory ran out (@out->oom).
  */
-int psm_render(psm_reader_t *r, enum psm_format fmt, struct psm_buf *out, unsigned flags,
-               struct psm_render_stats *st);
+int psm_render(psm_renderer_t *rn, psm_reader_t *r, enum psm_format fmt, struct psm_buf *out,
+               unsigned flags, struct psm_render_stats *st);
 
 /**
  * psm_render_family - append the HELP/TYPE (and OpenMetrics UNIT) lines of a family
