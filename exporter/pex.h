@@ -210,6 +210,7 @@ struct pex_stats {
 struct pex_segment {
     const char *name;
     psm_reader_t *r;
+    psm_renderer_t *rn; /* pex_segment_render's scratch, kept across remaps */
     double max_age;
     uint64_t remaps, errors;
     double last_open_try; /* monotonic seconds */

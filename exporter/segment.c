@@ -97,6 +97,11 @@ void pex_segment_guard_init(void)
 int pex_segment_render(struct pex_segment *s, enum psm_format fmt, struct psm_buf *b,
                        struct psm_render_stats *rs)
 {
+    /* Made once and kept across remaps, so a warm render allocates nothing. */
+    if (!s->rn && !(s->rn = psm_renderer_new())) {
+        b->oom = 1;
+        return -1;
+    }
     sigjmp_buf env;
     const size_t start = b->len;
     if (sigsetjmp(env, 1)) {
@@ -108,7 +113,7 @@ int pex_segment_render(struct pex_segment *s, enum psm_format fmt, struct psm_bu
         return -2;
     }
     bus_env = &env;
-    int rc = psm_render(s->r, fmt, b, PSM_RENDER_NO_EOF, rs);
+    int rc = psm_render(s->rn, s->r, fmt, b, PSM_RENDER_NO_EOF, rs);
     bus_env = NULL;
     return rc;
 }
@@ -117,4 +122,6 @@ void pex_segment_close(struct pex_segment *s)
 {
     psm_reader_close(s->r);
     s->r = NULL;
+    psm_renderer_free(s->rn);
+    s->rn = NULL;
 }
