@@ -29,6 +29,7 @@
 #include "linkmon.h"
 #include "log.h"
 #include "netlink.h"
+#include "psu/clock.h"
 
 struct pcd_port {
     char name[IFNAMSIZ];
@@ -39,13 +40,6 @@ struct pcd_port {
     psm_counter_t *flaps;
     psm_gauge_t *oper_g;
 };
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int has_prefix(const char *s, const char *p)
 {
@@ -211,7 +205,7 @@ static void dump_start(struct pcd_linkmon *lm)
         return;
     }
     lm->dump_active = 1;
-    lm->dump_started = mono_ns();
+    lm->dump_started = psu_clock_mono_ns();
     /* One dump answers every cause pending now: count each cause once per dump. */
     for (int r = 0; r < PCD_RESYNC_COUNT; r++)
         if (lm->reasons & (1u << r))
@@ -239,7 +233,7 @@ static void socket_down(struct pcd_linkmon *lm)
     lm->retry_ms = lm->retry_ms ? lm->retry_ms * 2 : RETRY_MIN_MS;
     if (lm->retry_ms > RETRY_MAX_MS)
         lm->retry_ms = RETRY_MAX_MS;
-    lm->retry_at = mono_ns() + (uint64_t)lm->retry_ms * 1000000u;
+    lm->retry_at = psu_clock_mono_ns() + (uint64_t)lm->retry_ms * 1000000u;
     lm->failures++;
 }
 
@@ -384,7 +378,7 @@ void pcd_linkmon_feed(struct pcd_linkmon *lm, const void *buf, size_t len, uint6
 static void sleep_until(struct pcd_linkmon *lm, uint64_t until)
 {
     uint64_t now;
-    while (!atomic_load(&lm->stop) && (now = mono_ns()) < until) {
+    while (!atomic_load(&lm->stop) && (now = psu_clock_mono_ns()) < until) {
         uint64_t step = until - now < 50000000u ? until - now : 50000000u;
         struct timespec ts = {0, (long)step};
         nanosleep(&ts, NULL);
@@ -404,7 +398,7 @@ static void *thread_main(void *arg)
         }
         if (!lm->nl) {
             /* No poll() while the socket is down: poll() itself may be what fails. */
-            if (mono_ns() < lm->retry_at) {
+            if (psu_clock_mono_ns() < lm->retry_at) {
                 sleep_until(lm, lm->retry_at);
                 continue;
             }
@@ -412,7 +406,7 @@ static void *thread_main(void *arg)
             if (!lm->nl)
                 continue;
         }
-        if (lm->dump_active && mono_ns() - lm->dump_started > DUMP_TIMEOUT_NS) {
+        if (lm->dump_active && psu_clock_mono_ns() - lm->dump_started > DUMP_TIMEOUT_NS) {
             pcd_warn("netlink: dump unanswered for 5 s: reopening the socket");
             reopen(lm);
             if (!lm->nl)
@@ -453,7 +447,7 @@ static void *thread_main(void *arg)
                 }
                 break;
             }
-            pcd_linkmon_feed(lm, buf, (size_t)n, mono_ns());
+            pcd_linkmon_feed(lm, buf, (size_t)n, psu_clock_mono_ns());
         }
     }
     return NULL;

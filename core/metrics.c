@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "psu/clock.h"
 
 #ifndef PORTSYNCD_VERSION
 #define PORTSYNCD_VERSION "0.0.0"
@@ -203,9 +204,7 @@ static void metrics_resolve(struct pcd_metrics *m, const struct ids *id)
     psm_gauge_set(m->init_done, 0);
     psm_gauge_set(m->config_done, 0);
     psm_gauge_set(m->health, 0);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    psm_gauge_set(m->start_time, (double)ts.tv_sec + ts.tv_nsec / 1e9);
+    psm_gauge_set(m->start_time, (double)psu_clock_real_ns() / 1e9);
 }
 
 /* What to do about the reason the named segment could not be used. */

@@ -14,13 +14,7 @@
 
 #include "log.h"
 #include "monitor.h"
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+#include "psu/clock.h"
 
 void pcd_monitor_input(struct pcd_monitor *mon, uint64_t now_ns, struct pcd_health_input *in)
 {
@@ -56,11 +50,12 @@ static void monitor_health(struct pcd_monitor *mon, uint64_t now)
 static void *monitor_thread(void *arg)
 {
     struct pcd_monitor *mon = arg;
-    uint64_t now = mono_ns(), next_tick = now, next_publish = now + PCD_MONITOR_PUBLISH_NS;
+    uint64_t now = psu_clock_mono_ns(), next_tick = now,
+             next_publish = now + PCD_MONITOR_PUBLISH_NS;
     pthread_mutex_lock(&mon->mu);
     while (!mon->stop) {
         pthread_mutex_unlock(&mon->mu);
-        now = mono_ns();
+        now = psu_clock_mono_ns();
         pcd_metrics_heartbeat(mon->m);
         monitor_health(mon, now);
         if (now >= next_tick) {
@@ -71,13 +66,7 @@ static void *monitor_thread(void *arg)
             pcd_metrics_publish(mon->m);
             next_publish = now + PCD_MONITOR_PUBLISH_NS;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += (long)PCD_MONITOR_PERIOD_NS;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = psu_clock_mono_deadline(PCD_MONITOR_PERIOD_NS);
         pthread_mutex_lock(&mon->mu);
         while (!mon->stop && pthread_cond_timedwait(&mon->cv, &mon->mu, &until) != ETIMEDOUT)
             ;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "portset.h"
+#include "psu/hash.h"
 
 void pcd_portset_init(struct pcd_portset *s, void *(*realloc_fn)(void *, size_t))
 {
@@ -15,12 +16,10 @@ void pcd_portset_init(struct pcd_portset *s, void *(*realloc_fn)(void *, size_t)
     s->realloc_fn = realloc_fn ? realloc_fn : realloc;
 }
 
+/* The home slot takes the low bits: FNV-1a mixes every byte into them. */
 static uint32_t name_hash(const char *name)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *name; name++)
-        h = (h ^ (unsigned char)*name) * 16777619u;
-    return h;
+    return (uint32_t)psu_hash_fnv1a64(PSU_HASH_FNV1A64_SEED, name, strlen(name));
 }
 
 /* The slot holding @name, or the free slot where it would go; cap > 0. */

@@ -13,6 +13,8 @@
 
 #include "netlink.h"
 #include "psm/writer.h"
+#include "psu/clock.h"
+#include "psu/hash.h"
 #include "queue.h"
 
 struct pcd_queue_slot {
@@ -20,12 +22,10 @@ struct pcd_queue_slot {
     int32_t next; /* hash chain, or free stack */
 };
 
+/* The bucket index takes the low bits: FNV-1a mixes every byte into them. */
 static uint32_t name_hash(const char *s)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
+    return (uint32_t)psu_hash_fnv1a64(PSU_HASH_FNV1A64_SEED, s, strlen(s));
 }
 
 int pcd_queue_init(struct pcd_queue *q, uint32_t cap)
@@ -158,14 +158,7 @@ size_t pcd_queue_pop(struct pcd_queue *q, struct pcd_event *out, size_t max, int
 {
     pthread_mutex_lock(&q->mu);
     if (q->count == 0 && timeout_ms > 0 && !q->woken) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = psu_clock_mono_deadline((uint64_t)timeout_ms * 1000000u);
         while (q->count == 0 && !q->woken)
             if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) == ETIMEDOUT)
                 break;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "psu/clock.h"
 #include "redis.h"
 #include "reply.h"
 
@@ -58,17 +59,10 @@ static const char apply_script[] =
     "end\n"
     "return res\n";
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void observe(struct pcd_redis *r, uint64_t t0)
 {
     if (r->rtt)
-        psm_histogram_observe(r->rtt, (double)(now_ns() - t0) / 1e9);
+        psm_histogram_observe(r->rtt, (double)(psu_clock_mono_ns() - t0) / 1e9);
 }
 
 void pcd_redis_close(struct pcd_redis *r)
@@ -126,7 +120,7 @@ static int load_script(struct pcd_redis *r, const char *src, char sha[41], char 
 int pcd_redis_connect(struct pcd_redis *r, char *err, size_t errlen)
 {
     int rc = -1;
-    atomic_store(&r->busy_since, now_ns());
+    atomic_store(&r->busy_since, psu_clock_mono_ns());
     pcd_redis_close(r);
     if (r->o.socket)
         snprintf(r->where, sizeof r->where, "unix:%s", r->o.socket);
@@ -148,7 +142,7 @@ int pcd_redis_connect(struct pcd_redis *r, char *err, size_t errlen)
 redisReply *pcd_redis_cmd(struct pcd_redis *r, redisContext *c, int argc, const char **argv,
                           const size_t *lens)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = psu_clock_mono_ns();
     atomic_store(&r->busy_since, t0);
     redisReply *rep = redisCommandArgv(c, argc, argv, lens);
     atomic_store(&r->busy_since, 0);

@@ -22,19 +22,13 @@
 
 #include "log.h"
 #include "portset.h"
+#include "psu/clock.h"
 #include "reply.h"
 #include "sync.h"
 
 #define BATCH_MAX 256
 
 /* ---- helpers ---- */
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void sd_notify(const char *msg)
 {
@@ -419,7 +413,7 @@ static int write_port_init_done(struct pcd_sync *s)
     s->init_done = 1;
     psm_gauge_set(s->m->init_done, 1);
     pcd_notice("PortInitDone: every CONFIG_DB port has a netdev (%.1f ms after start)",
-               (double)(mono_ns() - s->started_ns) / 1e6);
+               (double)(psu_clock_mono_ns() - s->started_ns) / 1e6);
     return 0;
 }
 
@@ -454,7 +448,7 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
         usleep(200 * 1000);
         return -1;
     }
-    uint64_t now = mono_ns(), done = 0;
+    uint64_t now = psu_clock_mono_ns(), done = 0;
     for (size_t i = 0; i < n; i++) {
         done += ev[i].folded;
         if (res[i] == PCD_APPLY_ERROR) {
@@ -531,7 +525,7 @@ static int startup(struct pcd_sync *s)
 
 int pcd_sync_run(struct pcd_sync *s)
 {
-    s->started_ns = mono_ns();
+    s->started_ns = psu_clock_mono_ns();
     s->pending_ports = calloc(1, sizeof *s->pending_ports);
     if (s->pending_ports)
         pcd_portset_init(s->pending_ports, NULL);
@@ -581,12 +575,12 @@ int pcd_sync_run(struct pcd_sync *s)
             s->ready_sent = 1;
             sd_notify("READY=1\nSTATUS=initial link dump applied");
             pcd_notice("ready: initial link dump applied (%.1f ms after start)",
-                       (double)(mono_ns() - s->started_ns) / 1e6);
+                       (double)(psu_clock_mono_ns() - s->started_ns) / 1e6);
         }
         if (draining && n == 0)
             break;
-        if (mono_ns() - last_tick >= 1000000000ull) {
-            last_tick = mono_ns();
+        if (psu_clock_mono_ns() - last_tick >= 1000000000ull) {
+            last_tick = psu_clock_mono_ns();
             /* An idle daemon notices a lost Redis too: redis_connected tells the truth. */
             if (s->connected && !draining) {
                 redisReply *pong = cmd(s, s->r.appl, 1, (const char *[]){"PING"});

@@ -72,3 +72,13 @@ Test(util, monotonic_never_goes_back)
         prev = now;
     }
 }
+
+Test(util, a_monotonic_deadline_is_normalised_and_ahead_by_what_was_asked)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct timespec d = psu_clock_mono_deadline(1500000000u);
+    cr_assert(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L, "tv_nsec %ld", d.tv_nsec);
+    int64_t ahead = ((int64_t)d.tv_sec - now.tv_sec) * 1000000000 + (d.tv_nsec - now.tv_nsec);
+    cr_assert(ahead >= 1500000000 && ahead < 2500000000, "%lld ns ahead", (long long)ahead);
+}
