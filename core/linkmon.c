@@ -27,9 +27,9 @@
 #include <unistd.h>
 
 #include "linkmon.h"
-#include "log.h"
 #include "netlink.h"
 #include "psu/clock.h"
+#include "psu/log.h"
 
 struct pcd_port {
     char name[IFNAMSIZ];
@@ -90,8 +90,8 @@ static int enqueue(struct pcd_linkmon *lm, const struct pcd_link *l, uint64_t t)
         psm_counter_inc(lm->m->events_coalesced);
     if (rc < 0) {
         /* More distinct ports pending than the queue holds: a dump will restate them. */
-        pcd_warn("queue full (%u ports pending): dropping the event for %s, will resync",
-                 lm->q->cap, l->name);
+        psu_log_warn("queue full (%u ports pending): dropping the event for %s, will resync",
+                     lm->q->cap, l->name);
         psm_counter_inc(lm->m->events_failed);
         lm->reasons |= 1u << PCD_RESYNC_QUEUE_FULL;
         lm->redump = 1;
@@ -166,7 +166,7 @@ static void snapshot_old(struct pcd_linkmon *lm)
 {
     struct if_nameindex *ifs = if_nameindex();
     if (!ifs) {
-        pcd_warn("cannot list interfaces for the old-interface snapshot: %s", strerror(errno));
+        psu_log_warn("cannot list interfaces for the old-interface snapshot: %s", strerror(errno));
         return;
     }
     for (struct if_nameindex *i = ifs; i->if_index; i++) {
@@ -181,15 +181,15 @@ static void snapshot_old(struct pcd_linkmon *lm)
         lm->nold++;
         char err[256];
         if (lm->o.old_mode != PCD_OLD_SONIC)
-            pcd_notice("old interface %s (ifindex %u) existed at cold start: ignored for this "
-                       "run",
-                       i->if_name, i->if_index);
+            psu_log_notice("old interface %s (ifindex %u) existed at cold start: ignored for this "
+                           "run",
+                           i->if_name, i->if_index);
         else if (pcd_nl_set_down((int)i->if_index, err, sizeof err) != 0)
-            pcd_warn("old interface %s: %s", i->if_name, err);
+            psu_log_warn("old interface %s: %s", i->if_name, err);
         else
-            pcd_notice("old interface %s (ifindex %u) existed at cold start: brought down, "
-                       "ignored for this run",
-                       i->if_name, i->if_index);
+            psu_log_notice("old interface %s (ifindex %u) existed at cold start: brought down, "
+                           "ignored for this run",
+                           i->if_name, i->if_index);
     }
     if_freenameindex(ifs);
 }
@@ -200,7 +200,7 @@ static void dump_start(struct pcd_linkmon *lm)
     lm->dump_gen++;
     lm->dump_intr = 0;
     if (pcd_nl_request_dump(lm->nl, lm->dump_seq) != 0) {
-        pcd_err("netlink: RTM_GETLINK dump request failed: %s", strerror(errno));
+        psu_log_error("netlink: RTM_GETLINK dump request failed: %s", strerror(errno));
         lm->redump = 1;
         return;
     }
@@ -246,7 +246,7 @@ static void log_failure(struct pcd_linkmon *lm, const char *line)
     if (strcmp(line, lm->last_failure) == 0 && lm->retry_ms < RETRY_MAX_MS)
         return;
     snprintf(lm->last_failure, sizeof lm->last_failure, "%s", line);
-    pcd_err("%s", line);
+    psu_log_error("%s", line);
 }
 
 /*
@@ -273,8 +273,8 @@ static void reopen(struct pcd_linkmon *lm)
     lm->portid = mnl_socket_get_portid(lm->nl);
     psm_gauge_set(lm->m->netlink_connected, 1);
     if (lm->failures)
-        pcd_notice("netlink: socket reopened after %u failed attempt%s: resynchronising",
-                   lm->failures, lm->failures == 1 ? "" : "s");
+        psu_log_notice("netlink: socket reopened after %u failed attempt%s: resynchronising",
+                       lm->failures, lm->failures == 1 ? "" : "s");
 }
 
 /*
@@ -304,7 +304,7 @@ static void dump_done(struct pcd_linkmon *lm, uint64_t t)
     lm->dump_active = 0;
     if (lm->dump_intr) {
         lm->reasons |= 1u << PCD_RESYNC_INTERRUPTED;
-        pcd_info("netlink: dump was interrupted by changes, dumping again");
+        psu_log_info("netlink: dump was interrupted by changes, dumping again");
         lm->redump = 1;
         return;
     }
@@ -314,7 +314,7 @@ static void dump_done(struct pcd_linkmon *lm, uint64_t t)
             continue;
         struct pcd_link l = {.type = RTM_DELLINK, .ifindex = p->ifindex};
         snprintf(l.name, sizeof l.name, "%s", p->name);
-        pcd_info("netlink: %s is gone from the kernel (missed its DELLINK): deleting", p->name);
+        psu_log_info("netlink: %s is gone from the kernel (missed its DELLINK): deleting", p->name);
         p->oper = -1;
         psm_gauge_set(p->oper_g, 0);
         if (enqueue(lm, &l, t) == 0)
@@ -350,7 +350,7 @@ void pcd_linkmon_feed(struct pcd_linkmon *lm, const void *buf, size_t len, uint6
                 const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
                 int code = nlh->nlmsg_len >= NLMSG_LENGTH(sizeof *e) ? -e->error : EPROTO;
                 /* EBUSY: a dump of ours is still running in the kernel; retry shortly. */
-                pcd_warn("netlink: dump failed: %s; retrying", strerror(code));
+                psu_log_warn("netlink: dump failed: %s; retrying", strerror(code));
                 lm->dump_active = 0;
                 lm->redump = 1;
             }
@@ -360,14 +360,14 @@ void pcd_linkmon_feed(struct pcd_linkmon *lm, const void *buf, size_t len, uint6
         char err[256];
         int rc = pcd_link_parse(nlh, &l, err, sizeof err);
         if (rc < 0) {
-            pcd_warn("netlink: skipping a malformed message: %s", err);
+            psu_log_warn("netlink: skipping a malformed message: %s", err);
             psm_counter_inc(lm->m->events_failed);
         } else if (rc > 0) {
             handle_link(lm, &l, t);
         }
     }
     if (left > 0) {
-        pcd_warn("netlink: skipping %zu trailing bytes that do not form a message", left);
+        psu_log_warn("netlink: skipping %zu trailing bytes that do not form a message", left);
         psm_counter_inc(lm->m->events_failed);
     }
 }
@@ -407,7 +407,7 @@ static void *thread_main(void *arg)
                 continue;
         }
         if (lm->dump_active && psu_clock_mono_ns() - lm->dump_started > DUMP_TIMEOUT_NS) {
-            pcd_warn("netlink: dump unanswered for 5 s: reopening the socket");
+            psu_log_warn("netlink: dump unanswered for 5 s: reopening the socket");
             reopen(lm);
             if (!lm->nl)
                 continue;
@@ -439,7 +439,7 @@ static void *thread_main(void *arg)
             if (n < 0) {
                 if (errno == ENOBUFS) {
                     /* The kernel dropped events for us: only a dump can tell what changed. */
-                    pcd_warn("netlink: receive buffer overflowed (ENOBUFS): resynchronising");
+                    psu_log_warn("netlink: receive buffer overflowed (ENOBUFS): resynchronising");
                     lm->reasons |= 1u << PCD_RESYNC_ENOBUFS;
                     reopen(lm);
                 } else if (errno != EAGAIN && errno != EINTR) {

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "monitor.h"
+#include "psu/log.h"
 #include "sync.h"
 
 #ifndef PORTSYNCD_VERSION
@@ -47,7 +47,9 @@ static const char usage[] =
     "  --shm-name NAME         metrics segment: an shm name or an absolute path\n"
     "                          (default portsyncd-metrics)\n"
     "  --shm-group GROUP       group that may read the segment (mode 0640)\n"
-    "  --log-level LEVEL       error, warning, notice, info (default), debug\n"
+    "  --log-level LEVEL       least severe level logged: EMERG, ALERT, CRIT, ERROR,\n"
+    "                          WARN, NOTICE, INFO (default), DEBUG (SONiC's names,\n"
+    "                          any case; the older error, warning still work)\n"
     "  -h, --help              this text\n"
     "  -V, --version           version\n";
 
@@ -96,14 +98,14 @@ static void *signal_thread(void *arg)
             /* main()'s request to end, before it destroys the queue; else ignored. */
             if (atomic_load(&exiting))
                 return NULL;
-            pcd_info("SIGUSR1: ignored");
+            psu_log_info("SIGUSR1: ignored");
             continue;
         }
         if (sig == SIGHUP) {
-            pcd_info("SIGHUP: nothing to reload");
+            psu_log_info("SIGHUP: nothing to reload");
             continue;
         }
-        pcd_notice("%s received: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        psu_log_notice("%s received: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         atomic_store(&stop, 1);
         pcd_queue_wake(stop_queue);
     }
@@ -138,7 +140,7 @@ int main(int argc, char **argv)
                                 .timeout_ms = 2000};
     struct pcd_linkmon_opts lo = {.old_mode = PCD_OLD_SONIC, .rcvbuf = 16 << 20};
     const char *shm = "portsyncd-metrics", *group = NULL;
-    int queue_size = 4096, level = LOG_INFO, socket_given = 0;
+    int queue_size = 4096, level = PSU_LOG_INFO, socket_given = 0;
     int c;
     while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
         int bad = 0;
@@ -192,11 +194,11 @@ int main(int argc, char **argv)
             group = optarg;
             break;
         case OPT_LOG:
-            level = pcd_log_level_parse(optarg);
+            level = psu_log_level_parse(optarg);
             if (level < 0) {
                 fprintf(stderr,
-                        "portsyncd: --log-level '%s' is not one of error, warning, notice, "
-                        "info, debug\n",
+                        "portsyncd: --log-level '%s' is not one of EMERG, ALERT, CRIT, ERROR, "
+                        "WARN, NOTICE, INFO, DEBUG (any case; also error, warning)\n",
                         optarg);
                 bad = 1;
             }
@@ -225,7 +227,7 @@ int main(int argc, char **argv)
     }
     if (ro.host)
         ro.socket = NULL;
-    pcd_log_init("portsyncd", level);
+    psu_log_init("portsyncd", (enum psu_log_level)level, PSU_LOG_STDERR);
 
     sigset_t set;
     sigemptyset(&set);
@@ -243,22 +245,22 @@ int main(int argc, char **argv)
         return 2;
     struct pcd_queue q;
     if (pcd_queue_init(&q, (uint32_t)queue_size) != 0) {
-        pcd_err("cannot allocate a queue of %d ports", queue_size);
+        psu_log_error("cannot allocate a queue of %d ports", queue_size);
         return 1;
     }
     q.depth_gauge = m.queue_depth;
     stop_queue = &q;
     pthread_t sig_th;
     pthread_create(&sig_th, NULL, signal_thread, &set);
-    pcd_notice("portsyncd %s starting: redis %s%s%s, metrics segment %s", PORTSYNCD_VERSION,
-               ro.socket ? "unix:" : "tcp:", ro.socket ? ro.socket : ro.host, ro.socket ? "" : "",
-               shm);
+    psu_log_notice("portsyncd %s starting: redis %s%s%s, metrics segment %s", PORTSYNCD_VERSION,
+                   ro.socket ? "unix:" : "tcp:", ro.socket ? ro.socket : ro.host,
+                   ro.socket ? "" : "", shm);
 
     struct pcd_sync s = {.m = &m, .q = &q, .stop = &stop, .lm_opts = lo};
     s.r.o = ro;
     struct pcd_monitor mon = {.m = &m, .q = &q, .redis_busy_since = &s.r.busy_since};
     if (pcd_monitor_start(&mon, err, sizeof err) != 0)
-        pcd_err("%s: no heartbeat, health or process metrics; port sync carries on", err);
+        psu_log_error("%s: no heartbeat, health or process metrics; port sync carries on", err);
     int rc = pcd_sync_run(&s);
     pcd_monitor_stop(&mon); /* before the metrics and the queue it reads go away */
     /*
@@ -270,6 +272,6 @@ int main(int argc, char **argv)
     pthread_join(sig_th, NULL);
     pcd_metrics_close(&m);
     pcd_queue_free(&q);
-    pcd_notice("portsyncd exiting %s", rc == 0 ? "cleanly" : "after a fatal error");
+    psu_log_notice("portsyncd exiting %s", rc == 0 ? "cleanly" : "after a fatal error");
     return rc == 0 ? 0 : 1;
 }

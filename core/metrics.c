@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "metrics.h"
 #include "psu/clock.h"
+#include "psu/log.h"
 
 #ifndef PORTSYNCD_VERSION
 #define PORTSYNCD_VERSION "0.0.0"
@@ -138,7 +138,7 @@ static int metrics_register(struct pcd_metrics *m, struct ids *id, int keep_goin
             if (!keep_going)
                 return -1;
             /* A fresh segment refused it: a bug in this table; its handles count nowhere. */
-            pcd_err("metrics segment %s: %s: that metric is not exported", m->name, err);
+            psu_log_error("metrics segment %s: %s: that metric is not exported", m->name, err);
             rc = -1;
         }
     }
@@ -232,11 +232,12 @@ static void metrics_report(const struct pcd_metrics *m, enum psm_open_result res
                            const char *err)
 {
     if (res == PSM_OPEN_PRIVATE)
-        pcd_err("metrics segment %s unavailable: %s; port sync carries on with health degraded, "
-                "retrying every 5 s; to fix: %s",
-                m->name, err, remedy(cause));
+        psu_log_error(
+            "metrics segment %s unavailable: %s; port sync carries on with health degraded, "
+            "retrying every 5 s; to fix: %s",
+            m->name, err, remedy(cause));
     else if (err[0])
-        pcd_warn("%s", err);
+        psu_log_warn("%s", err);
 }
 
 int pcd_metrics_open(struct pcd_metrics *m, const char *shm_name, const char *group)
@@ -251,14 +252,14 @@ int pcd_metrics_open(struct pcd_metrics *m, const char *shm_name, const char *gr
     int rc = psm_writer_open(&m->w, &o, &res, err, sizeof err);
     if (rc != 0 && errno == EINVAL) {
         /* A bad --shm-name: a usage error, like any bad flag. */
-        pcd_err("%s", err);
+        psu_log_error("%s", err);
         m->w = NULL;
         metrics_resolve(m, &id);
         return -2;
     }
     if (rc != 0) {
         /* Not even private memory: no memory at all. */
-        pcd_err("metrics disabled: %s; port sync carries on without metrics", err);
+        psu_log_error("metrics disabled: %s; port sync carries on without metrics", err);
         m->w = NULL;
         metrics_resolve(m, &id);
         return -1;
@@ -270,9 +271,10 @@ int pcd_metrics_open(struct pcd_metrics *m, const char *shm_name, const char *gr
          * (an upgrade changed it), or has no room left: build a fresh one. The old
          * writer stays open until then, so nobody can take the name in between.
          */
-        pcd_warn("metrics segment %s: %s (%s): replacing it with a fresh segment; portsyncd's "
-                 "counters restart from 0",
-                 m->name, err, errno == EEXIST ? "the metric changed in an upgrade" : "no room");
+        psu_log_warn("metrics segment %s: %s (%s): replacing it with a fresh segment; portsyncd's "
+                     "counters restart from 0",
+                     m->name, err,
+                     errno == EEXIST ? "the metric changed in an upgrade" : "no room");
         psm_writer_t *old = m->w;
         o.replace = 1;
         rc = psm_writer_open(&m->w, &o, &res, err, sizeof err);
@@ -280,7 +282,7 @@ int pcd_metrics_open(struct pcd_metrics *m, const char *shm_name, const char *gr
         psm_writer_close(old);
         memset(&id, -1, sizeof id);
         if (rc != 0) {
-            pcd_err("metrics disabled: %s; port sync carries on without metrics", err);
+            psu_log_error("metrics disabled: %s; port sync carries on without metrics", err);
             m->w = NULL;
             metrics_resolve(m, &id);
             return -1;
@@ -335,11 +337,11 @@ int pcd_metrics_publish(struct pcd_metrics *m)
         return 0;
     int rc = psm_writer_publish(m->w, err, sizeof err);
     if (rc == 1)
-        pcd_notice("metrics segment %s: published; the metrics counted in private memory since "
-                   "the start are there now",
-                   m->name);
+        psu_log_notice("metrics segment %s: published; the metrics counted in private memory since "
+                       "the start are there now",
+                       m->name);
     else if (rc < 0)
-        pcd_debug("metrics segment %s: still private: %s", m->name, err);
+        psu_log_debug("metrics segment %s: still private: %s", m->name, err);
     return rc;
 }
 

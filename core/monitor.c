@@ -12,9 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
 #include "monitor.h"
 #include "psu/clock.h"
+#include "psu/log.h"
 
 void pcd_monitor_input(struct pcd_monitor *mon, uint64_t now_ns, struct pcd_health_input *in)
 {
@@ -43,7 +43,7 @@ static void monitor_health(struct pcd_monitor *mon, uint64_t now)
     struct pcd_health h = pcd_health_eval(&in);
     psm_gauge_set(mon->m->health, h.status);
     if (h.status != mon->status)
-        pcd_info("health %g: %s", h.status, h.why);
+        psu_log_info("health %g: %s", h.status, h.why);
     mon->status = h.status;
 }
 

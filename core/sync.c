@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "portset.h"
 #include "psu/clock.h"
+#include "psu/log.h"
 #include "reply.h"
 #include "sync.h"
 
@@ -63,8 +63,8 @@ static redisReply *cmd(struct pcd_sync *s, redisContext *c, int argc, const char
 static void lost(struct pcd_sync *s, redisContext *c, const char *doing)
 {
     if (s->connected)
-        pcd_err("redis %s: connection lost while %s: %s", s->r.where, doing,
-                c && c->errstr[0] ? c->errstr : "no reply");
+        psu_log_error("redis %s: connection lost while %s: %s", s->r.where, doing,
+                      c && c->errstr[0] ? c->errstr : "no reply");
     s->connected = 0;
     psm_gauge_set(s->m->redis_connected, 0);
     pcd_redis_close(&s->r);
@@ -83,10 +83,10 @@ static int read_switch_type(struct pcd_sync *s)
     char err[256];
     int rc = pcd_reply_field(rep, &v, &len, err, sizeof err);
     if (rc < 0)
-        pcd_warn("CONFIG_DB DEVICE_METADATA|localhost switch_type: %s (taken as not set)", err);
+        psu_log_warn("CONFIG_DB DEVICE_METADATA|localhost switch_type: %s (taken as not set)", err);
     s->dpu = rc == 1 && len == 3 && memcmp(v, "dpu", 3) == 0;
-    pcd_info("DEVICE_METADATA|localhost switch_type: %.*s", rc == 1 ? (int)strnlen(v, len) : 9,
-             rc == 1 ? v : "(not set)");
+    psu_log_info("DEVICE_METADATA|localhost switch_type: %.*s", rc == 1 ? (int)strnlen(v, len) : 9,
+                 rc == 1 ? v : "(not set)");
     freeReplyObject(rep);
     return 0;
 }
@@ -100,7 +100,7 @@ static int field_is(struct pcd_sync *s, redisContext *c, const char *key, const 
     char err[256];
     *out = pcd_reply_field_is(rep, want, err, sizeof err);
     if (err[0])
-        pcd_warn("%s %s: %s (taken as not set)", key, field, err);
+        psu_log_warn("%s %s: %s (taken as not set)", key, field, err);
     freeReplyObject(rep);
     return 0;
 }
@@ -123,9 +123,9 @@ static int warm_start_check(struct pcd_sync *s)
         int rc = pcd_reply_count(rep, &count, err, sizeof err);
         if (rc != 1) {
             /* No usable restore_count: nothing to restore from, so this is a cold start. */
-            pcd_warn("warm restart enabled but WARM_RESTART_TABLE|portsyncd restore_count is "
-                     "%s: starting cold",
-                     rc == 0 ? "missing" : err);
+            psu_log_warn("warm restart enabled but WARM_RESTART_TABLE|portsyncd restore_count is "
+                         "%s: starting cold",
+                         rc == 0 ? "missing" : err);
             s->warm = 0;
             count = 0;
         } else {
@@ -141,10 +141,10 @@ static int warm_start_check(struct pcd_sync *s)
     if (!rep)
         return lost(s, s->r.state, "writing restore_count"), -1;
     if (rep->type == REDIS_REPLY_ERROR)
-        pcd_err("STATE_DB WARM_RESTART_TABLE|portsyncd restore_count: %s", rep->str);
+        psu_log_error("STATE_DB WARM_RESTART_TABLE|portsyncd restore_count: %s", rep->str);
     freeReplyObject(rep);
     psm_gauge_set(s->m->warm_start, s->warm);
-    pcd_notice("%s start (restore_count %lld)", s->warm ? "warm" : "cold", count);
+    psu_log_notice("%s start (restore_count %lld)", s->warm ? "warm" : "cold", count);
     return 0;
 }
 
@@ -162,9 +162,9 @@ static int copy_port(struct pcd_sync *s, const char *name, redisReply *h)
                                sizeof err);
     if (pairs <= 0) {
         if (pairs == 0)
-            pcd_warn("CONFIG_DB PORT|%s has no fields: skipped", name);
+            psu_log_warn("CONFIG_DB PORT|%s has no fields: skipped", name);
         else
-            pcd_warn("CONFIG_DB PORT|%s is %s: skipped", name, err);
+            psu_log_warn("CONFIG_DB PORT|%s is %s: skipped", name, err);
         free(fv);
         free(len);
         return 1;
@@ -173,7 +173,7 @@ static int copy_port(struct pcd_sync *s, const char *name, redisReply *h)
     free(fv);
     free(len);
     if (rc > 0)
-        pcd_warn("APPL_DB PORT_TABLE:%s: %s", name, err);
+        psu_log_warn("APPL_DB PORT_TABLE:%s: %s", name, err);
     return rc;
 }
 
@@ -228,7 +228,7 @@ static struct pcd_config_plan *config_plan(struct pcd_sync *s, enum plan_failure
         size_t nkeys;
         char err[256];
         if (pcd_reply_scan(rep, cursor, &keys, &nkeys, err, sizeof err) != 0) {
-            pcd_err("CONFIG_DB SCAN MATCH PORT|*: %s; reconnecting in 1 s", err);
+            psu_log_error("CONFIG_DB SCAN MATCH PORT|*: %s; reconnecting in 1 s", err);
             freeReplyObject(rep);
             *why = PLAN_BAD_REPLY;
             goto fail;
@@ -240,9 +240,9 @@ static struct pcd_config_plan *config_plan(struct pcd_sync *s, enum plan_failure
             if (ok == 0)
                 continue; /* not PORT|..., whatever MATCH let through */
             if (ok < 0) {
-                pcd_warn("CONFIG_DB key 'PORT|%.*s' (%zu bytes after PORT|) cannot name a "
-                         "netdev (1-15 printable bytes without '/', ':' or spaces): skipped",
-                         (int)strnlen(k, kl > 64 ? 64 : kl), k, kl);
+                psu_log_warn("CONFIG_DB key 'PORT|%.*s' (%zu bytes after PORT|) cannot name a "
+                             "netdev (1-15 printable bytes without '/', ':' or spaces): skipped",
+                             (int)strnlen(k, kl > 64 ? 64 : kl), k, kl);
                 continue;
             }
             char name[IFNAMSIZ];
@@ -285,7 +285,7 @@ static struct pcd_config_plan *config_plan(struct pcd_sync *s, enum plan_failure
         char err[256];
         int f = pcd_reply_flag(rep, err, sizeof err);
         if (f < 0)
-            pcd_warn("APPL_DB HEXISTS %s admin_status: %s (taken as not consumed)", key, err);
+            psu_log_warn("APPL_DB HEXISTS %s admin_status: %s (taken as not consumed)", key, err);
         p->consumed[i] = f == 1;
         freeReplyObject(rep);
     }
@@ -312,9 +312,9 @@ static int pending_build(struct pcd_sync *s, const struct pcd_config_plan *p)
     for (size_t i = 0; i < p->n; i++) {
         if (p->consumed[i] || pcd_portset_add(s->pending_ports, p->names[i]) >= 0)
             continue;
-        pcd_err("cannot remember CONFIG_DB port %s as waiting for its netdev (%s; %u of %zu "
-                "ports held): PortInitDone waits, retrying in 1 s",
-                p->names[i], strerror(errno), s->pending_ports->count, p->n);
+        psu_log_error("cannot remember CONFIG_DB port %s as waiting for its netdev (%s; %u of %zu "
+                      "ports held): PortInitDone waits, retrying in 1 s",
+                      p->names[i], strerror(errno), s->pending_ports->count, p->n);
         return -1;
     }
     return 0;
@@ -355,9 +355,9 @@ static int config_copy(struct pcd_sync *s, const struct pcd_config_plan *p)
     if (prc < 0)
         return -1;
     if (prc > 0)
-        pcd_err("PortConfigDone: %s", err);
-    pcd_notice("copied %zu CONFIG_DB ports to APPL_DB PORT_TABLE; PortConfigDone count=%zu", copied,
-               copied);
+        psu_log_error("PortConfigDone: %s", err);
+    psu_log_notice("copied %zu CONFIG_DB ports to APPL_DB PORT_TABLE; PortConfigDone count=%zu",
+                   copied, copied);
     return 0;
 }
 
@@ -367,7 +367,7 @@ static int config_ports(struct pcd_sync *s)
         enum plan_failure why;
         if (!(s->plan = config_plan(s, &why))) {
             if (why == PLAN_OOM) {
-                pcd_err("out of memory reading the CONFIG_DB port list: retrying in 1 s");
+                psu_log_error("out of memory reading the CONFIG_DB port list: retrying in 1 s");
             } else if (why == PLAN_LOST) {
                 lost(s, s->r.config, "reading CONFIG_DB ports");
                 return -1;
@@ -384,8 +384,8 @@ static int config_ports(struct pcd_sync *s)
                 return -1;
     }
     if (s->warm) {
-        pcd_notice("warm start: %zu CONFIG_DB ports, APPL_DB copy and PortConfigDone skipped",
-                   s->plan->n);
+        psu_log_notice("warm start: %zu CONFIG_DB ports, APPL_DB copy and PortConfigDone skipped",
+                       s->plan->n);
     } else if (config_copy(s, s->plan) != 0) {
         lost(s, s->r.config, "copying CONFIG_DB ports");
         return -1;
@@ -407,13 +407,13 @@ static int write_port_init_done(struct pcd_sync *s)
     if (rc < 0)
         return lost(s, s->r.appl, "writing PortInitDone"), -1;
     if (rc > 0) {
-        pcd_err("PortInitDone: %s", err);
+        psu_log_error("PortInitDone: %s", err);
         return 0;
     }
     s->init_done = 1;
     psm_gauge_set(s->m->init_done, 1);
-    pcd_notice("PortInitDone: every CONFIG_DB port has a netdev (%.1f ms after start)",
-               (double)(psu_clock_mono_ns() - s->started_ns) / 1e6);
+    psu_log_notice("PortInitDone: every CONFIG_DB port has a netdev (%.1f ms after start)",
+                   (double)(psu_clock_mono_ns() - s->started_ns) / 1e6);
     return 0;
 }
 
@@ -443,7 +443,7 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
          * batch was applied. Start over from a new connection after a pause; the
          * batch is requeued and the reconnection resynchronises.
          */
-        pcd_err("%s: reconnecting", errs[0]);
+        psu_log_error("%s: reconnecting", errs[0]);
         lost(s, s->r.appl, "applying a batch");
         usleep(200 * 1000);
         return -1;
@@ -452,23 +452,23 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
     for (size_t i = 0; i < n; i++) {
         done += ev[i].folded;
         if (res[i] == PCD_APPLY_ERROR) {
-            pcd_warn("STATE_DB PORT_TABLE|%s: %s", ev[i].name, errs[i]);
+            psu_log_warn("STATE_DB PORT_TABLE|%s: %s", ev[i].name, errs[i]);
             psm_counter_add(s->m->events_failed, ev[i].folded);
             continue;
         }
         psm_counter_add(s->m->events_processed, ev[i].folded);
         if (res[i] == PCD_APPLY_NOT_FOUND) {
             psm_counter_add(s->m->ignored[PCD_IGN_NOT_IN_TABLE], ev[i].folded);
-            pcd_info("%s is not in APPL_DB PORT_TABLE: not published to STATE_DB", ev[i].name);
+            psu_log_info("%s is not in APPL_DB PORT_TABLE: not published to STATE_DB", ev[i].name);
             continue;
         }
         psm_histogram_observe(s->m->event_latency, (double)(now - ev[i].t_first) / 1e9);
         if (ev[i].type == RTM_NEWLINK) {
             pcd_portset_del(s->pending_ports, ev[i].name);
-            pcd_debug("STATE_DB PORT_TABLE|%s: oper %s admin %s mtu %s", ev[i].name, ops[i].oper,
-                      ops[i].admin, ops[i].mtu);
+            psu_log_debug("STATE_DB PORT_TABLE|%s: oper %s admin %s mtu %s", ev[i].name,
+                          ops[i].oper, ops[i].admin, ops[i].mtu);
         } else {
-            pcd_debug("STATE_DB PORT_TABLE|%s deleted", ev[i].name);
+            psu_log_debug("STATE_DB PORT_TABLE|%s deleted", ev[i].name);
         }
     }
     pcd_queue_done(s->q, done);
@@ -484,12 +484,12 @@ static int connect_backoff(struct pcd_sync *s)
         if (pcd_redis_connect(&s->r, err, sizeof err) == 0) {
             s->connected = 1;
             psm_gauge_set(s->m->redis_connected, 1);
-            pcd_notice("redis %s: connected (APPL_DB %d, CONFIG_DB %d, STATE_DB %d)", s->r.where,
-                       s->r.o.appl_db, s->r.o.config_db, s->r.o.state_db);
+            psu_log_notice("redis %s: connected (APPL_DB %d, CONFIG_DB %d, STATE_DB %d)",
+                           s->r.where, s->r.o.appl_db, s->r.o.config_db, s->r.o.state_db);
             return 0;
         }
         if (attempts++ == 0 || delay_ms >= 5000)
-            pcd_err("%s; retrying every %.1f s at most", err, 5.0);
+            psu_log_error("%s; retrying every %.1f s at most", err, 5.0);
         /* Short sleeps: SIGTERM while waiting ends the wait promptly. */
         for (int waited = 0; waited < delay_ms && !atomic_load(s->stop); waited += 50)
             usleep(50 * 1000);
@@ -513,7 +513,7 @@ static int startup(struct pcd_sync *s)
             s->lm_opts.dpu = s->dpu;
             char err[512];
             if (pcd_linkmon_start(&s->lm, &s->lm_opts, s->q, s->m, err, sizeof err) != 0) {
-                pcd_err("%s", err);
+                psu_log_error("%s", err);
                 return -1;
             }
             s->lm_started = 1;
@@ -547,8 +547,8 @@ int pcd_sync_run(struct pcd_sync *s)
     for (;;) {
         if (atomic_load(s->stop) && !draining) {
             /* No new events from here on: apply what is queued, then leave. */
-            pcd_notice("stopping: draining %llu queued events",
-                       (unsigned long long)pcd_queue_pending(s->q));
+            psu_log_notice("stopping: draining %llu queued events",
+                           (unsigned long long)pcd_queue_pending(s->q));
             pcd_linkmon_stop(&s->lm);
             draining = 1;
         }
@@ -574,8 +574,8 @@ int pcd_sync_run(struct pcd_sync *s)
         if (!s->ready_sent && atomic_load(&s->lm.initial_done) && pcd_queue_pending(s->q) == 0) {
             s->ready_sent = 1;
             sd_notify("READY=1\nSTATUS=initial link dump applied");
-            pcd_notice("ready: initial link dump applied (%.1f ms after start)",
-                       (double)(psu_clock_mono_ns() - s->started_ns) / 1e6);
+            psu_log_notice("ready: initial link dump applied (%.1f ms after start)",
+                           (double)(psu_clock_mono_ns() - s->started_ns) / 1e6);
         }
         if (draining && n == 0)
             break;
@@ -594,8 +594,8 @@ int pcd_sync_run(struct pcd_sync *s)
     pcd_linkmon_stop(&s->lm); /* on every way out: the thread uses the queue and metrics */
     uint64_t left = pcd_queue_pending(s->q);
     if (left)
-        pcd_warn("exiting with %llu events not applied (Redis unavailable)",
-                 (unsigned long long)left);
+        psu_log_warn("exiting with %llu events not applied (Redis unavailable)",
+                     (unsigned long long)left);
     pcd_redis_close(&s->r);
     if (s->pending_ports)
         pcd_portset_free(s->pending_ports);

@@ -86,7 +86,7 @@ say "5/8 portsyncd in namespace $ns, then the 8 veth ports (as orchagent would c
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 ip netns exec "$ns" "$bin/portsyncd" --redis-socket "$sock" --shm-name "$seg" \
-    --log-level notice >"$tmp/portsyncd.log" 2>&1 &
+    --log-level NOTICE >"$tmp/portsyncd.log" 2>&1 &
 pids+=($!)
 wait_for 10 grep -q 'ready: initial link dump applied' "$tmp/portsyncd.log" ||
     fail "portsyncd did not start: $(tail -n 3 "$tmp/portsyncd.log")"
@@ -97,7 +97,7 @@ for i in 0 4 8 12 16 20 24 28; do
 done
 wait_for 10 bash -c "[ \"\$(redis-cli -s $sock -n 0 HGET PORT_TABLE:PortInitDone lanes)\" = 0 ]" ||
     fail "PortInitDone did not appear"
-sed -n 's/.*notice: //p' "$tmp/portsyncd.log" | head -n 8
+sed -n 's/.* NOTICE: //p' "$tmp/portsyncd.log" | head -n 8
 
 say "6/8 portsyncd-exporter on https://[::1]:$port (TLS 1.3, mutual TLS, IPv6 only)"
 PORTSYNCD_METRICS_CERT=$tmp/certs/server.crt PORTSYNCD_METRICS_KEY=$tmp/certs/server.key \

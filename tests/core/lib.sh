@@ -104,7 +104,7 @@ start_consumer() {
 # start_portsyncd ARGS...: in the namespace, logs in $TMP/portsyncd.log
 start_portsyncd() {
     ip netns exec "$NS" "$BIN/portsyncd" --redis-socket "$SOCK" --shm-name "$SEG" \
-        --log-level debug "$@" >>"$TMP/portsyncd.log" 2>&1 &
+        --log-level DEBUG "$@" >>"$TMP/portsyncd.log" 2>&1 &
     PCD_PID=$!
 }
 # start_portsyncd_ready ARGS...: and wait until its initial dump is applied. Netdevs

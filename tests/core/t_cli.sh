@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # portsyncd's command line: --help, --version, bad flags (exit 2 with one line
-# naming the flag and value), no Redis (keeps retrying, says where), SIGTERM
-# while waiting for Redis (exit 0), sd_notify READY=1.
+# naming the flag and value), SONiC's log level names and the older ones, no
+# Redis (keeps retrying, says where, in the one log line format), SIGTERM while
+# waiting for Redis (exit 0), sd_notify READY=1.
 source "$(dirname "$0")/lib.sh"
 P="$BIN/portsyncd"
 check "--help exits 0 and lists --redis-socket" bash -c "'$P' --help | grep -q -- --redis-socket"
@@ -16,6 +17,9 @@ bad "--redis-port '0' is not an integer from 1 to 65535" --redis-port 0
 bad "--state-db 'x' is not an integer" --state-db x
 bad "--old-interfaces 'maybe' is not one of sonic, ignore, off" --old-interfaces maybe
 bad "--log-level 'loud'" --log-level loud
+for level in EMERG ALERT CRIT ERROR WARN NOTICE INFO DEBUG notice Debug error warning; do
+    check "--log-level $level is accepted" "$P" --log-level "$level" --version
+done
 bad "exclude each other" --redis-socket /x --redis-host h
 bad "unexpected argument 'extra'" extra
 bad "" --no-such-flag
@@ -26,6 +30,10 @@ make_ns
 ip netns exec "$NS" "$P" --redis-socket "$TMP/none.sock" --shm-name "$SEG" >"$TMP/portsyncd.log" 2>&1 &
 pid=$!
 check "names the socket it cannot reach" wait_for 5 grep -q "redis unix:$TMP/none.sock: cannot connect" "$TMP/portsyncd.log"
+# Every line: UTC time to the millisecond, name[pid], SONiC's level name, the message.
+fmt='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z portsyncd\['$pid'\] (EMERG|ALERT|CRIT|ERROR|WARN|NOTICE|INFO|DEBUG): .'
+check "the lines follow the one log format" bash -c "grep -q . '$TMP/portsyncd.log' && ! grep -vE '$fmt' '$TMP/portsyncd.log'"
+check "the failure is an ERROR line" grep -qE "\] ERROR: redis unix:$TMP/none.sock: cannot connect" "$TMP/portsyncd.log"
 check "the segment says Redis is disconnected" metric_is portsyncd_redis_connected 0
 kill -TERM $pid
 rc=0; wait $pid || rc=$?

@@ -20,11 +20,11 @@ check "health is 1" wait_for 10 metric_is portsyncd_health_status 1
 nofile=$(prlimit --pid "$PCD_PID" --nofile --noheadings --output SOFT | tr -d ' ')
 prlimit --pid "$PCD_PID" --nofile=1: || { not_ok "prlimit on portsyncd"; finish; exit; }
 check "an ERROR line names the failing poll" \
-    wait_for 10 grep -q 'error: netlink: poll failed: Invalid argument' "$TMP/portsyncd.log"
+    wait_for 10 grep -q 'ERROR: netlink: poll failed: Invalid argument' "$TMP/portsyncd.log"
 check "netlink_connected drops to 0" wait_for 10 metric_is portsyncd_netlink_connected 0
 check "health drops to 0" wait_for 10 metric_is portsyncd_health_status 0
 check "reopening is retried while it fails" \
-    wait_for 10 grep -q 'error: netlink: cannot open a NETLINK_ROUTE socket: Too many open files' \
+    wait_for 10 grep -q 'ERROR: netlink: cannot open a NETLINK_ROUTE socket: Too many open files' \
     "$TMP/portsyncd.log"
 
 # While blind: one port goes down, the other is deleted.

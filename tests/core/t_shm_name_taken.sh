@@ -25,8 +25,8 @@ for _ in 1 2; do
     wait_for 5 bash -c "[ \"\$(redis-cli -s $SOCK -n 6 HGET 'PORT_TABLE|Ethernet0' netdev_oper_status)\" = up ]"
 done
 check "STATE_DB matches the kernel exactly after two flaps" state_matches_kernel 0 4
-expect_eq "exactly one ERROR line" 1 "$(grep -c ' error: ' "$TMP/portsyncd.log")"
-check "it names the cause" grep -q 'error: metrics segment .* in use by another writer, pid '"$LG" "$TMP/portsyncd.log"
+expect_eq "exactly one ERROR line" 1 "$(grep -c ' ERROR: ' "$TMP/portsyncd.log")"
+check "it names the cause" grep -q 'ERROR: metrics segment .* in use by another writer, pid '"$LG" "$TMP/portsyncd.log"
 check "and the remedy" grep -q 'another --shm-name' "$TMP/portsyncd.log"
 check "portsyncd keeps running" kill -0 "$PCD_PID"
 check "the segment is still psm-loadgen's" bash -c "'$BIN/portsyncd-shmdump' --name $SEG --format prometheus | grep -q '^psm_loadgen_ops_total' && ! '$BIN/portsyncd-shmdump' --name $SEG --format prometheus | grep -q '^portsyncd_'"
@@ -42,6 +42,6 @@ check "the writer is portsyncd" bash -c "'$BIN/portsyncd-shmdump' --name $SEG | 
 ip -n "$NS" link set p0 down
 check "the handles update the published segment" wait_for 5 metric_is 'portsyncd_port_flaps_total{port="Ethernet0"}' 3
 check "and sync goes on" wait_for 5 state_matches_kernel 0 4
-expect_eq "still exactly one ERROR line" 1 "$(grep -c ' error: ' "$TMP/portsyncd.log")"
+expect_eq "still exactly one ERROR line" 1 "$(grep -c ' ERROR: ' "$TMP/portsyncd.log")"
 check "exits 0 on SIGTERM" stop_portsyncd
 finish
