@@ -1,6 +1,6 @@
 /*
  * core/metrics.c - registration of portsyncd's metrics and the once-a-second
- * process metrics (read from /proc/self, as Prometheus client libraries do).
+ * process metrics (psu_proc: /proc/self, as Prometheus client libraries do).
  *
  * Metrics never stop port sync: whatever is wrong with the segment (its name
  * held by another live writer, /dev/shm full, no permission, a metric whose
@@ -8,17 +8,14 @@
  * the metrics in private memory if need be (the monitor thread publishes them
  * when the name can be used).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "metrics.h"
 #include "psu/clock.h"
 #include "psu/log.h"
+#include "psu/proc.h"
 
 #ifndef PORTSYNCD_VERSION
 #define PORTSYNCD_VERSION "0.0.0"
@@ -204,7 +201,11 @@ static void metrics_resolve(struct pcd_metrics *m, const struct ids *id)
     psm_gauge_set(m->init_done, 0);
     psm_gauge_set(m->config_done, 0);
     psm_gauge_set(m->health, 0);
-    psm_gauge_set(m->start_time, (double)psu_clock_real_ns() / 1e9);
+    /* The kernel's record of the start, not when the metrics happened to be opened. */
+    struct psu_proc_stats st;
+    psu_proc_sample(&st);
+    psm_gauge_set(m->start_time, st.have & PSU_PROC_START_TIME ? st.start_time
+                                                               : (double)psu_clock_real_ns() / 1e9);
 }
 
 /* What to do about the reason the named segment could not be used. */
@@ -306,19 +307,6 @@ psm_gauge_t *pcd_metrics_port_oper(struct pcd_metrics *m, const char *port)
     return gauge_get(m, m->oper_id, &port);
 }
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1; /* the directory's own descriptor */
-}
-
 void pcd_metrics_heartbeat(struct pcd_metrics *m)
 {
     if (m->w)
@@ -347,27 +335,19 @@ int pcd_metrics_publish(struct pcd_metrics *m)
 
 void pcd_metrics_tick(struct pcd_metrics *m)
 {
-    long page = sysconf(_SC_PAGESIZE);
-    unsigned long vpages = 0, rpages = 0;
-    FILE *f = fopen("/proc/self/statm", "re");
-    if (f) {
-        if (fscanf(f, "%lu %lu", &vpages, &rpages) == 2) {
-            psm_gauge_set(m->memory, (double)rpages * (double)page);
-            psm_gauge_set(m->vsize, (double)vpages * (double)page);
-        }
-        fclose(f);
-    }
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) == 0)
-        psm_counter_store_f64(m->cpu_seconds,
-                              (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                                  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
-    int fds = count_fds();
-    if (fds >= 0)
-        psm_gauge_set(m->open_fds, fds);
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-        psm_gauge_set(m->max_fds, (double)rl.rlim_cur);
+    struct psu_proc_stats st;
+    /* A figure that could not be read keeps its last value (a drop to 0 would be a false alarm). */
+    psu_proc_sample(&st);
+    if (st.have & PSU_PROC_RESIDENT)
+        psm_gauge_set(m->memory, st.resident_bytes);
+    if (st.have & PSU_PROC_VIRTUAL)
+        psm_gauge_set(m->vsize, st.virtual_bytes);
+    if (st.have & PSU_PROC_CPU)
+        psm_counter_store_f64(m->cpu_seconds, st.cpu_seconds);
+    if (st.have & PSU_PROC_OPEN_FDS)
+        psm_gauge_set(m->open_fds, st.open_fds);
+    if (st.have & PSU_PROC_MAX_FDS)
+        psm_gauge_set(m->max_fds, st.max_fds);
 }
 
 void pcd_metrics_close(struct pcd_metrics *m)

@@ -15,14 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "portset.h"
 #include "psu/clock.h"
 #include "psu/log.h"
+#include "psu/notify.h"
 #include "reply.h"
 #include "sync.h"
 
@@ -30,24 +29,12 @@
 
 /* ---- helpers ---- */
 
-static void sd_notify(const char *msg)
+/* Tell systemd (Type=notify); a failure is logged, never fatal: port sync goes on. */
+static void notify(const char *state)
 {
-    const char *path = getenv("NOTIFY_SOCKET");
-    if (!path || !*path)
-        return;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t len = strlen(path);
-    if (len >= sizeof sa.sun_path)
-        return;
-    memcpy(sa.sun_path, path, len);
-    if (sa.sun_path[0] == '@')
-        sa.sun_path[0] = '\0'; /* abstract namespace */
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
-           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
-    close(fd);
+    if (psu_notify_send(state) < 0)
+        psu_log_warn("sd_notify to NOTIFY_SOCKET %s failed: %s (sending '%.*s')",
+                     getenv("NOTIFY_SOCKET"), strerror(errno), (int)strcspn(state, "\n"), state);
 }
 
 /* A command with C-string arguments; NULL on connection loss. */
@@ -573,7 +560,7 @@ int pcd_sync_run(struct pcd_sync *s)
             continue;
         if (!s->ready_sent && atomic_load(&s->lm.initial_done) && pcd_queue_pending(s->q) == 0) {
             s->ready_sent = 1;
-            sd_notify("READY=1\nSTATUS=initial link dump applied");
+            notify("READY=1\nSTATUS=initial link dump applied");
             psu_log_notice("ready: initial link dump applied (%.1f ms after start)",
                            (double)(psu_clock_mono_ns() - s->started_ns) / 1e6);
         }
@@ -600,6 +587,6 @@ int pcd_sync_run(struct pcd_sync *s)
     if (s->pending_ports)
         pcd_portset_free(s->pending_ports);
     free(s->pending_ports);
-    sd_notify("STOPPING=1");
+    notify("STOPPING=1");
     return 0;
 }
