@@ -91,7 +91,7 @@ static int enqueue(struct pcd_linkmon *lm, const struct pcd_link *l, uint64_t t)
     if (rc < 0) {
         /* More distinct ports pending than the queue holds: a dump will restate them. */
         psu_log_warn("queue full (%u ports pending): dropping the event for %s, will resync",
-                     lm->q->cap, l->name);
+                     pcd_queue_cap(lm->q), l->name);
         psm_counter_inc(lm->m->events_failed);
         lm->reasons |= 1u << PCD_RESYNC_QUEUE_FULL;
         lm->redump = 1;
@@ -413,7 +413,7 @@ static void *thread_main(void *arg)
                 continue;
         }
         /* After a full queue, wait for room: the dump restates every port. */
-        if (lm->redump && !lm->dump_active && pcd_queue_ports(lm->q) <= lm->q->cap / 2) {
+        if (lm->redump && !lm->dump_active && pcd_queue_ports(lm->q) <= pcd_queue_cap(lm->q) / 2) {
             lm->redump = 0;
             dump_start(lm);
         }

@@ -243,22 +243,21 @@ int main(int argc, char **argv)
     /* Never fatal but for a bad --shm-name: it logs what went wrong and carries on. */
     if (pcd_metrics_open(&m, shm, group) == -2)
         return 2;
-    struct pcd_queue q;
-    if (pcd_queue_init(&q, (uint32_t)queue_size) != 0) {
+    struct pcd_queue *q = pcd_queue_new((uint32_t)queue_size, m.queue_depth);
+    if (!q) {
         psu_log_error("cannot allocate a queue of %d ports", queue_size);
         return 1;
     }
-    q.depth_gauge = m.queue_depth;
-    stop_queue = &q;
+    stop_queue = q;
     pthread_t sig_th;
     pthread_create(&sig_th, NULL, signal_thread, &set);
     psu_log_notice("portsyncd %s starting: redis %s%s%s, metrics segment %s", PORTSYNCD_VERSION,
                    ro.socket ? "unix:" : "tcp:", ro.socket ? ro.socket : ro.host,
                    ro.socket ? "" : "", shm);
 
-    struct pcd_sync s = {.m = &m, .q = &q, .stop = &stop, .lm_opts = lo};
+    struct pcd_sync s = {.m = &m, .q = q, .stop = &stop, .lm_opts = lo};
     s.r.o = ro;
-    struct pcd_monitor mon = {.m = &m, .q = &q, .redis_busy_since = &s.r.busy_since};
+    struct pcd_monitor mon = {.m = &m, .q = q, .redis_busy_since = &s.r.busy_since};
     if (pcd_monitor_start(&mon, err, sizeof err) != 0)
         psu_log_error("%s: no heartbeat, health or process metrics; port sync carries on", err);
     int rc = pcd_sync_run(&s);
@@ -271,7 +270,7 @@ int main(int argc, char **argv)
     pthread_kill(sig_th, SIGUSR1);
     pthread_join(sig_th, NULL);
     pcd_metrics_close(&m);
-    pcd_queue_free(&q);
+    pcd_queue_free(q);
     psu_log_notice("portsyncd exiting %s", rc == 0 ? "cleanly" : "after a fatal error");
     return rc == 0 ? 0 : 1;
 }

@@ -30,7 +30,7 @@ void pcd_monitor_input(struct pcd_monitor *mon, uint64_t now_ns, struct pcd_heal
         .netlink_connected = psm_gauge_get(m->netlink_connected) == 1.0,
         .metrics_private = pcd_metrics_is_private(m),
         .queue_ports = pcd_queue_ports(mon->q),
-        .queue_cap = mon->q->cap,
+        .queue_cap = pcd_queue_cap(mon->q),
         .since_failure_ns = mon->failed_at_ns ? now_ns - mon->failed_at_ns : UINT64_MAX,
         .redis_wait_ns = busy && now_ns > busy ? now_ns - busy : 0,
     };

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <linux/rtnetlink.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,18 +23,45 @@ struct pcd_queue_slot {
     int32_t next; /* hash chain, or free stack */
 };
 
+/* Every field but cap and nbuckets is guarded by mu. */
+struct pcd_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint32_t cap, nbuckets;
+    struct pcd_queue_slot *slots;
+    int32_t *buckets; /* hash heads, slot index or -1 */
+    uint32_t *ring;   /* FIFO of slot indices */
+    uint32_t head, count;
+    int32_t free_top; /* free-slot stack through slot.next */
+    uint64_t pending; /* folded events queued: the queue_depth gauge */
+    int woken;
+    struct psm_gauge *depth_gauge; /* if set: holds pending */
+};
+
 /* The bucket index takes the low bits: FNV-1a mixes every byte into them. */
 static uint32_t name_hash(const char *s)
 {
     return (uint32_t)psu_hash_fnv1a64(PSU_HASH_FNV1A64_SEED, s, strlen(s));
 }
 
-int pcd_queue_init(struct pcd_queue *q, uint32_t cap)
+/* The gauge changes with pending, under the same lock, so it is never stale. */
+static void publish_depth(struct pcd_queue *q)
 {
-    memset(q, 0, sizeof *q);
+    if (q->depth_gauge)
+        psm_gauge_set(q->depth_gauge, (double)q->pending);
+}
+
+struct pcd_queue *pcd_queue_new(uint32_t cap, struct psm_gauge *depth)
+{
+    struct pcd_queue *q = calloc(1, sizeof *q);
+    if (!q) {
+        errno = ENOMEM;
+        return NULL;
+    }
     if (cap == 0)
         cap = 1;
     q->cap = cap;
+    q->depth_gauge = depth;
     q->nbuckets = 1;
     while (q->nbuckets < cap * 2)
         q->nbuckets <<= 1;
@@ -41,9 +69,12 @@ int pcd_queue_init(struct pcd_queue *q, uint32_t cap)
     q->buckets = malloc(q->nbuckets * sizeof *q->buckets);
     q->ring = calloc(cap, sizeof *q->ring);
     if (!q->slots || !q->buckets || !q->ring) {
-        pcd_queue_free(q);
+        free(q->slots);
+        free(q->buckets);
+        free(q->ring);
+        free(q);
         errno = ENOMEM;
-        return -1;
+        return NULL;
     }
     for (uint32_t i = 0; i < q->nbuckets; i++)
         q->buckets[i] = -1;
@@ -56,28 +87,25 @@ int pcd_queue_init(struct pcd_queue *q, uint32_t cap)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&q->cv, &ca);
     pthread_condattr_destroy(&ca);
-    return 0;
+    publish_depth(q);
+    return q;
 }
 
 void pcd_queue_free(struct pcd_queue *q)
 {
-    if (q->slots) {
-        pthread_mutex_destroy(&q->mu);
-        pthread_cond_destroy(&q->cv);
-    }
+    if (!q)
+        return;
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
     free(q->slots);
     free(q->buckets);
     free(q->ring);
-    q->slots = NULL;
-    q->buckets = NULL;
-    q->ring = NULL;
+    free(q);
 }
 
-/* The gauge changes with pending, under the same lock, so it is never stale. */
-static void publish_depth(struct pcd_queue *q)
+uint32_t pcd_queue_cap(const struct pcd_queue *q)
 {
-    if (q->depth_gauge)
-        psm_gauge_set(q->depth_gauge, (double)q->pending);
+    return q->cap; /* fixed at creation: no lock needed */
 }
 
 static int32_t find(const struct pcd_queue *q, const char *name)

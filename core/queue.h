@@ -8,7 +8,6 @@
 #define PCD_QUEUE_H
 
 #include <net/if.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,32 +26,24 @@ struct pcd_event {
     uint64_t t_first; /* CLOCK_MONOTONIC ns of the oldest folded receipt */
 };
 
-struct pcd_queue_slot;
-
-struct pcd_queue {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    uint32_t cap, nbuckets;
-    struct pcd_queue_slot *slots;
-    int32_t *buckets; /* hash heads, slot index or -1 */
-    uint32_t *ring;   /* FIFO of slot indices */
-    uint32_t head, count;
-    int32_t free_top; /* free-slot stack through slot.next */
-    uint64_t pending; /* folded events queued: the queue_depth gauge */
-    int woken;
-    struct psm_gauge *depth_gauge; /* if set: holds pending, updated under mu */
-};
+/* Opaque: its lock, ring and hash belong to queue.c; both threads go through the functions. */
+struct pcd_queue;
 
 /**
- * pcd_queue_init - allocate a queue for at most @cap distinct ports
- * @q: the queue
- * @cap: capacity in ports (>= 1)
- * Returns 0, or -1 with errno ENOMEM.
+ * pcd_queue_new - allocate a queue for at most @cap distinct ports
+ * @cap: capacity in ports (0 is taken as 1)
+ * @depth: a gauge that always holds pcd_queue_pending() (updated under the
+ *         queue's lock, so it is never stale), or NULL
+ * Everything is allocated here: push and pop never allocate.
+ * Returns the queue, or NULL with errno ENOMEM.
  */
-int pcd_queue_init(struct pcd_queue *q, uint32_t cap);
+struct pcd_queue *pcd_queue_new(uint32_t cap, struct psm_gauge *depth);
 
-/** pcd_queue_free - release the memory of @q */
+/** pcd_queue_free - release @q (NULL is fine); no thread may be using it */
 void pcd_queue_free(struct pcd_queue *q);
+
+/** pcd_queue_cap - how many distinct ports @q holds at most */
+uint32_t pcd_queue_cap(const struct pcd_queue *q);
 
 /**
  * pcd_queue_push - queue a link event received at @t_ns, folding it into the

@@ -113,10 +113,10 @@ Test(health, the_monitor_reads_failures_connections_and_a_waiting_command)
     snprintf(name, sizeof name, "pcd-test-health-%d", (int)getpid());
     struct pcd_metrics m;
     cr_assert_eq(pcd_metrics_open(&m, name, NULL), 0);
-    struct pcd_queue q;
-    cr_assert_eq(pcd_queue_init(&q, 16), 0);
+    struct pcd_queue *q = pcd_queue_new(16, NULL);
+    cr_assert_not_null(q);
     _Atomic uint64_t busy = 0;
-    struct pcd_monitor mon = {.m = &m, .q = &q, .redis_busy_since = &busy};
+    struct pcd_monitor mon = {.m = &m, .q = q, .redis_busy_since = &busy};
     struct pcd_health_input in;
 
     pcd_monitor_input(&mon, 100, &in);
@@ -138,7 +138,7 @@ Test(health, the_monitor_reads_failures_connections_and_a_waiting_command)
     pcd_monitor_input(&mon, 9000, &in);
     cr_assert_eq(in.since_failure_ns, 4000, "and ages from when it was seen");
 
-    pcd_queue_free(&q);
+    pcd_queue_free(q);
     pcd_metrics_close(&m);
     shm_unlink(name);
 }

@@ -34,7 +34,7 @@
 #define PORTID 4242u
 
 static struct pcd_metrics m;
-static struct pcd_queue q;
+static struct pcd_queue *q;
 static struct pcd_linkmon lm;
 static char seg[64];
 
@@ -42,9 +42,9 @@ static void setup(void)
 {
     snprintf(seg, sizeof seg, "pcd-test-linkmon-%d", (int)getpid());
     cr_assert_eq(pcd_metrics_open(&m, seg, NULL), 0);
-    cr_assert_eq(pcd_queue_init(&q, 64), 0);
+    cr_assert_not_null(q = pcd_queue_new(64, NULL));
     memset(&lm, 0, sizeof lm);
-    lm.q = &q;
+    lm.q = q;
     lm.m = &m;
     lm.portid = PORTID;
 }
@@ -53,7 +53,7 @@ static void teardown(void)
 {
     char path[80];
     pcd_metrics_close(&m);
-    pcd_queue_free(&q);
+    pcd_queue_free(q);
     free(lm.ports);
     snprintf(path, sizeof path, "/%s", seg);
     shm_unlink(path);
@@ -108,11 +108,11 @@ static size_t ngot;
 /* Take everything queued, as the Redis writer would, and account it done. */
 static void drain(void)
 {
-    ngot = pcd_queue_pop(&q, got, 64, 0);
+    ngot = pcd_queue_pop(q, got, 64, 0);
     uint64_t folded = 0;
     for (size_t i = 0; i < ngot; i++)
         folded += got[i].folded;
-    pcd_queue_done(&q, folded);
+    pcd_queue_done(q, folded);
 }
 
 static const struct pcd_event *queued(const char *name)
@@ -183,8 +183,9 @@ Test(reconcile, a_newlink_before_the_dump_that_it_does_not_list_is_deleted)
 
 Test(reconcile, a_dellink_during_a_dump_that_the_full_queue_refused_is_reconciled)
 {
-    pcd_queue_free(&q);
-    cr_assert_eq(pcd_queue_init(&q, 2), 0);
+    pcd_queue_free(q);
+    cr_assert_not_null(q = pcd_queue_new(2, NULL));
+    lm.q = q;
     dump_begin();
     feed_link(RTM_NEWLINK, 1, 5, "Ethernet0", UP);
     feed_link(RTM_NEWLINK, 1, 6, "Ethernet4", UP);

@@ -40,119 +40,119 @@ static int push(struct pcd_queue *q, uint16_t type, const char *name, uint32_t m
 
 Test(queue, events_of_one_port_fold_into_its_latest_state)
 {
-    struct pcd_queue q;
-    cr_assert_eq(pcd_queue_init(&q, 8), 0);
-    cr_assert_eq(push(&q, RTM_NEWLINK, "Ethernet0", 1500, 10), 0, "a new entry");
-    cr_assert_eq(push(&q, RTM_NEWLINK, "Ethernet0", 9000, 20), 1, "folded");
-    cr_assert_eq(push(&q, RTM_NEWLINK, "Ethernet0", 9100, 30), 1, "folded");
-    cr_assert_eq(pcd_queue_ports(&q), 1);
-    cr_assert_eq(pcd_queue_pending(&q), 3, "pending counts events, not entries");
+    struct pcd_queue *q = pcd_queue_new(8, NULL);
+    cr_assert_not_null(q);
+    cr_assert_eq(push(q, RTM_NEWLINK, "Ethernet0", 1500, 10), 0, "a new entry");
+    cr_assert_eq(push(q, RTM_NEWLINK, "Ethernet0", 9000, 20), 1, "folded");
+    cr_assert_eq(push(q, RTM_NEWLINK, "Ethernet0", 9100, 30), 1, "folded");
+    cr_assert_eq(pcd_queue_ports(q), 1);
+    cr_assert_eq(pcd_queue_pending(q), 3, "pending counts events, not entries");
     struct pcd_event ev[4];
-    cr_assert_eq(pcd_queue_pop(&q, ev, 4, 0), 1);
+    cr_assert_eq(pcd_queue_pop(q, ev, 4, 0), 1);
     cr_assert_eq(ev[0].mtu, 9100, "the latest state wins: mtu %u", ev[0].mtu);
     cr_assert_eq(ev[0].folded, 3);
     cr_assert_eq(ev[0].t_first, 10, "the oldest receipt time is kept for the latency");
     cr_assert_eq(ev[0].del_first, 0);
-    cr_assert_eq(pcd_queue_pending(&q), 3, "popped events still count until done");
-    pcd_queue_done(&q, ev[0].folded);
-    cr_assert_eq(pcd_queue_pending(&q), 0);
-    pcd_queue_free(&q);
+    cr_assert_eq(pcd_queue_pending(q), 3, "popped events still count until done");
+    pcd_queue_done(q, ev[0].folded);
+    cr_assert_eq(pcd_queue_pending(q), 0);
+    pcd_queue_free(q);
 }
 
 Test(queue, a_newlink_after_a_dellink_is_delete_then_write)
 {
-    struct pcd_queue q;
     struct pcd_event ev[4];
-    cr_assert_eq(pcd_queue_init(&q, 8), 0);
+    struct pcd_queue *q = pcd_queue_new(8, NULL);
+    cr_assert_not_null(q);
     /* DELLINK then NEWLINK: the old STATE_DB entry goes, then the new one is written. */
-    push(&q, RTM_DELLINK, "Ethernet0", 0, 1);
-    push(&q, RTM_NEWLINK, "Ethernet0", 9100, 2);
-    cr_assert_eq(pcd_queue_pop(&q, ev, 4, 0), 1);
+    push(q, RTM_DELLINK, "Ethernet0", 0, 1);
+    push(q, RTM_NEWLINK, "Ethernet0", 9100, 2);
+    cr_assert_eq(pcd_queue_pop(q, ev, 4, 0), 1);
     cr_assert_eq(ev[0].type, RTM_NEWLINK);
     cr_assert_eq(ev[0].del_first, 1, "DELLINK+NEWLINK must delete first");
     /* The delete survives more NEWLINKs folded on top. */
-    push(&q, RTM_DELLINK, "Ethernet4", 0, 3);
-    push(&q, RTM_NEWLINK, "Ethernet4", 1500, 4);
-    push(&q, RTM_NEWLINK, "Ethernet4", 9100, 5);
-    cr_assert_eq(pcd_queue_pop(&q, ev, 4, 0), 1);
+    push(q, RTM_DELLINK, "Ethernet4", 0, 3);
+    push(q, RTM_NEWLINK, "Ethernet4", 1500, 4);
+    push(q, RTM_NEWLINK, "Ethernet4", 9100, 5);
+    cr_assert_eq(pcd_queue_pop(q, ev, 4, 0), 1);
     cr_assert_eq(ev[0].del_first, 1, "a later NEWLINK must not forget the delete");
     cr_assert_eq(ev[0].mtu, 9100);
     /* NEWLINK then DELLINK: just a delete. */
-    push(&q, RTM_NEWLINK, "Ethernet8", 1500, 6);
-    push(&q, RTM_DELLINK, "Ethernet8", 0, 7);
-    cr_assert_eq(pcd_queue_pop(&q, ev, 4, 0), 1);
+    push(q, RTM_NEWLINK, "Ethernet8", 1500, 6);
+    push(q, RTM_DELLINK, "Ethernet8", 0, 7);
+    cr_assert_eq(pcd_queue_pop(q, ev, 4, 0), 1);
     cr_assert_eq(ev[0].type, RTM_DELLINK);
     cr_assert_eq(ev[0].del_first, 0);
     /* DELLINK, NEWLINK, DELLINK: the port ends deleted. */
-    push(&q, RTM_DELLINK, "Ethernet12", 0, 8);
-    push(&q, RTM_NEWLINK, "Ethernet12", 1500, 9);
-    push(&q, RTM_DELLINK, "Ethernet12", 0, 10);
-    cr_assert_eq(pcd_queue_pop(&q, ev, 4, 0), 1);
+    push(q, RTM_DELLINK, "Ethernet12", 0, 8);
+    push(q, RTM_NEWLINK, "Ethernet12", 1500, 9);
+    push(q, RTM_DELLINK, "Ethernet12", 0, 10);
+    cr_assert_eq(pcd_queue_pop(q, ev, 4, 0), 1);
     cr_assert_eq(ev[0].type, RTM_DELLINK);
     cr_assert_eq(ev[0].folded, 3);
     /* A NEWLINK alone writes without deleting. */
-    push(&q, RTM_NEWLINK, "Ethernet16", 1500, 11);
-    cr_assert_eq(pcd_queue_pop(&q, ev, 4, 0), 1);
+    push(q, RTM_NEWLINK, "Ethernet16", 1500, 11);
+    cr_assert_eq(pcd_queue_pop(q, ev, 4, 0), 1);
     cr_assert_eq(ev[0].del_first, 0);
-    pcd_queue_free(&q);
+    pcd_queue_free(q);
 }
 
 Test(queue, entries_leave_in_order_of_first_arrival)
 {
-    struct pcd_queue q;
     struct pcd_event ev[8];
-    cr_assert_eq(pcd_queue_init(&q, 8), 0);
-    push(&q, RTM_NEWLINK, "Ethernet0", 1, 1);
-    push(&q, RTM_NEWLINK, "Ethernet4", 1, 2);
-    push(&q, RTM_NEWLINK, "Ethernet8", 1, 3);
-    push(&q, RTM_NEWLINK, "Ethernet0", 2, 4); /* folds: keeps its place */
-    cr_assert_eq(pcd_queue_pop(&q, ev, 2, 0), 2, "at most max entries");
+    struct pcd_queue *q = pcd_queue_new(8, NULL);
+    cr_assert_not_null(q);
+    push(q, RTM_NEWLINK, "Ethernet0", 1, 1);
+    push(q, RTM_NEWLINK, "Ethernet4", 1, 2);
+    push(q, RTM_NEWLINK, "Ethernet8", 1, 3);
+    push(q, RTM_NEWLINK, "Ethernet0", 2, 4); /* folds: keeps its place */
+    cr_assert_eq(pcd_queue_pop(q, ev, 2, 0), 2, "at most max entries");
     cr_assert_str_eq(ev[0].name, "Ethernet0");
     cr_assert_str_eq(ev[1].name, "Ethernet4");
-    cr_assert_eq(pcd_queue_pop(&q, ev, 8, 0), 1);
+    cr_assert_eq(pcd_queue_pop(q, ev, 8, 0), 1);
     cr_assert_str_eq(ev[0].name, "Ethernet8");
-    cr_assert_eq(pcd_queue_pop(&q, ev, 8, 0), 0, "empty");
-    pcd_queue_free(&q);
+    cr_assert_eq(pcd_queue_pop(q, ev, 8, 0), 0, "empty");
+    pcd_queue_free(q);
 }
 
 Test(queue, the_capacity_counts_distinct_ports)
 {
-    struct pcd_queue q;
     struct pcd_event ev[8];
     char name[16];
-    cr_assert_eq(pcd_queue_init(&q, 4), 0);
+    struct pcd_queue *q = pcd_queue_new(4, NULL);
+    cr_assert_not_null(q);
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "Ethernet%d", i * 4);
-        cr_assert_eq(push(&q, RTM_NEWLINK, name, 1500, (uint64_t)i), 0);
+        cr_assert_eq(push(q, RTM_NEWLINK, name, 1500, (uint64_t)i), 0);
     }
-    cr_assert_eq(push(&q, RTM_NEWLINK, "Ethernet100", 1500, 9), -1, "a fifth port is refused");
-    cr_assert_eq(pcd_queue_pending(&q), 4, "a refused event is not pending");
-    cr_assert_eq(push(&q, RTM_NEWLINK, "Ethernet0", 9100, 10), 1,
+    cr_assert_eq(push(q, RTM_NEWLINK, "Ethernet100", 1500, 9), -1, "a fifth port is refused");
+    cr_assert_eq(pcd_queue_pending(q), 4, "a refused event is not pending");
+    cr_assert_eq(push(q, RTM_NEWLINK, "Ethernet0", 9100, 10), 1,
                  "a full queue still folds events of queued ports");
-    cr_assert_eq(pcd_queue_pop(&q, ev, 1, 0), 1);
-    cr_assert_eq(push(&q, RTM_NEWLINK, "Ethernet100", 1500, 11), 0, "room again after a pop");
-    struct pcd_queue one;
-    cr_assert_eq(pcd_queue_init(&one, 0), 0);
-    cr_assert_eq(one.cap, 1, "a capacity of 0 holds one port");
-    pcd_queue_free(&one);
-    pcd_queue_free(&q);
+    cr_assert_eq(pcd_queue_pop(q, ev, 1, 0), 1);
+    cr_assert_eq(push(q, RTM_NEWLINK, "Ethernet100", 1500, 11), 0, "room again after a pop");
+    struct pcd_queue *one = pcd_queue_new(0, NULL);
+    cr_assert_not_null(one);
+    cr_assert_eq(pcd_queue_cap(one), 1, "a capacity of 0 holds one port");
+    pcd_queue_free(one);
+    pcd_queue_free(q);
 }
 
 Test(queue, requeued_entries_keep_their_order_and_merge_with_newer_events)
 {
-    struct pcd_queue q;
     struct pcd_event batch[8], ev[8];
-    cr_assert_eq(pcd_queue_init(&q, 8), 0);
-    push(&q, RTM_NEWLINK, "Ethernet0", 1500, 1);
-    push(&q, RTM_DELLINK, "Ethernet4", 0, 2);
-    push(&q, RTM_NEWLINK, "Ethernet8", 1500, 3);
-    cr_assert_eq(pcd_queue_pop(&q, batch, 8, 0), 3);
+    struct pcd_queue *q = pcd_queue_new(8, NULL);
+    cr_assert_not_null(q);
+    push(q, RTM_NEWLINK, "Ethernet0", 1500, 1);
+    push(q, RTM_DELLINK, "Ethernet4", 0, 2);
+    push(q, RTM_NEWLINK, "Ethernet8", 1500, 3);
+    cr_assert_eq(pcd_queue_pop(q, batch, 8, 0), 3);
     /* While the batch fails: Ethernet4 comes back, Ethernet12 is new. */
-    push(&q, RTM_NEWLINK, "Ethernet4", 9100, 4);
-    push(&q, RTM_NEWLINK, "Ethernet12", 1500, 5);
-    cr_assert_eq(pcd_queue_requeue(&q, batch, 3), 0, "nothing dropped");
-    cr_assert_eq(pcd_queue_pending(&q), 5, "every event still pending once");
-    cr_assert_eq(pcd_queue_pop(&q, ev, 8, 0), 4);
+    push(q, RTM_NEWLINK, "Ethernet4", 9100, 4);
+    push(q, RTM_NEWLINK, "Ethernet12", 1500, 5);
+    cr_assert_eq(pcd_queue_requeue(q, batch, 3), 0, "nothing dropped");
+    cr_assert_eq(pcd_queue_pending(q), 5, "every event still pending once");
+    cr_assert_eq(pcd_queue_pop(q, ev, 8, 0), 4);
     /* Newer entries keep their place; requeued ones follow in their own order. */
     const char *order[] = {"Ethernet4", "Ethernet12", "Ethernet0", "Ethernet8"};
     for (int i = 0; i < 4; i++)
@@ -162,24 +162,24 @@ Test(queue, requeued_entries_keep_their_order_and_merge_with_newer_events)
     cr_assert_eq(ev[0].del_first, 1, "its requeued DELLINK is still applied first");
     cr_assert_eq(ev[0].folded, 2);
     cr_assert_eq(ev[0].t_first, 2, "the older receipt time is carried");
-    pcd_queue_done(&q, 5);
-    cr_assert_eq(pcd_queue_pending(&q), 0);
-    pcd_queue_free(&q);
+    pcd_queue_done(q, 5);
+    cr_assert_eq(pcd_queue_pending(q), 0);
+    pcd_queue_free(q);
 }
 
 Test(queue, requeue_into_a_full_queue_reports_what_it_dropped)
 {
-    struct pcd_queue q;
     struct pcd_event batch[4];
-    cr_assert_eq(pcd_queue_init(&q, 2), 0);
-    push(&q, RTM_NEWLINK, "Ethernet0", 1500, 1);
-    push(&q, RTM_NEWLINK, "Ethernet4", 1500, 2);
-    cr_assert_eq(pcd_queue_pop(&q, batch, 4, 0), 2);
-    push(&q, RTM_NEWLINK, "Ethernet8", 1500, 3);
-    push(&q, RTM_NEWLINK, "Ethernet12", 1500, 4);
-    cr_assert_eq(pcd_queue_requeue(&q, batch, 2), 2, "two entries did not fit");
-    cr_assert_eq(pcd_queue_pending(&q), 2, "dropped events are no longer pending");
-    pcd_queue_free(&q);
+    struct pcd_queue *q = pcd_queue_new(2, NULL);
+    cr_assert_not_null(q);
+    push(q, RTM_NEWLINK, "Ethernet0", 1500, 1);
+    push(q, RTM_NEWLINK, "Ethernet4", 1500, 2);
+    cr_assert_eq(pcd_queue_pop(q, batch, 4, 0), 2);
+    push(q, RTM_NEWLINK, "Ethernet8", 1500, 3);
+    push(q, RTM_NEWLINK, "Ethernet12", 1500, 4);
+    cr_assert_eq(pcd_queue_requeue(q, batch, 2), 2, "two entries did not fit");
+    cr_assert_eq(pcd_queue_pending(q), 2, "dropped events are no longer pending");
+    pcd_queue_free(q);
 }
 
 /* ---- a producer and a consumer thread ---- */
@@ -187,7 +187,7 @@ Test(queue, requeue_into_a_full_queue_reports_what_it_dropped)
 enum { PORTS = 64, EVENTS = 200000 };
 
 struct run {
-    struct pcd_queue q;
+    struct pcd_queue *q;
     atomic_int produced_all;
     uint32_t last_mtu[PORTS]; /* written by the producer */
     uint32_t seen_mtu[PORTS]; /* written by the consumer */
@@ -210,12 +210,12 @@ static void *producer(void *arg)
         uint16_t type = i % 7 == 0 ? RTM_DELLINK : RTM_NEWLINK;
         struct pcd_link l = link_ev(type, name, IFF_UP, i);
         /* The reader resynchronises on a full queue; here the event is offered again. */
-        while (pcd_queue_push(&r->q, &l, i) < 0)
+        while (pcd_queue_push(r->q, &l, i) < 0)
             sched_yield();
         r->last_mtu[p] = type == RTM_DELLINK ? 0 : i;
     }
     atomic_store(&r->produced_all, 1);
-    pcd_queue_wake(&r->q);
+    pcd_queue_wake(r->q);
     return NULL;
 }
 
@@ -225,12 +225,12 @@ static void *consumer(void *arg)
     struct pcd_event ev[32];
     for (unsigned round = 0;; round++) {
         int done = atomic_load(&r->produced_all);
-        size_t n = pcd_queue_pop(&r->q, ev, 32, 5);
-        if (n == 0 && done && pcd_queue_pending(&r->q) == 0)
+        size_t n = pcd_queue_pop(r->q, ev, 32, 5);
+        if (n == 0 && done && pcd_queue_pending(r->q) == 0)
             return NULL;
         if (n && r->requeue && round % 5 == 0) {
             /* A failed batch (Redis lost): put it back, as sync.c does. */
-            cr_assert_eq(pcd_queue_requeue(&r->q, ev, n), 0, "the queue holds every port");
+            cr_assert_eq(pcd_queue_requeue(r->q, ev, n), 0, "the queue holds every port");
             r->requeued_batches++;
             continue;
         }
@@ -241,7 +241,7 @@ static void *consumer(void *arg)
             folded += ev[i].folded;
         }
         r->applied += folded;
-        pcd_queue_done(&r->q, folded);
+        pcd_queue_done(r->q, folded);
     }
 }
 
@@ -249,7 +249,7 @@ Test(queue, a_consumer_thread_ends_with_every_port_s_last_state)
 {
     static struct run r;
     memset(&r, 0, sizeof r);
-    cr_assert_eq(pcd_queue_init(&r.q, PORTS), 0);
+    cr_assert_not_null(r.q = pcd_queue_new(PORTS, NULL));
     r.requeue = 1;
     pthread_t pt, ct;
     cr_assert_eq(pthread_create(&ct, NULL, consumer, &r), 0);
@@ -262,15 +262,16 @@ Test(queue, a_consumer_thread_ends_with_every_port_s_last_state)
     for (int p = 0; p < PORTS; p++)
         cr_assert_eq(r.seen_mtu[p], r.last_mtu[p], "Ethernet%d ended with mtu %u, last pushed %u",
                      p * 4, r.seen_mtu[p], r.last_mtu[p]);
-    cr_assert_eq(pcd_queue_pending(&r.q), 0);
-    pcd_queue_free(&r.q);
+    cr_assert_eq(pcd_queue_pending(r.q), 0);
+    pcd_queue_free(r.q);
 }
 
 Test(queue, a_small_queue_under_a_fast_producer_loses_nothing_it_accepted)
 {
     static struct run r;
     memset(&r, 0, sizeof r);
-    cr_assert_eq(pcd_queue_init(&r.q, 8), 0); /* fewer slots than ports: pushes are refused */
+    cr_assert_not_null(r.q =
+                           pcd_queue_new(8, NULL)); /* fewer slots than ports: pushes are refused */
     pthread_t pt, ct;
     cr_assert_eq(pthread_create(&ct, NULL, consumer, &r), 0);
     cr_assert_eq(pthread_create(&pt, NULL, producer, &r), 0);
@@ -280,5 +281,5 @@ Test(queue, a_small_queue_under_a_fast_producer_loses_nothing_it_accepted)
         cr_assert_eq(r.seen_mtu[p], r.last_mtu[p], "Ethernet%d ended with mtu %u, last pushed %u",
                      p * 4, r.seen_mtu[p], r.last_mtu[p]);
     cr_assert_eq(r.applied, EVENTS);
-    pcd_queue_free(&r.q);
+    pcd_queue_free(r.q);
 }
