@@ -493,17 +493,19 @@ static int startup(struct pcd_sync *s)
             return -1;
         if (!s->connected && connect_backoff(s) != 0)
             return -1;
-        if (!s->lm_started) {
+        if (!s->lm) {
             if (read_switch_type(s) != 0 || warm_start_check(s) != 0)
                 continue;
             s->lm_opts.cold = !s->warm;
             s->lm_opts.dpu = s->dpu;
-            char err[512];
-            if (pcd_linkmon_start(&s->lm, &s->lm_opts, s->q, s->m, err, sizeof err) != 0) {
+            char err[512] = "out of memory for the netlink reader";
+            struct pcd_linkmon *lm = pcd_linkmon_new(s->q, s->m);
+            if (!lm || pcd_linkmon_start(lm, &s->lm_opts, err, sizeof err) != 0) {
                 psu_log_error("%s", err);
+                pcd_linkmon_free(lm);
                 return -1;
             }
-            s->lm_started = 1;
+            s->lm = lm;
         }
         if (config_ports(s) == 0)
             return 0;
@@ -518,8 +520,8 @@ int pcd_sync_run(struct pcd_sync *s)
         pcd_portset_init(s->pending_ports, NULL);
     s->r.rtt = s->m->redis_latency;
     if (!s->pending_ports || startup(s) != 0) {
-        if (s->lm_started)
-            pcd_linkmon_stop(&s->lm);
+        pcd_linkmon_free(s->lm);
+        s->lm = NULL;
         pcd_redis_close(&s->r);
         if (s->pending_ports)
             pcd_portset_free(s->pending_ports);
@@ -536,14 +538,14 @@ int pcd_sync_run(struct pcd_sync *s)
             /* No new events from here on: apply what is queued, then leave. */
             psu_log_notice("stopping: draining %llu queued events",
                            (unsigned long long)pcd_queue_pending(s->q));
-            pcd_linkmon_stop(&s->lm);
+            pcd_linkmon_stop(s->lm);
             draining = 1;
         }
         if (!s->connected) {
             if (draining || connect_backoff(s) != 0)
                 break;
             psm_counter_inc(s->m->redis_reconnects);
-            pcd_linkmon_resync(&s->lm, PCD_RESYNC_REDIS);
+            pcd_linkmon_resync(s->lm, PCD_RESYNC_REDIS);
         }
         size_t n = pcd_queue_pop(s->q, batch, BATCH_MAX, draining ? 0 : 200);
         if (n && apply_batch(s, batch, n) != 0) {
@@ -552,13 +554,13 @@ int pcd_sync_run(struct pcd_sync *s)
                 folded += batch[i].folded;
             psm_counter_add(s->m->events_failed, folded);
             if (pcd_queue_requeue(s->q, batch, n))
-                pcd_linkmon_resync(&s->lm, PCD_RESYNC_QUEUE_FULL);
+                pcd_linkmon_resync(s->lm, PCD_RESYNC_QUEUE_FULL);
             continue;
         }
         if (!s->init_done && pcd_portset_all_created(s->pending_ports) &&
             write_port_init_done(s) != 0)
             continue;
-        if (!s->ready_sent && atomic_load(&s->lm.initial_done) && pcd_queue_pending(s->q) == 0) {
+        if (!s->ready_sent && pcd_linkmon_initial_done(s->lm) && pcd_queue_pending(s->q) == 0) {
             s->ready_sent = 1;
             notify("READY=1\nSTATUS=initial link dump applied");
             psu_log_notice("ready: initial link dump applied (%.1f ms after start)",
@@ -578,7 +580,9 @@ int pcd_sync_run(struct pcd_sync *s)
             }
         }
     }
-    pcd_linkmon_stop(&s->lm); /* on every way out: the thread uses the queue and metrics */
+    /* On every way out: the thread uses the queue and the metrics. */
+    pcd_linkmon_free(s->lm);
+    s->lm = NULL;
     uint64_t left = pcd_queue_pending(s->q);
     if (left)
         psu_log_warn("exiting with %llu events not applied (Redis unavailable)",

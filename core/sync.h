@@ -20,10 +20,10 @@ struct pcd_sync {
     struct pcd_redis r;
     struct pcd_metrics *m;
     struct pcd_queue *q;
-    struct pcd_linkmon lm;
+    struct pcd_linkmon *lm; /* NULL until started */
     struct pcd_linkmon_opts lm_opts;
     atomic_int *stop;
-    int connected, warm, dpu, init_done, ready_sent, lm_started;
+    int connected, warm, dpu, init_done, ready_sent;
     struct pcd_portset *pending_ports; /* CONFIG_DB ports without a netdev yet */
     struct pcd_config_plan *plan;      /* startup: CONFIG_DB ports, consumed ones (kept on retry) */
     uint64_t started_ns;

@@ -17,7 +17,7 @@
 #include <criterion/criterion.h>
 #endif
 
-#include "linkmon.h"
+#include "linkstate.h"
 #include "netlink.h"
 
 TestSuite(nlparse, .timeout = 30);
