@@ -256,8 +256,8 @@ int main(int argc, char **argv)
                    ro.socket ? "" : "", shm);
 
     struct pcd_sync s = {.m = &m, .q = q, .stop = &stop, .lm_opts = lo};
-    s.r.o = ro;
-    struct pcd_monitor mon = {.m = &m, .q = q, .redis_busy_since = &s.r.busy_since};
+    s.db.r.o = ro;
+    struct pcd_monitor mon = {.m = &m, .q = q, .redis_busy_since = &s.db.r.busy_since};
     if (pcd_monitor_start(&mon, err, sizeof err) != 0)
         psu_log_error("%s: no heartbeat, health or process metrics; port sync carries on", err);
     int rc = pcd_sync_run(&s);
