@@ -251,9 +251,14 @@ int main(int argc, char **argv)
     stop_queue = q;
     pthread_t sig_th;
     pthread_create(&sig_th, NULL, signal_thread, &set);
-    psu_log_notice("portsyncd %s starting: redis %s%s%s, metrics segment %s", PORTSYNCD_VERSION,
-                   ro.socket ? "unix:" : "tcp:", ro.socket ? ro.socket : ro.host,
-                   ro.socket ? "" : "", shm);
+    /* The address as redis.c names it in its own lines. */
+    char where[300];
+    if (ro.socket)
+        snprintf(where, sizeof where, "unix:%s", ro.socket);
+    else
+        snprintf(where, sizeof where, "tcp:%s:%d", ro.host, ro.port);
+    psu_log_notice("portsyncd %s starting: redis %s, metrics segment %s", PORTSYNCD_VERSION, where,
+                   shm);
 
     struct pcd_sync s = {.m = &m, .q = q, .stop = &stop, .lm_opts = lo};
     s.db.r.o = ro;
