@@ -165,6 +165,9 @@ enum pex_hs_reason {
     PEX_HS_CERT_EXPIRED,
     PEX_HS_CERT_NOT_YET_VALID,
     PEX_HS_SAN_NOT_ALLOWED,
+    PEX_HS_CERT_IS_CA,         /* leaf with basicConstraints CA:TRUE */
+    PEX_HS_CERT_KEY_USAGE,     /* leaf keyUsage present without digitalSignature */
+    PEX_HS_CERT_EXT_KEY_USAGE, /* leaf extendedKeyUsage present without clientAuth */
     PEX_HS_BAD_CERT,
     PEX_HS_PROTOCOL_VERSION,
     PEX_HS_NO_SHARED_PARAMS,
@@ -298,6 +301,25 @@ struct pex_tls *pex_tls_build(const struct pex_tls_config *t, char *errs, size_t
  * Returns 1 if allowed, 0 if not.
  */
 int pex_tls_peer_allowed(const struct pex_tls *tls, SSL *ssl);
+
+/* pex_tls_leaf_check() verdict for a certificate the policy accepts. */
+#define PEX_LEAF_OK (-1)
+
+/**
+ * pex_tls_leaf_check - does the client policy accept @leaf as a client's end-entity
+ * certificate? (the chain and validity dates are OpenSSL's part)
+ * @leaf: the client's leaf certificate
+ * @sans: the SAN allow-list (NULL or empty: any SAN)
+ *
+ * The verify callback calls this for the leaf of every handshake, and so does a
+ * reload's revalidation of open connections: a leaf must be an end entity
+ * (not CA:TRUE), carry digitalSignature if it has a keyUsage extension (TLS 1.3
+ * client authentication is a signature), carry clientAuth if it has an
+ * extendedKeyUsage extension, have well-formed extensions, and carry a SAN of
+ * the allow-list when there is one.
+ * Returns PEX_LEAF_OK, or the enum pex_hs_reason that refuses it.
+ */
+int pex_tls_leaf_check(X509 *leaf, const struct pex_allow_list *sans);
 
 /** pex_tls_free - drop a reference; the SSL_CTX lives while connections use it */
 void pex_tls_free(struct pex_tls *tls);

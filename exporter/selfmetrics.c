@@ -17,19 +17,11 @@
 static const double dur_bounds[PEX_DURATION_BUCKETS] = {.0005, .001, .0025, .005, .01,
                                                         .025,  .05,  .1,    .25,  1};
 static const int code_value[PEX_NCODES] = {200, 400, 404, 405, 431, 500, 503};
-static const char *const hs_label[PEX_HS_NREASONS] = {"no_client_cert",
-                                                      "unknown_ca",
-                                                      "cert_expired",
-                                                      "cert_not_yet_valid",
-                                                      "san_not_allowed",
-                                                      "bad_cert",
-                                                      "protocol_version",
-                                                      "no_shared_params",
-                                                      "client_alert",
-                                                      "timeout",
-                                                      "evicted",
-                                                      "aborted",
-                                                      "other"};
+static const char *const hs_label[PEX_HS_NREASONS] = {
+    "no_client_cert",  "unknown_ca",       "cert_expired",     "cert_not_yet_valid",
+    "san_not_allowed", "cert_is_ca",       "cert_key_usage",   "cert_ext_key_usage",
+    "bad_cert",        "protocol_version", "no_shared_params", "client_alert",
+    "timeout",         "evicted",          "aborted",          "other"};
 static const char *const close_label[PEX_NCLOSE] = {
     "limit",          "evicted",          "first_request_timeout",
     "header_timeout", "header_too_large", "revoked_by_reload"};
