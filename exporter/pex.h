@@ -153,6 +153,22 @@ int pex_duration_parse(const char *s, uint64_t *ms);
  */
 int pex_webconfig_load(const char *path, struct pex_tls_config *t, unsigned *set, char *err,
                        size_t errlen);
+/**
+ * pex_webconfig_parse - pex_webconfig_load() of a document held in memory
+ * @name: what error messages call the document (a file name)
+ * @text: the YAML text (need not be NUL-terminated)
+ * @len: its length
+ * @t: as for pex_webconfig_load()
+ * @set: as for pex_webconfig_load()
+ * @err: as for pex_webconfig_load()
+ * @errlen: size of @err
+ *
+ * The file variant and the fuzzer both come here. On error @t may hold values
+ * read before the bad key: the caller frees it with pex_tls_config_free().
+ * Returns 0, or -1 with @err filled.
+ */
+int pex_webconfig_parse(const char *name, const char *text, size_t len, struct pex_tls_config *t,
+                        unsigned *set, char *err, size_t errlen);
 #define PEX_WC_SET_CIPHERS 0x1u
 #define PEX_WC_SET_GROUPS  0x2u
 #define PEX_WC_SET_HTTP2   0x4u
