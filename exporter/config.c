@@ -43,6 +43,8 @@ static void usage(FILE *f)
         "  --web.max-header-bytes=N      request line + headers (default 8192)\n"
         "  --web.request-timeout=DUR     TLS handshake and request headers (default 10s)\n"
         "  --web.idle-timeout=DUR        keep-alive idle time (default 5m)\n"
+        "  --web.stall-timeout=DUR       close a connection whose client takes no response\n"
+        "                                data for this long (default 10s)\n"
         "  --[no-]web.http2              offer HTTP/2 with ALPN (default on)\n"
         "  --tls.cipher-suites=LIST      TLS 1.3 suites (default " DEFAULT_CIPHERS ")\n"
         "  --tls.groups=LIST             key exchange groups (default " DEFAULT_GROUPS ")\n"
@@ -228,6 +230,7 @@ enum {
     OPT_MAXHDR,
     OPT_REQTMO,
     OPT_IDLETMO,
+    OPT_STALLTMO,
     OPT_HTTP2,
     OPT_NOHTTP2,
     OPT_CIPHERS,
@@ -252,6 +255,7 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
         {"web.max-header-bytes", required_argument, NULL, OPT_MAXHDR},
         {"web.request-timeout", required_argument, NULL, OPT_REQTMO},
         {"web.idle-timeout", required_argument, NULL, OPT_IDLETMO},
+        {"web.stall-timeout", required_argument, NULL, OPT_STALLTMO},
         {"web.http2", no_argument, NULL, OPT_HTTP2},
         {"no-web.http2", no_argument, NULL, OPT_NOHTTP2},
         {"tls.cipher-suites", required_argument, NULL, OPT_CIPHERS},
@@ -272,6 +276,7 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
     c->max_header_bytes = 8192;
     c->request_timeout_ms = 10000;
     c->idle_timeout_ms = 300000;
+    c->stall_timeout_ms = 10000;
     c->heartbeat_max_age = 5;
     c->flag_http2 = -1;
     uint64_t age_ms;
@@ -309,6 +314,10 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
             break;
         case OPT_IDLETMO:
             if (parse_dur("--web.idle-timeout", optarg, 1000, &c->idle_timeout_ms))
+                return -1;
+            break;
+        case OPT_STALLTMO:
+            if (parse_dur("--web.stall-timeout", optarg, 500, &c->stall_timeout_ms))
                 return -1;
             break;
         case OPT_HTTP2:

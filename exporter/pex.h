@@ -9,7 +9,10 @@
  *   tls.c         TLS policy, pre-flight checks, SSL_CTX construction, client
  *                 certificate checks (SAN allow-list), handshake-failure reasons
  *   limits.c      connection tracking: connection limit, first-request and
- *                 request-header deadlines (slowloris), eviction
+ *                 request-header deadlines (slowloris), eviction, stalled
+ *                 responses, the --web.max-requests count
+ *   h2ointernals.c the only code that relies on h2o 2.2.5 internals: accept
+ *                 and HTTP/2 stream limit, flow-control state, SSL -> socket
  *   http.c        h2o handlers: /metrics negotiation and gzip, /, /-/healthy, /-/ready
  *   segment.c     the metrics segment through libpsmetrics: open, remap, liveness
  *   selfmetrics.c the exporter's own metrics and process_* from /proc/self
@@ -85,6 +88,7 @@ struct pex_config {
     unsigned max_header_bytes;   /* request line + headers */
     uint64_t request_timeout_ms; /* handshake + request header deadline */
     uint64_t idle_timeout_ms;    /* keep-alive idle */
+    uint64_t stall_timeout_ms;   /* a response the client takes nothing of for this long */
     char *web_config_file;       /* NULL: none */
     char *shm_name;              /* segment name */
     double heartbeat_max_age;    /* seconds */
@@ -204,6 +208,7 @@ enum pex_conn_close {
     PEX_CLOSE_HEADER_TIMEOUT, /* request headers not complete within the timeout */
     PEX_CLOSE_HEADER_SIZE,    /* request headers larger than the limit */
     PEX_CLOSE_REVOKED,        /* a reload no longer accepts the client's certificate */
+    PEX_CLOSE_STALLED,        /* the client took no response data for --web.stall-timeout */
     PEX_NCLOSE
 };
 
@@ -222,6 +227,7 @@ struct pex_stats {
     uint64_t reload_ok, reload_fail;
     double reload_last_ok; /* unix time */
     uint64_t torn;         /* histogram snapshots that exhausted retries */
+    uint64_t h2_refused;   /* HTTP/2 streams refused beyond PEX_H2_MAX_STREAMS */
 };
 
 /* ---- segment.c ------------------------------------------------------------- */
@@ -348,6 +354,27 @@ void pex_tls_init(struct pex_stats *stats);
 
 /* ---- limits.c -------------------------------------------------------------- */
 
+/*
+ * One request from its dispatch to a handler until h2o disposes of it (http.c
+ * embeds it in its per-request state; limits.c judges it). A response is
+ * "handed over" once its first bytes went to h2o; from then on it makes
+ * progress each time the client has taken a chunk of it. One that is waiting
+ * for a client that takes nothing is "parked": it costs no work, so
+ * --web.max-requests does not count it, and --web.stall-timeout ends its
+ * connection.
+ */
+struct pex_inflight {
+    h2o_linklist_t all;     /* in pex_limits.inflight_list */
+    h2o_linklist_t on_conn; /* in pex_conn.inflight_list (unlinked if the connection goes first) */
+    struct pex_conn *conn;  /* NULL if untracked or gone */
+    h2o_req_t *req;
+    int telemetry;
+    int handed;           /* response bytes given to h2o */
+    int taken;            /* the client has taken a chunk of them */
+    size_t bytes_seen;    /* HTTP/2: req->bytes_sent when last looked at */
+    uint64_t progress_ms; /* when handed over or last taken a chunk */
+};
+
 /* One accepted connection. Lives from accept to h2o's on_close. */
 struct pex_conn {
     h2o_linklist_t link; /* in pex_limits.conns, oldest first */
@@ -359,19 +386,26 @@ struct pex_conn {
     uint64_t partial_ms; /* when bytes of an incomplete request were first seen; 0 none */
     int http2;
     int hs_done;
-    int tls_seen;                /* OpenSSL reported activity: the client sent TLS bytes */
-    uint64_t progress_ms;        /* last handshake step or request */
-    int hs_reason;               /* -1 none, else enum pex_hs_reason */
-    int shut;                    /* we shut it down; h2o will close it */
-    int revoked;                 /* close once its responses are done (reload) */
-    SSL *ssl;                    /* set when the handshake completes */
-    char peer[INET6_ADDRSTRLEN]; /* for logs: h2o closes the fd before telling us */
+    int tls_seen;                 /* OpenSSL reported activity: the client sent TLS bytes */
+    uint64_t progress_ms;         /* last handshake step or request */
+    int hs_reason;                /* -1 none, else enum pex_hs_reason */
+    int shut;                     /* we shut it down; h2o will close it */
+    int revoked;                  /* close once its responses are done (reload) */
+    SSL *ssl;                     /* set when the handshake completes */
+    char peer[INET6_ADDRSTRLEN];  /* for logs: h2o closes the fd before telling us */
+    h2o_linklist_t inflight_list; /* struct pex_inflight.on_conn */
+    struct timeval connected_at;  /* for h2o's HTTP layers */
+    uint64_t moved_ms;            /* last sign the client takes data (responses, kernel queue) */
+    int outq_last;                /* bytes in the kernel send queue at the last sweep */
+    void (*h2_read_expect)(void); /* h2ointernals.c: h2o's frame reader it wraps */
+    int h2_settings_sent;         /* h2ointernals.c: SETTINGS rewritten */
 };
 
 struct pex_limits {
     h2o_linklist_t conns;
     unsigned nconns;
-    unsigned inflight;
+    unsigned inflight;            /* requests being answered */
+    h2o_linklist_t inflight_list; /* struct pex_inflight.all */
     h2o_timeout_t sweep_timeout;
     h2o_timeout_entry_t sweep_entry;
     int draining; /* shutting down: refuse new connections */
@@ -404,6 +438,44 @@ void pex_limits_dispose(struct pex_server *srv);
  */
 struct pex_conn *pex_limits_accept(struct pex_server *srv, h2o_socket_t *sock);
 
+/**
+ * pex_inflight_start - account a request dispatched to a handler
+ * @srv: the server
+ * @f: its record, living until pex_inflight_end()
+ * @req: the request
+ * @c: its connection (may be NULL)
+ * @telemetry: 1 for the telemetry path
+ */
+void pex_inflight_start(struct pex_server *srv, struct pex_inflight *f, h2o_req_t *req,
+                        struct pex_conn *c, int telemetry);
+
+/**
+ * pex_inflight_progress - @f's response was handed over, or its client took a chunk
+ * @srv: the server
+ * @f: the request
+ * @taken: 0 when the first bytes are handed over, 1 when the client took a chunk
+ */
+void pex_inflight_progress(struct pex_server *srv, struct pex_inflight *f, int taken);
+
+/** pex_inflight_end - h2o disposed of @f's request */
+void pex_inflight_end(struct pex_server *srv, struct pex_inflight *f);
+
+/**
+ * pex_limits_busy_scrapes - telemetry responses being sent to clients that take them
+ * @srv: the server
+ * @parked: receives how many others are parked (may be NULL)
+ *
+ * What --web.max-requests limits: responses handed over and not finished whose
+ * client took data (or got the first chunk) within the last 250 ms, except those
+ * whose HTTP/2 client has not opened a flow-control window for any of it yet.
+ * Scrapes waiting for their render are not counted (they share one render).
+ * Returns the count.
+ */
+unsigned pex_limits_busy_scrapes(struct pex_server *srv, unsigned *parked);
+
+/** pex_conn_of_sock - the tracked connection of an h2o socket (NULL if untracked) */
+struct pex_conn *pex_conn_of_sock(h2o_socket_t *sock);
+
 /** pex_conn_of_req - the tracked connection a request arrived on (NULL if unknown) */
 struct pex_conn *pex_conn_of_req(h2o_req_t *req);
 
@@ -425,6 +497,31 @@ void pex_conn_progress(struct pex_conn *c);
 
 /** pex_limits_shutdown_all - shut every connection down (SIGTERM) */
 void pex_limits_shutdown_all(struct pex_server *srv);
+
+/* ---- h2ointernals.c ------------------------------------------------------- */
+
+/* HTTP/2 streams per connection: run at once, advertised, and enforced. A
+ * scraper needs one at a time; h2o's 100 would let one client park many
+ * responses (each a full render) on one connection. */
+#define PEX_H2_MAX_STREAMS 4
+
+/** pex_h2o_init - remember @srv for the callbacks below */
+void pex_h2o_init(struct pex_server *srv);
+
+/**
+ * pex_h2o_accept - start the TLS handshake of an accepted connection, then hand
+ * it to h2o's HTTP/1 or HTTP/2 layer as h2o_accept() would, with the HTTP/2
+ * stream limit applied (see h2ointernals.c)
+ * @srv: the server
+ * @c: the connection, from pex_limits_accept()
+ */
+void pex_h2o_accept(struct pex_server *srv, struct pex_conn *c);
+
+/** pex_h2o_flow_blocked - 1 if @req's HTTP/2 response data waits for a window */
+int pex_h2o_flow_blocked(h2o_req_t *req);
+
+/** pex_h2o_sock_of_ssl - the h2o socket an OpenSSL handle of h2o's belongs to, or NULL */
+h2o_socket_t *pex_h2o_sock_of_ssl(const SSL *ssl);
 
 /* ---- http.c ---------------------------------------------------------------- */
 

@@ -23,8 +23,9 @@ static const char *const hs_label[PEX_HS_NREASONS] = {
     "bad_cert",        "protocol_version", "no_shared_params", "client_alert",
     "timeout",         "evicted",          "aborted",          "other"};
 static const char *const close_label[PEX_NCLOSE] = {
-    "limit",          "evicted",          "first_request_timeout",
-    "header_timeout", "header_too_large", "revoked_by_reload"};
+    "limit",           "evicted",          "first_request_timeout",
+    "header_timeout",  "header_too_large", "revoked_by_reload",
+    "stalled_response"};
 
 enum pex_code pex_code_index(int status)
 {
@@ -249,8 +250,22 @@ void pex_selfmetrics_render(struct pex_server *srv, enum psm_format fmt, struct 
             "Requests for any path, by HTTP status code.", st->requests);
     duration_histogram(b, fmt, st);
     one(b, fmt, "portsyncd_exporter_requests_in_flight", PSM_GAUGE,
-        "Requests being answered, this one included (503 beyond --web.max-requests).", NULL,
-        srv->limits.inflight);
+        "Requests being answered, this one included.", NULL, srv->limits.inflight);
+    {
+        static const char *const lbl[] = {"state"};
+        static const char *const busy[] = {"busy"}, *const parked[] = {"parked"};
+        unsigned np = 0, nb = pex_limits_busy_scrapes(srv, &np);
+        psm_render_family(b, fmt, "portsyncd_exporter_scrape_responses", PSM_GAUGE,
+                          "Telemetry responses being sent: busy (the client takes them; 503 "
+                          "beyond --web.max-requests) or parked (the client takes nothing).",
+                          NULL);
+        psm_render_sample(b, "portsyncd_exporter_scrape_responses", 1, lbl, busy, nb);
+        psm_render_sample(b, "portsyncd_exporter_scrape_responses", 1, lbl, parked, np);
+    }
+    one(b, fmt, "portsyncd_exporter_http2_streams_refused_total", PSM_COUNTER,
+        "HTTP/2 streams refused (RST_STREAM REFUSED_STREAM) beyond the advertised "
+        "SETTINGS_MAX_CONCURRENT_STREAMS.",
+        NULL, (double)st->h2_refused);
     one(b, fmt, "portsyncd_exporter_connections", PSM_GAUGE, "Open client connections.", NULL,
         srv->limits.nconns);
     one(b, fmt, "portsyncd_exporter_connections_accepted_total", PSM_COUNTER,
