@@ -6,8 +6,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -191,35 +193,62 @@ uint64_t psm__boottime_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t psm__proc_start_ticks(int pid)
+int psm__proc_stat(int pid, char *state, uint64_t *start_ticks)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     FILE *f = fopen(path, "re");
     if (!f)
-        return 0;
+        return -1;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
     /* comm may contain spaces and parentheses: fields resume after the last ')'. */
     char *p = strrchr(buf, ')');
     if (!p)
-        return 0;
+        return -1;
     p++;
     /* After ')' come field 3 (state) onwards; starttime is field 22. */
     unsigned long long v = 0;
+    char st = 0;
     for (int field = 3; field <= 22; field++) {
         while (*p == ' ')
             p++;
+        if (field == 3)
+            st = *p;
         if (field == 22) {
             if (sscanf(p, "%llu", &v) != 1)
-                return 0;
+                return -1;
             break;
         }
         while (*p && *p != ' ')
             p++;
     }
-    return v;
+    if (!st)
+        return -1;
+    *state = st;
+    *start_ticks = v;
+    return 0;
+}
+
+uint64_t psm__proc_start_ticks(int pid)
+{
+    char state;
+    uint64_t ticks;
+    return psm__proc_stat(pid, &state, &ticks) == 0 ? ticks : 0;
+}
+
+int psm__proc_is_own(void)
+{
+    /* /proc/self names the caller as the mounting namespace numbers it. */
+    char buf[32];
+    ssize_t n = readlink("/proc/self", buf, sizeof buf - 1);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *end;
+    long v = strtol(buf, &end, 10);
+    return *end == '\0' && v == (long)getpid();
 }
 
 int psm__pidns_self(uint64_t *dev, uint64_t *ino)

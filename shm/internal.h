@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "psm/segment.h"
 
@@ -52,6 +53,27 @@ int psm__pidns_self(uint64_t *dev, uint64_t *ino);
 
 /* starttime (field 22 of /proc/<pid>/stat), or 0 if it cannot be read. */
 uint64_t psm__proc_start_ticks(int pid);
+
+/* State (field 3: R, S, D, Z, ...) and starttime of /proc/<pid>/stat. Returns 0, or -1
+ * when it cannot be read (no such process, /proc hidden or not mounted). */
+int psm__proc_stat(int pid, char *state, uint64_t *start_ticks);
+
+/* 1 if /proc belongs to the caller's PID namespace (/proc/self is getpid()): only then
+ * do /proc/<pid> entries describe the pids the caller sees. */
+int psm__proc_is_own(void);
+
+/* "a FIFO", "a directory", "a socket", ...: what a file of @mode is, for messages. */
+const char *psm__file_kind(mode_t mode);
+
+struct stat;
+/*
+ * 0 if @st is a file a reader trusts: a regular file owned by @owner that neither
+ * group nor others may write. Otherwise -1 with errno EPERM (ELOOP for a symbolic
+ * link) and @err saying "<where> is a FIFO..." / "is owned by uid N (name),
+ * expected uid M (name)" / "has mode 0666: group or others may write it".
+ */
+int psm__stat_trusted(const struct stat *st, uid_t owner, const char *where, char *err,
+                      size_t errlen);
 
 struct psm_reader;
 /* Start of the mapped cell area of a reader (for offset checks). */

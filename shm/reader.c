@@ -35,8 +35,10 @@ struct series_rec {
 };
 
 struct psm_reader {
-    char name[256];
-    int fd; /* -1 for memory images */
+    char name[PSM_MAX_PATH_LEN]; /* as given: an shm name or an absolute path */
+    char path[PSM_MAX_PATH_LEN]; /* the file behind it (psm__seg_path) */
+    uid_t owner;                 /* who must own that file */
+    int fd;                      /* -1 for memory images */
     const uint8_t *base;
     size_t map_size; /* bytes mapped (== object size at open) */
     int mapped;      /* 1: munmap on close */
@@ -57,7 +59,7 @@ struct psm_reader {
     uint32_t *scratch;
     size_t scratch_cap;
     struct psm_buf labels;
-    char err[512];
+    char err[2 * PSM_MAX_PATH_LEN + 512]; /* room for the name and the path */
 };
 
 static int rfail(psm_reader_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -211,30 +213,75 @@ int psm_reader_open_mem(psm_reader_t **out, const void *mem, size_t len, char *e
     return 0;
 }
 
-/* Map the object behind @name into @r. */
-static int reader_map(psm_reader_t *r, const char *name)
+/*
+ * How messages about the file name it: "segment NAME: /dev/shm/NAME" for an shm
+ * name, "segment PATH" for a path (saying it twice helps nobody).
+ */
+static void reader_where(const psm_reader_t *r, char *out, size_t len)
 {
-    int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
-    if (fd < 0) {
-        int e = errno;
-        if (e == ENOENT)
-            rsay(r, "segment %s: no such segment (/dev/shm/%s): is the writer running?", name,
-                 name);
-        else if (e == EACCES)
-            rsay(r,
-                 "segment %s: permission denied opening /dev/shm/%s: the reader needs to be in "
-                 "the segment's group",
-                 name, name);
-        else
-            rsay(r, "segment %s: cannot open /dev/shm/%s: %s", name, name, strerror(e));
-        errno = e;
-        return -1;
-    }
+    if (r->name[0] == '/')
+        snprintf(out, len, "segment %s", r->name);
+    else
+        snprintf(out, len, "segment %s: %s", r->name, r->path);
+}
+
+/* Why open(2) of r->path failed with @e, in r->err; returns -1 with errno set. */
+static int reader_open_failed(psm_reader_t *r, int e)
+{
+    char where[2 * PSM_MAX_PATH_LEN + 16];
+    reader_where(r, where, sizeof where);
     struct stat st;
+    if (e == ENOENT) {
+        rsay(r, "segment %s: no such segment (%s): is the writer running?", r->name, r->path);
+    } else if (e == EACCES) {
+        rsay(r,
+             "segment %s: permission denied opening %s: the reader needs to be in the "
+             "segment's group",
+             r->name, r->path);
+    } else if ((e == ELOOP || e == ENXIO || e == EOPNOTSUPP) && lstat(r->path, &st) == 0 &&
+               !S_ISREG(st.st_mode)) {
+        /* A symbolic link (O_NOFOLLOW), a socket, a device without a driver: say which. */
+        psm__stat_trusted(&st, r->owner, where, r->err, sizeof r->err);
+        e = S_ISLNK(st.st_mode) ? ELOOP : EPERM;
+    } else {
+        rsay(r, "%s: cannot open it: %s", where, strerror(e));
+    }
+    errno = e;
+    return -1;
+}
+
+/*
+ * Open, check and map r->path. O_NONBLOCK: a FIFO planted at the path would
+ * otherwise block open(2) until some writer opens it, for ever in an event loop.
+ * O_NOFOLLOW: a link would let anyone point the reader at any file. fstat() on
+ * the descriptor then judges the object actually opened, not whatever is at the
+ * path a moment later.
+ */
+static int reader_map(psm_reader_t *r)
+{
+    char where[2 * PSM_MAX_PATH_LEN + 16];
+    reader_where(r, where, sizeof where);
+    /*
+     * Refuse what is plainly not a segment before opening it: opening a device
+     * can do things (a tape rewinds on close), and a FIFO need not be touched.
+     * The fstat() below still decides, should the file change in between.
+     */
+    struct stat st;
+    if (lstat(r->path, &st) == 0 && !S_ISREG(st.st_mode))
+        return psm__stat_trusted(&st, r->owner, where, r->err, sizeof r->err);
+    int fd = open(r->path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return reader_open_failed(r, errno);
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        rsay(r, "segment %s: fstat failed: %s", name, strerror(e));
+        rsay(r, "segment %s: fstat of %s failed: %s", r->name, r->path, strerror(e));
+        errno = e;
+        return -1;
+    }
+    if (psm__stat_trusted(&st, r->owner, where, r->err, sizeof r->err) != 0) {
+        int e = errno;
+        close(fd);
         errno = e;
         return -1;
     }
@@ -246,7 +293,7 @@ static int reader_map(psm_reader_t *r, const char *name)
         void *p = mmap(NULL, r->map_size, PROT_READ, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED) {
             int e = errno;
-            rsay(r, "segment %s: mmap failed: %s", name, strerror(e));
+            rsay(r, "segment %s: mmap of %s failed: %s", r->name, r->path, strerror(e));
             errno = e;
             return -1;
         }
@@ -256,21 +303,40 @@ static int reader_map(psm_reader_t *r, const char *name)
     return validate_header(r);
 }
 
+/* A reader for @name with the trust settings of @opts, not yet mapped. */
+static psm_reader_t *reader_named(const char *name, const struct psm_reader_opts *opts)
+{
+    psm_reader_t *r = reader_new(name);
+    if (!r)
+        return NULL;
+    /* The name was validated by the caller: only ENAMETOOLONG is left, and it fits. */
+    psm__seg_path(name, r->path, sizeof r->path);
+    r->owner = opts && opts->owner_set ? opts->owner : 0;
+    return r;
+}
+
 int psm_reader_open(psm_reader_t **out, const char *name, char *err, size_t errlen)
+{
+    return psm_reader_open_opts(out, name, NULL, err, errlen);
+}
+
+int psm_reader_open_opts(psm_reader_t **out, const char *name, const struct psm_reader_opts *opts,
+                         char *err, size_t errlen)
 {
     if (!name)
         name = PSM_DEFAULT_NAME;
-    if (!psm__shm_name_ok(name)) {
+    if (!psm__seg_name_ok(name)) {
         errno = EINVAL;
         return psm__fail(err, errlen,
-                         "segment name '%s' is invalid: expected 1-200 characters of "
-                         "[A-Za-z0-9._-]",
-                         name);
+                         "segment name '%s' is invalid: expected an shm name (1-200 characters "
+                         "of [A-Za-z0-9._-]) or an absolute path, shorter than %d bytes, whose "
+                         "last part is one",
+                         name, PSM_MAX_PATH_LEN);
     }
-    psm_reader_t *r = reader_new(name);
+    psm_reader_t *r = reader_named(name, opts);
     if (!r)
         return psm__fail(err, errlen, "out of memory");
-    if (reader_map(r, name) != 0) {
+    if (reader_map(r) != 0) {
         int e = errno;
         psm__fail(err, errlen, "%s", r->err);
         psm_reader_close(r);
@@ -327,11 +393,13 @@ void psm_reader_info(const psm_reader_t *r, struct psm_info *in)
     const struct psm_header *h = r->hdr;
     memset(in, 0, sizeof *in);
     in->major = h->major;
-    in->minor = h->minor;
+    /* A writer of a newer minor re-attaching to an older segment raises it. */
+    in->minor = __atomic_load_n(&h->minor, __ATOMIC_RELAXED);
     in->layout_hash = h->layout_hash;
     in->segment_size = r->segment_size;
     in->generation = atomic_load_explicit(&h->generation, memory_order_acquire);
-    in->writer_pid = atomic_load_explicit(&h->writer_pid, memory_order_relaxed);
+    /* Acquire: the writer stores its pid last, so what follows belongs to that pid. */
+    in->writer_pid = atomic_load_explicit(&h->writer_pid, memory_order_acquire);
     in->writer_start_ticks = atomic_load_explicit(&h->writer_start_ticks, memory_order_relaxed);
     in->writer_start_realtime =
         atomic_load_explicit(&h->writer_start_realtime, memory_order_relaxed);
@@ -350,6 +418,11 @@ void psm_reader_info(const psm_reader_t *r, struct psm_info *in)
     in->overflow_cells = atomic_load_explicit(&h->overflow_cells, memory_order_relaxed);
     in->dev = r->dev;
     in->ino = r->ino;
+    /* Bytes 184..199 are reserved (zero) in minor 0: only minor 1 gives them meaning. */
+    if (in->minor >= 1) {
+        in->writer_pidns_dev = atomic_load_explicit(&h->writer_pidns_dev, memory_order_relaxed);
+        in->writer_pidns_ino = atomic_load_explicit(&h->writer_pidns_ino, memory_order_relaxed);
+    }
 }
 
 /* Check a blob string against the used blob; fill @v. */
@@ -524,8 +597,17 @@ int psm_reader_load(psm_reader_t *r)
                      "truncated to %lld bytes while mapped (segment size %llu): damaged or "
                      "replaced in place",
                      (long long)st.st_size, (unsigned long long)r->segment_size);
-    uint32_t nd = atomic_load_explicit(&h->desc_count, memory_order_acquire);
+    /*
+     * series_count first: a series is published after its descriptor, so the
+     * acquire on series_count makes every descriptor its series refer to visible
+     * to the desc_count load that follows. The other order lets a descriptor and
+     * a series of it be published between the two loads: the series would point
+     * at a descriptor beyond the count and a valid segment would be rejected.
+     * blob_used and cells_used come last for the same reason: everything a
+     * counted record points at was appended before the record was counted.
+     */
     uint32_t ns = atomic_load_explicit(&h->series_count, memory_order_acquire);
+    uint32_t nd = atomic_load_explicit(&h->desc_count, memory_order_acquire);
     uint64_t blob_used = atomic_load_explicit(&h->blob_used, memory_order_acquire);
     uint64_t cells_used = atomic_load_explicit(&h->cells_used, memory_order_acquire);
     if (nd > r->desc_cap)
@@ -657,59 +739,31 @@ int psm_reader_refresh(psm_reader_t *r)
 {
     if (r->fd < 0)
         return 0;
-    char path[320];
     struct stat st;
-    psm__seg_path(r->name, path, sizeof path);
-    if (stat(path, &st) != 0) {
-        rsay(r, "segment %s: %s is gone (%s); keeping the old mapping", r->name, path,
+    /* lstat: a link planted at the name is a replacement to refuse, not to follow. */
+    if (lstat(r->path, &st) != 0) {
+        rsay(r, "segment %s: %s is gone (%s); keeping the old mapping", r->name, r->path,
              strerror(errno));
         return -1;
     }
     if (st.st_dev == r->dev && st.st_ino == r->ino)
         return 0;
-    psm_reader_t *n = reader_new(r->name);
+    psm_reader_t *n = reader_named(r->name, &(struct psm_reader_opts){r->owner, 1});
     if (!n) {
         rsay(r, "segment %s: out of memory", r->name);
         return -1;
     }
-    if (reader_map(n, r->name) != 0) {
+    if (reader_map(n) != 0) {
         rsay(r, "%s; keeping the old mapping", n->err);
         psm_reader_close(n);
         return -1;
     }
+    /* What the caller chose for this reader stays chosen. */
+    n->patience_us = r->patience_us;
     /* Swap the new mapping into @r so callers keep their pointer. */
     psm_reader_t old = *r;
     *r = *n;
     *n = old;
     psm_reader_close(n);
     return 1;
-}
-
-void psm_reader_liveness(const psm_reader_t *r, double max_age, struct psm_liveness *l)
-{
-    const struct psm_header *h = r->hdr;
-    uint64_t hb = atomic_load_explicit(&h->heartbeat_boottime, memory_order_relaxed);
-    uint64_t now = psm__boottime_ns();
-    memset(l, 0, sizeof *l);
-    l->pid = atomic_load_explicit(&h->writer_pid, memory_order_relaxed);
-    l->heartbeat_age = now > hb ? (double)(now - hb) / 1e9 : 0.0;
-    if (l->pid <= 0) {
-        l->reason = "the writer closed the segment";
-        return;
-    }
-    if (kill(l->pid, 0) != 0 && errno == ESRCH) {
-        l->reason = "the writer process no longer exists";
-        return;
-    }
-    uint64_t want = atomic_load_explicit(&h->writer_start_ticks, memory_order_relaxed);
-    uint64_t have = psm__proc_start_ticks(l->pid);
-    if (want && have && want != have) {
-        l->reason = "the writer's pid now belongs to another process";
-        return;
-    }
-    if (l->heartbeat_age > max_age) {
-        l->reason = "the writer's heartbeat is stale";
-        return;
-    }
-    l->alive = 1;
 }

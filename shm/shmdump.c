@@ -30,7 +30,7 @@
 #define EXIT_SEGMENT    1
 #define EXIT_USAGE      2
 #define MAX_WATCH       86400.0 /* a day: anything longer is a typo, not a refresh rate */
-#define MAX_HEARTBEAT_S 5.0     /* the writer heartbeats every second; allow four misses */
+#define MAX_AGE_DEFAULT 5.0     /* the writer heartbeats every second; allow four misses */
 #define CLEAR_SCREEN    "\033[H\033[2J"
 
 /*
@@ -44,9 +44,10 @@ struct shmdump_rates *shmdump_rates_new(void);
 void shmdump_rates_free(struct shmdump_rates *rt);
 void shmdump_rates_reset(struct shmdump_rates *rt);
 int shmdump_table(psm_reader_t *r, const struct psm_info *in, const struct psm_liveness *l,
-                  struct shmdump_rates *rt, const char *banner, struct psm_buf *out);
+                  double max_age, struct shmdump_rates *rt, const char *banner,
+                  struct psm_buf *out);
 int shmdump_json(psm_reader_t *r, const struct psm_info *in, const struct psm_liveness *l,
-                 struct psm_buf *out);
+                 double max_age, struct psm_buf *out);
 int shmdump_group(const psm_reader_t *r, uint32_t **order, uint32_t **start);
 void shmdump_iso_time(uint64_t realtime_ns, char *out, size_t len);
 size_t shmdump_utf8_next(const char *s, size_t len, uint32_t *cp);
@@ -62,6 +63,8 @@ static const char *const format_names[] = {"table", "prometheus", "openmetrics",
 
 struct dump_opts {
     const char *name;
+    struct psm_reader_opts trust; /* --shm-owner: who must own the segment's file */
+    double max_age;               /* --max-age: heartbeat age after which the writer is dead */
     enum dump_format format;
     int format_set; /* --format given: with --check, the dump follows the verdict */
     double watch;   /* seconds between snapshots, 0: print once */
@@ -113,9 +116,11 @@ static void say(const char *fmt, ...)
 static void usage(FILE *f)
 {
     fputs("Usage: " PROG " [--name NAME] [--format FORMAT] [--watch SECONDS] [--check]\n"
+          "                         [--shm-owner USER] [--max-age SECONDS]\n"
           "Print the portsyncd metrics shared-memory segment (/dev/shm/NAME).\n"
           "\n"
-          "  -n, --name NAME      segment name (default " PSM_DEFAULT_NAME "); alias --shm-name\n"
+          "  -n, --name NAME      segment name (default " PSM_DEFAULT_NAME "), or the absolute\n"
+          "                       path of the segment's file in any directory; alias --shm-name\n"
           "  -f, --format FORMAT  table (default): header and one row per series;\n"
           "                       prometheus, openmetrics: exactly what the exporter serves;\n"
           "                       json: one object per snapshot, on one line\n"
@@ -124,24 +129,43 @@ static void usage(FILE *f)
           "  -c, --check          verify every invariant of the segment: prints OK and exits\n"
           "                       0, or names the first violation and exits 1; with --format\n"
           "                       or --watch the verdict goes to stderr and the dump follows\n"
+          "      --shm-owner USER\n"
+          "                       trust only a segment file owned by USER (a name or a uid;\n"
+          "                       default root) that group and others cannot write; anything\n"
+          "                       else at the path is refused with exit status 1\n"
+          "      --max-age SECONDS\n"
+          "                       the writer counts as dead after SECONDS without a heartbeat\n"
+          "                       (default 5, as portsyncd-exporter's --writer.heartbeat-max-age)\n"
           "  -h, --help           show this help and exit\n"
           "  -V, --version        show the version and exit\n"
           "\n"
-          "Exit status: 0 success, 1 segment problem (missing, unreadable, corrupt),\n"
-          "2 usage error.\n",
+          "Writer liveness: in the writer's PID namespace by its pid (exists, not a zombie,\n"
+          "same start time) and heartbeat; from another PID namespace (a container) by the\n"
+          "heartbeat alone. The table and JSON say which.\n"
+          "\n"
+          "Exit status: 0 success, 1 segment problem (missing, unreadable, not trusted,\n"
+          "corrupt), 2 usage error.\n",
           f);
 }
 
 /* Long option values that have no short option. */
 enum {
     OPT_SHM_NAME = 256,
+    OPT_SHM_OWNER,
+    OPT_MAX_AGE,
 };
 
 static const struct option long_opts[] = {
-    {"name", required_argument, NULL, 'n'},   {"shm-name", required_argument, NULL, OPT_SHM_NAME},
-    {"format", required_argument, NULL, 'f'}, {"watch", required_argument, NULL, 'w'},
-    {"check", no_argument, NULL, 'c'},        {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+    {"name", required_argument, NULL, 'n'},
+    {"shm-name", required_argument, NULL, OPT_SHM_NAME},
+    {"format", required_argument, NULL, 'f'},
+    {"watch", required_argument, NULL, 'w'},
+    {"check", no_argument, NULL, 'c'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {"shm-owner", required_argument, NULL, OPT_SHM_OWNER},
+    {"max-age", required_argument, NULL, OPT_MAX_AGE},
+    {NULL, 0, NULL, 0},
 };
 
 /* What a value of option @opt must be, for the "needs a value" message. */
@@ -151,7 +175,13 @@ static const char *option_expects(int opt, const char **optname)
     case 'n':
     case OPT_SHM_NAME:
         *optname = opt == 'n' ? "--name" : "--shm-name";
-        return "a segment name such as " PSM_DEFAULT_NAME;
+        return "a segment name such as " PSM_DEFAULT_NAME " or an absolute path";
+    case OPT_SHM_OWNER:
+        *optname = "--shm-owner";
+        return "a user name or a numeric uid such as root or 0";
+    case OPT_MAX_AGE:
+        *optname = "--max-age";
+        return "a positive number of seconds such as 5 or 2.5";
     case 'f':
         *optname = "--format";
         return "one of table, prometheus, openmetrics, json";
@@ -165,15 +195,15 @@ static const char *option_expects(int opt, const char **optname)
 }
 
 /**
- * parse_watch - parse the --watch interval
+ * parse_seconds - parse a number of seconds (--watch, --max-age)
  * @s: the argument as given
- * @out: receives the interval in seconds
+ * @out: receives the value in seconds
  *
  * Accepts a finite decimal number in (0, MAX_WATCH]; "1s", "0", "-1", "nan"
  * and the like are refused rather than guessed at.
  * Returns 0, or -1 if @s is not such a number.
  */
-static int parse_watch(const char *s, double *out)
+static int parse_seconds(const char *s, double *out)
 {
     char *end;
     errno = 0;
@@ -195,7 +225,8 @@ static int parse_watch(const char *s, double *out)
  */
 static int parse_args(int argc, char **argv, struct dump_opts *o)
 {
-    *o = (struct dump_opts){.name = PSM_DEFAULT_NAME, .format = FMT_TABLE};
+    *o = (struct dump_opts){
+        .name = PSM_DEFAULT_NAME, .max_age = MAX_AGE_DEFAULT, .format = FMT_TABLE};
     opterr = 0; /* our own messages: one line naming the option and what it expects */
     int c;
     while ((c = getopt_long(argc, argv, ":n:f:w:chV", long_opts, NULL)) != -1) {
@@ -219,7 +250,7 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
             break;
         }
         case 'w':
-            if (parse_watch(optarg, &o->watch) != 0) {
+            if (parse_seconds(optarg, &o->watch) != 0) {
                 say("--watch '%s' is not a positive number of seconds up to %.0f (e.g. 1 or 0.5)",
                     optarg, MAX_WATCH);
                 return -1;
@@ -227,6 +258,23 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
             break;
         case 'c':
             o->check = 1;
+            break;
+        case OPT_SHM_OWNER: {
+            char err[512];
+            if (psm_owner_parse(optarg, &o->trust.owner, err, sizeof err) != 0) {
+                say("--shm-owner: %s", err);
+                return -1;
+            }
+            o->trust.owner_set = 1;
+            break;
+        }
+        case OPT_MAX_AGE:
+            if (parse_seconds(optarg, &o->max_age) != 0) {
+                say("--max-age '%s' is not a positive number of seconds up to %.0f (e.g. 5 or "
+                    "2.5)",
+                    optarg, MAX_WATCH);
+                return -1;
+            }
             break;
         case 'h':
             usage(stdout);
@@ -365,11 +413,11 @@ static int snapshot(psm_reader_t *r, const struct dump_opts *o, struct shmdump_r
         struct psm_info in;
         struct psm_liveness l;
         psm_reader_info(r, &in);
-        psm_reader_liveness(r, MAX_HEARTBEAT_S, &l);
+        psm_reader_liveness(r, o->max_age, &l);
         if (o->format == FMT_JSON)
-            rc = shmdump_json(r, &in, &l, out);
+            rc = shmdump_json(r, &in, &l, o->max_age, out);
         else
-            rc = shmdump_table(r, &in, &l, rt, banner, out);
+            rc = shmdump_table(r, &in, &l, o->max_age, rt, banner, out);
     }
     if (rc != 0 || out->oom) {
         say("segment %s: out of memory while formatting it", psm_reader_name(r));
@@ -381,13 +429,14 @@ static int snapshot(psm_reader_t *r, const struct dump_opts *o, struct shmdump_r
 /**
  * run_check - psm_reader_check() and its one-line verdict
  * @r: the reader
+ * @max_age: the --max-age for the liveness part of the verdict
  * @f: where the OK line goes (stdout alone, stderr when a dump follows)
  *
  * A dead writer is not a violation: the segment outlives its writer by design
  * and the verdict says so rather than failing.
  * Returns 0 (OK) or EXIT_SEGMENT after printing the first violation.
  */
-static int run_check(psm_reader_t *r, FILE *f)
+static int run_check(psm_reader_t *r, double max_age, FILE *f)
 {
     char err[1024];
     if (psm_reader_check(r, err, sizeof err) != 0) {
@@ -395,10 +444,11 @@ static int run_check(psm_reader_t *r, FILE *f)
         return EXIT_SEGMENT;
     }
     struct psm_liveness l;
-    psm_reader_liveness(r, MAX_HEARTBEAT_S, &l);
-    fprintf(f, "segment %s: OK (%u descriptors, %u series, writer pid %d %s%s%s)\n",
+    psm_reader_liveness(r, max_age, &l);
+    fprintf(f, "segment %s: OK (%u descriptors, %u series, writer pid %d %s%s%s, liveness by %s)\n",
             psm_reader_name(r), psm_reader_desc_count(r), psm_reader_series_count(r), (int)l.pid,
-            l.alive ? "alive" : "dead", l.alive ? "" : ": ", l.alive ? "" : l.reason);
+            l.alive ? "alive" : "dead", l.alive ? "" : ": ", l.alive ? "" : l.reason,
+            l.method == PSM_LIVENESS_PID ? "pid" : "heartbeat");
     fflush(f);
     return 0;
 }
@@ -536,7 +586,7 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : EXIT_USAGE;
     psm_reader_t *r;
     char err[1024];
-    if (psm_reader_open(&r, o.name, err, sizeof err) != 0) {
+    if (psm_reader_open_opts(&r, o.name, &o.trust, err, sizeof err) != 0) {
         int e = errno;
         say("%s", err);
         /* An invalid name is a bad argument; anything else is the segment's fault. */
@@ -544,7 +594,7 @@ int main(int argc, char **argv)
     }
     int dump = !o.check || o.format_set || o.watch > 0;
     if (o.check)
-        rc = run_check(r, dump ? stderr : stdout);
+        rc = run_check(r, o.max_age, dump ? stderr : stdout);
     if (rc == 0 && dump)
         rc = o.watch > 0 ? watch(r, &o) : dump_once(r, &o);
     psm_reader_close(r);

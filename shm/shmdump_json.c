@@ -3,7 +3,8 @@
  * snapshot, on one line (so --watch produces JSON Lines), shaped
  *
  *   {"segment": {name, path, format, geometry, counts, overflow},
- *    "writer":  {pid, alive, reason, heartbeat_age_seconds, start time},
+ *    "writer":  {pid, alive, reason, liveness_method, heartbeat_age_seconds,
+ *                heartbeat_max_age_seconds, start time, pid_namespace},
  *    "metrics": [{name, type, help, unit, labels, buckets,
  *                 series: [{labels: {k: v}, value} |
  *                          {labels, count, sum, buckets: [{le, count}]}]}]}
@@ -29,7 +30,7 @@ int shmdump_group(const psm_reader_t *r, uint32_t **order, uint32_t **start);
 
 /* Defined here, used by shmdump.c (and the last two by shmdump_table.c). */
 int shmdump_json(psm_reader_t *r, const struct psm_info *in, const struct psm_liveness *l,
-                 struct psm_buf *out);
+                 double max_age, struct psm_buf *out);
 void shmdump_iso_time(uint64_t realtime_ns, char *out, size_t len);
 size_t shmdump_utf8_next(const char *s, size_t len, uint32_t *cp);
 
@@ -168,8 +169,10 @@ static void json_key(struct psm_buf *b, const char *key)
 
 static void json_segment(struct psm_buf *b, psm_reader_t *r, const struct psm_info *in)
 {
-    char path[256], hash[24];
-    snprintf(path, sizeof path, "/dev/shm/%s", psm_reader_name(r));
+    char path[PSM_MAX_PATH_LEN + 16], hash[24];
+    const char *name = psm_reader_name(r);
+    /* An absolute name is the path itself; an shm name lives in /dev/shm. */
+    snprintf(path, sizeof path, "%s%s", name[0] == '/' ? "" : "/dev/shm/", name);
     snprintf(hash, sizeof hash, "0x%016llx", (unsigned long long)in->layout_hash);
     psm_buf_puts(b, "\"segment\":{");
     json_key(b, "name");
@@ -201,7 +204,8 @@ static void json_segment(struct psm_buf *b, psm_reader_t *r, const struct psm_in
                    (unsigned long long)in->overflow_blob, (unsigned long long)in->overflow_cells);
 }
 
-static void json_writer(struct psm_buf *b, const struct psm_info *in, const struct psm_liveness *l)
+static void json_writer(struct psm_buf *b, const struct psm_info *in, const struct psm_liveness *l,
+                        double max_age)
 {
     char started[48];
     psm_buf_printf(b, "\"writer\":{\"pid\":%d,\"alive\":%s,\"reason\":", (int)l->pid,
@@ -210,6 +214,10 @@ static void json_writer(struct psm_buf *b, const struct psm_info *in, const stru
         psm_buf_puts(b, "null");
     else
         json_cstr(b, l->reason);
+    /* "pid": judged in the writer's PID namespace; "heartbeat": by the heartbeat alone. */
+    psm_buf_printf(b, ",\"liveness_method\":\"%s\",\"heartbeat_max_age_seconds\":",
+                   l->method == PSM_LIVENESS_PID ? "pid" : "heartbeat");
+    json_double(b, max_age);
     psm_buf_puts(b, ",\"heartbeat_age_seconds\":");
     /* Milliseconds are all a heartbeat age can mean; more digits are noise. */
     if (in->heartbeat_boottime)
@@ -227,6 +235,13 @@ static void json_writer(struct psm_buf *b, const struct psm_info *in, const stru
     json_u64(b, in->writer_start_realtime);
     psm_buf_puts(b, ",\"start_ticks\":");
     json_u64(b, in->writer_start_ticks);
+    /* st_dev and st_ino of the writer's /proc/self/ns/pid; null: not recorded. */
+    if (in->writer_pidns_ino)
+        psm_buf_printf(b, ",\"pid_namespace\":{\"dev\":%llu,\"ino\":%llu}",
+                       (unsigned long long)in->writer_pidns_dev,
+                       (unsigned long long)in->writer_pidns_ino);
+    else
+        psm_buf_puts(b, ",\"pid_namespace\":null");
     psm_buf_puts(b, "}");
 }
 
@@ -308,12 +323,13 @@ static void json_series(struct psm_buf *b, const struct psm_series_view *s)
  * @r: a reader after a successful psm_reader_load()
  * @in: its header fields
  * @l: the writer's liveness
+ * @max_age: the heartbeat max age @l was judged with
  * @out: the buffer; one line ending in a newline is appended
  *
  * Returns 0, or -1 when out of memory.
  */
 int shmdump_json(psm_reader_t *r, const struct psm_info *in, const struct psm_liveness *l,
-                 struct psm_buf *out)
+                 double max_age, struct psm_buf *out)
 {
     uint32_t *order, *start;
     if (shmdump_group(r, &order, &start) != 0)
@@ -321,7 +337,7 @@ int shmdump_json(psm_reader_t *r, const struct psm_info *in, const struct psm_li
     psm_buf_puts(out, "{");
     json_segment(out, r, in);
     psm_buf_puts(out, ",");
-    json_writer(out, in, l);
+    json_writer(out, in, l, max_age);
     psm_buf_puts(out, ",\"metrics\":[");
     uint32_t nd = psm_reader_desc_count(r);
     struct psm_series_view sv;

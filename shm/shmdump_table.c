@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "psm/reader.h"
@@ -28,7 +29,8 @@ struct shmdump_rates *shmdump_rates_new(void);
 void shmdump_rates_free(struct shmdump_rates *rt);
 void shmdump_rates_reset(struct shmdump_rates *rt);
 int shmdump_table(psm_reader_t *r, const struct psm_info *in, const struct psm_liveness *l,
-                  struct shmdump_rates *rt, const char *banner, struct psm_buf *out);
+                  double max_age, struct shmdump_rates *rt, const char *banner,
+                  struct psm_buf *out);
 
 #define NAME_COL_MAX 72 /* a longer series name pushes its own row right, not every row */
 #define TYPE_COL     9  /* "histogram" */
@@ -205,14 +207,25 @@ static const char *type_name(enum psm_type t)
     return t == PSM_COUNTER ? "counter" : t == PSM_GAUGE ? "gauge" : "histogram";
 }
 
+/* 1 if the writer's recorded PID namespace is the one this process runs in. */
+static int pidns_is_ours(const struct psm_info *in)
+{
+    struct stat st;
+    return stat("/proc/self/ns/pid", &st) == 0 && (uint64_t)st.st_dev == in->writer_pidns_dev &&
+           (uint64_t)st.st_ino == in->writer_pidns_ino;
+}
+
 static void put_header(struct psm_buf *b, psm_reader_t *r, const struct psm_info *in,
-                       const struct psm_liveness *l)
+                       const struct psm_liveness *l, double max_age)
 {
     char started[48];
     const char *name = psm_reader_name(r);
     shmdump_iso_time(in->writer_start_realtime, started, sizeof started);
-    psm_buf_printf(b, "segment      %s (/dev/shm/%s, inode %llu)\n", name, name,
-                   (unsigned long long)in->ino);
+    if (name[0] == '/')
+        psm_buf_printf(b, "segment      %s (inode %llu)\n", name, (unsigned long long)in->ino);
+    else
+        psm_buf_printf(b, "segment      %s (/dev/shm/%s, inode %llu)\n", name, name,
+                       (unsigned long long)in->ino);
     psm_buf_printf(b, "format       v%u.%u, layout hash 0x%016llx\n", in->major, in->minor,
                    (unsigned long long)in->layout_hash);
     psm_buf_printf(b, "size         %llu bytes\n", (unsigned long long)in->segment_size);
@@ -228,6 +241,27 @@ static void put_header(struct psm_buf *b, psm_reader_t *r, const struct psm_info
     else
         psm_buf_puts(b, ", no heartbeat yet");
     psm_buf_printf(b, ", started %s\n", started);
+    /* How that verdict was reached: across PID namespaces the pid means nothing. */
+    if (l->method == PSM_LIVENESS_PID)
+        psm_buf_printf(b,
+                       "liveness     by pid: the writer's PID namespace is ours (pid exists, "
+                       "not a zombie, same start time), heartbeat max age %g s\n",
+                       max_age);
+    else if (in->writer_pidns_ino && !pidns_is_ours(in))
+        psm_buf_printf(b,
+                       "liveness     by heartbeat alone (max age %g s): the writer's PID "
+                       "namespace pid:[%llu] is not ours\n",
+                       max_age, (unsigned long long)in->writer_pidns_ino);
+    else if (in->writer_pidns_ino)
+        psm_buf_printf(b,
+                       "liveness     by heartbeat alone (max age %g s): /proc here belongs to "
+                       "another PID namespace than ours\n",
+                       max_age);
+    else
+        psm_buf_printf(b,
+                       "liveness     by heartbeat alone (max age %g s): the segment does not "
+                       "record the writer's PID namespace\n",
+                       max_age);
     psm_buf_printf(b, "descriptors  %u used of %u\n", psm_reader_desc_count(r), in->desc_capacity);
     psm_buf_printf(b, "series       %u used of %u\n", psm_reader_series_count(r),
                    in->series_capacity);
@@ -325,6 +359,7 @@ static void rate_cell(struct shmdump_rates *rt, uint32_t i, int is_double, uint6
  * @r: a reader after a successful psm_reader_load()
  * @in: its header fields
  * @l: the writer's liveness
+ * @max_age: the heartbeat max age @l was judged with
  * @rt: rate state (--watch: adds the RATE/S column), or NULL
  * @banner: text printed first (--watch: time and notices), or NULL
  * @out: the buffer
@@ -332,7 +367,7 @@ static void rate_cell(struct shmdump_rates *rt, uint32_t i, int is_double, uint6
  * Returns 0, or -1 when out of memory.
  */
 int shmdump_table(psm_reader_t *r, const struct psm_info *in, const struct psm_liveness *l,
-                  struct shmdump_rates *rt, const char *banner, struct psm_buf *out)
+                  double max_age, struct shmdump_rates *rt, const char *banner, struct psm_buf *out)
 {
     uint32_t *order, *start;
     uint32_t nd = psm_reader_desc_count(r), ns = psm_reader_series_count(r);
@@ -347,7 +382,7 @@ int shmdump_table(psm_reader_t *r, const struct psm_info *in, const struct psm_l
     double dt = rt && rt->t_prev > 0 ? now - rt->t_prev : 0;
     if (banner)
         psm_buf_puts(out, banner);
-    put_header(out, r, in, l);
+    put_header(out, r, in, l, max_age);
     if (nd == 0)
         psm_buf_puts(out, "(no metrics registered yet)\n");
 

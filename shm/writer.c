@@ -111,11 +111,26 @@ static void writer_stamp(psm_writer_t *w)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    atomic_store(&w->hdr->writer_pid, (int32_t)getpid());
-    atomic_store(&w->hdr->writer_start_ticks, psm__proc_start_ticks(getpid()));
+    /*
+     * Our PID namespace, so a reader can tell whether our pid means anything to it
+     * (0 if /proc is missing: readers then judge by the heartbeat alone). The start
+     * time only where /proc is our own: another namespace's /proc/<pid> is some
+     * other process, and a wrong start time would make readers call us recycled.
+     */
+    uint64_t ns_dev, ns_ino;
+    psm__pidns_self(&ns_dev, &ns_ino);
+    atomic_store(&w->hdr->writer_pidns_dev, ns_dev);
+    atomic_store(&w->hdr->writer_pidns_ino, ns_ino);
+    /* A segment an older (minor 0) writer made gains the minor 1 fields now. */
+    if (__atomic_load_n(&w->hdr->minor, __ATOMIC_RELAXED) < 1)
+        __atomic_store_n(&w->hdr->minor, 1, __ATOMIC_RELAXED);
+    atomic_store(&w->hdr->writer_start_ticks,
+                 psm__proc_is_own() ? psm__proc_start_ticks(getpid()) : 0);
     atomic_store(&w->hdr->writer_start_realtime,
                  (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
     atomic_store(&w->hdr->heartbeat_boottime, psm__boottime_ns());
+    /* Last, with release: a reader that sees our pid sees the fields above with it. */
+    atomic_store_explicit(&w->hdr->writer_pid, (int32_t)getpid(), memory_order_release);
 }
 
 static int set_owner(int fd, const struct psm_writer_opts *o, const char *what, char *err,

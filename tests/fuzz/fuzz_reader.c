@@ -33,6 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         psm_reader_check(r, err, sizeof err);
         struct psm_info in;
         psm_reader_info(r, &in);
+        /* Hostile pid, namespace and heartbeat fields: kill(pid, 0) sends nothing. */
+        struct psm_liveness l;
+        psm_reader_liveness(r, 5.0, &l);
         psm_buf_free(&b);
         psm_reader_close(r);
     }

@@ -35,6 +35,8 @@ struct mc_test {
 
 static struct mc_test mc_tests[64];
 static int mc_ntests;
+/* The running test's fini, for mc_fail(): set in the test's own process. */
+static void (*mc_fini)(void);
 
 static inline void mc_register(struct mc_test t)
 {
@@ -53,6 +55,9 @@ static inline void mc_fail(const char *file, int line, const char *expr, const c
         va_end(ap);
     }
     fputc('\n', stderr);
+    /* As Criterion does: a failed test still cleans up (its names exist only here). */
+    if (mc_fini)
+        mc_fini();
     _exit(1);
 }
 
@@ -91,6 +96,7 @@ int main(void)
         pid_t pid = fork();
         if (pid == 0) {
             alarm(t->s->timeout ? (unsigned)t->s->timeout : 60);
+            mc_fini = t->s->fini;
             if (t->s->init)
                 t->s->init();
             t->fn();
@@ -102,8 +108,6 @@ int main(void)
         waitpid(pid, &st, 0);
         int ok = t->o.signal ? WIFSIGNALED(st) && WTERMSIG(st) == t->o.signal
                              : WIFEXITED(st) && WEXITSTATUS(st) == 0;
-        if (!ok && t->s->fini)
-            t->s->fini();
         printf("[%s] %s::%s\n", ok ? "PASS" : "FAIL", t->suite, t->name);
         failed += !ok;
     }

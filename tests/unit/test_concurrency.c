@@ -9,6 +9,7 @@
  * n(le=0.5)) exactly, and any mix of two states is caught.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -220,4 +221,146 @@ Test(concurrency, concurrent_resolves_create_each_series_once)
     cr_assert_eq(total, 8000);
     psm_reader_close(r);
     psm_writer_close(resolver_w);
+}
+
+/*
+ * Registration racing psm_reader_load(): a writer thread registers new metrics
+ * and at once creates a series of each, while reader threads load again and
+ * again. Every series counted refers to a descriptor published before it, so a
+ * load must never reject the segment.
+ *
+ * The race needs a descriptor and a series published between two loads a few
+ * nanoseconds apart, which two threads on two CPUs almost never hit. So every
+ * thread is pinned to one CPU: the scheduler then preempts a reader at an
+ * arbitrary point of its load (also between reading two counts) and runs the
+ * writer, which registers and creates series while the reader is off the CPU.
+ * The readers are memory readers over their own read-only mapping of the
+ * segment: the same load code without the fstat(), so the window between the
+ * counts is a large part of each load and preemption lands in it often.
+ */
+enum { REG_METRICS = 4000, REG_READERS = 3, REG_LOADS = 100000 };
+
+static _Atomic int reg_done;
+static _Atomic long reg_registered;
+
+static void pin_to_one_cpu(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set)) {
+            CPU_ZERO(&set);
+            CPU_SET(c, &set);
+            sched_setaffinity(0, sizeof set, &set);
+            return;
+        }
+}
+
+/* Spin for about @us microseconds without sleeping: stay runnable, share the CPU. */
+static void spin_us(long us)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    while ((b.tv_sec - a.tv_sec) * 1000000L + (b.tv_nsec - a.tv_nsec) / 1000 < us);
+}
+
+static void *register_loop(void *p)
+{
+    psm_writer_t *w = p;
+    pin_to_one_cpu();
+    static const char *ln[] = {"port"};
+    for (int i = 0; i < REG_METRICS; i++) {
+        char name[64], err[256];
+        snprintf(name, sizeof name, "t_reg_%d_total", i);
+        struct psm_metric_spec s = {.name = name,
+                                    .help = "registered while readers load",
+                                    .type = PSM_COUNTER,
+                                    .label_count = 1,
+                                    .label_names = ln};
+        int id = psm_metric_register(w, &s, err, sizeof err);
+        if (id < 0)
+            break;
+        psm_counter_inc(psm_counter_resolve(w, id, (const char *[]){"Ethernet0"}));
+        atomic_store(&reg_registered, i + 1);
+        spin_us(100); /* a few registrations per time slice, spread over the run */
+    }
+    atomic_store(&reg_done, 1);
+    return NULL;
+}
+
+struct load_arg {
+    const void *map;
+    size_t len;
+    long loads, failed;
+    char first[512];
+};
+
+static void *load_loop(void *p)
+{
+    struct load_arg *a = p;
+    pin_to_one_cpu();
+    char err[400];
+    psm_reader_t *r;
+    if (psm_reader_open_mem(&r, a->map, a->len, err, sizeof err) != 0) {
+        snprintf(a->first, sizeof a->first, "open: %s", err);
+        a->failed = -1;
+        return NULL;
+    }
+    /* At least REG_LOADS loads, and on until every registration raced some of them. */
+    while (a->loads < REG_LOADS || !atomic_load(&reg_done)) {
+        if (psm_reader_load(r) != 0 && a->failed++ == 0)
+            snprintf(a->first, sizeof a->first, "%s", psm_reader_error(r));
+        a->loads++;
+    }
+    if (psm_reader_load(r) != 0 || psm_reader_desc_count(r) != REG_METRICS ||
+        psm_reader_series_count(r) != REG_METRICS) {
+        snprintf(a->first, sizeof a->first, "final load: %u descriptors, %u series: %s",
+                 psm_reader_desc_count(r), psm_reader_series_count(r), psm_reader_error(r));
+        a->failed++;
+    }
+    psm_reader_close(r);
+    return NULL;
+}
+
+Test(concurrency, loads_racing_registration_never_reject_a_valid_segment)
+{
+    psm_writer_t *w = tu_writer(&(struct psm_writer_opts){
+        .name = seg, .desc_capacity = REG_METRICS + 8, .series_capacity = REG_METRICS + 8});
+    char path[300];
+    snprintf(path, sizeof path, "/dev/shm/%s", seg);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0, "open %s", path);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    cr_assert_neq(map, MAP_FAILED);
+    atomic_store(&reg_done, 0);
+    pthread_t wt, rt[REG_READERS];
+    struct load_arg arg[REG_READERS];
+    for (int i = 0; i < REG_READERS; i++) {
+        arg[i] = (struct load_arg){.map = map, .len = (size_t)st.st_size};
+        cr_assert_eq(pthread_create(&rt[i], NULL, load_loop, &arg[i]), 0);
+    }
+    cr_assert_eq(pthread_create(&wt, NULL, register_loop, w), 0);
+    pthread_join(wt, NULL);
+    long loads = 0, failed = 0;
+    const char *first = "";
+    for (int i = 0; i < REG_READERS; i++) {
+        pthread_join(rt[i], NULL);
+        loads += arg[i].loads;
+        failed += arg[i].failed;
+        if (arg[i].failed && !*first)
+            first = arg[i].first;
+    }
+    cr_assert_eq(atomic_load(&reg_registered), REG_METRICS);
+    cr_assert_eq(failed, 0, "%ld of %ld loads rejected a valid segment; first: %s", failed, loads,
+                 first);
+    fprintf(stderr, "%ld loads by %d readers raced %d registrations: none rejected\n", loads,
+            REG_READERS, REG_METRICS);
+    munmap(map, (size_t)st.st_size);
+    close(fd);
+    psm_writer_close(w);
 }

@@ -65,6 +65,9 @@ struct psm_info {
     uint64_t overflow_desc, overflow_series, overflow_blob, overflow_cells;
     dev_t dev;
     ino_t ino;
+    /* Minor >= 1: the writer's PID namespace (st_dev, st_ino of /proc/self/ns/pid);
+     * 0 when not recorded (minor 0, or the writer could not read /proc). */
+    uint64_t writer_pidns_dev, writer_pidns_ino;
 };
 
 /* How psm_reader_liveness() judged the writer. */
@@ -80,7 +83,8 @@ enum psm_liveness_method {
 struct psm_liveness {
     int alive;                       /* 1: the writer process exists and heartbeats */
     pid_t pid;                       /* 0: the writer closed the segment cleanly */
-    double heartbeat_age;            /* seconds since the last heartbeat */
+    double heartbeat_age;            /* seconds since the last heartbeat (one from the
+                                        future, i.e. before a reboot: the time since boot) */
     const char *reason;              /* when not alive: why, for logs */
     enum psm_liveness_method method; /* how it was judged */
 };
@@ -126,8 +130,9 @@ int psm_reader_open(psm_reader_t **r, const char *name, char *err, size_t errlen
  * regular file owned by the expected user with neither the group nor the other
  * write bit; anything else is refused with one line naming the path and what was
  * found there (FIFO, directory, owner uid and name, mode).
- * Returns 0, or -1 with errno set (ENOENT, EACCES, EPERM for a file the reader
- * does not trust, EPROTO for a bad segment) and @err filled. A writer builds a
+ * Returns 0, or -1 with errno set (EINVAL for an invalid name, ENOENT, EACCES,
+ * EPERM for a file the reader does not trust, ELOOP for a symbolic link at the
+ * path, EPROTO for a bad segment) and @err filled. A writer builds a
  * new segment under a temporary name and renames it into place, so a reader
  * never opens a half-built one.
  */
