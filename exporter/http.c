@@ -469,10 +469,15 @@ static void ready(h2o_req_t *req, struct pex_resp *r)
         respond_text(req, r, 200, "OK", "Ready\n", 0);
         return;
     }
-    char text[256];
-    snprintf(text, sizeof text, "Not ready: %s\n",
-             seg.mapped ? (seg.live.reason ? seg.live.reason : "writer not alive")
-                        : "metrics segment not mapped");
+    char text[320];
+    if (seg.mapped)
+        snprintf(text, sizeof text, "Not ready: %s (judged by %s)\n",
+                 seg.live.reason ? seg.live.reason : "writer not alive",
+                 seg.live.method == PSM_LIVENESS_PID
+                     ? "pid: the writer is in this PID namespace"
+                     : "heartbeat: the writer's PID namespace is not this one");
+    else
+        snprintf(text, sizeof text, "Not ready: metrics segment not mapped\n");
     respond_text(req, r, 503, "Service Unavailable", text, 0);
 }
 

@@ -287,8 +287,11 @@ int main(int argc, char **argv)
         return 1;
     }
     srv.seg.name = srv.cfg.shm_name;
+    srv.seg.trust = &srv.cfg.shm_trust;
     srv.seg.max_age = srv.cfg.heartbeat_max_age;
     srv.seg.last_state = -1;
+    srv.seg.last_why = -1;
+    srv.seg.last_refusal = -1;
     struct pex_seg_status st;
     pex_segment_poll(&srv.seg, &st);
     h2o_setup(&srv);

@@ -80,19 +80,20 @@ struct pex_tls_config {
 };
 
 struct pex_config {
-    char *listen_text;           /* as given, for logs */
-    struct sockaddr_in6 listen;  /* parsed; IPv6 only */
-    char *telemetry_path;        /* e.g. /metrics */
-    unsigned max_requests;       /* concurrent requests; 0: no limit */
-    unsigned max_connections;    /* open connections */
-    unsigned max_header_bytes;   /* request line + headers */
-    uint64_t request_timeout_ms; /* handshake + request header deadline */
-    uint64_t idle_timeout_ms;    /* keep-alive idle */
-    uint64_t stall_timeout_ms;   /* a response the client takes nothing of for this long */
-    char *web_config_file;       /* NULL: none */
-    char *shm_name;              /* segment name */
-    double heartbeat_max_age;    /* seconds */
-    int check_only;              /* --check-config */
+    char *listen_text;                /* as given, for logs */
+    struct sockaddr_in6 listen;       /* parsed; IPv6 only */
+    char *telemetry_path;             /* e.g. /metrics */
+    unsigned max_requests;            /* concurrent requests; 0: no limit */
+    unsigned max_connections;         /* open connections */
+    unsigned max_header_bytes;        /* request line + headers */
+    uint64_t request_timeout_ms;      /* handshake + request header deadline */
+    uint64_t idle_timeout_ms;         /* keep-alive idle */
+    uint64_t stall_timeout_ms;        /* a response the client takes nothing of for this long */
+    char *web_config_file;            /* NULL: none */
+    char *shm_name;                   /* segment name, or absolute path of its file */
+    struct psm_reader_opts shm_trust; /* who must own the segment's file (--shm-owner) */
+    double heartbeat_max_age;         /* seconds */
+    int check_only;                   /* --check-config */
     /* Flag values; the web config may set the same things (not both). */
     const char *flag_ciphers, *flag_groups, *flag_sigalgs;
     int flag_http2; /* -1 not given, 0/1 */
@@ -232,15 +233,33 @@ struct pex_stats {
 
 /* ---- segment.c ------------------------------------------------------------- */
 
+/* What was at the segment's path when the exporter would not map it. */
+enum pex_seg_refusal {
+    PEX_SEG_FIFO,
+    PEX_SEG_DIRECTORY,
+    PEX_SEG_SYMLINK,
+    PEX_SEG_NOT_REGULAR, /* device, socket */
+    PEX_SEG_FOREIGN_OWNER,
+    PEX_SEG_WRITABLE, /* group or other write bit */
+    PEX_SEG_NREFUSALS
+};
+
 struct pex_segment {
     const char *name;
+    const struct psm_reader_opts *trust;
     psm_reader_t *r;
     double max_age;
     uint64_t remaps, errors;
-    double last_open_try; /* monotonic seconds */
-    int last_state;       /* for logging transitions: 1 mapped, 0 not, -1 unknown */
+    uint64_t refused[PEX_SEG_NREFUSALS]; /* untrusted objects found (once per state change) */
+    double last_open_try;                /* monotonic seconds */
+    int last_state;   /* for logging transitions: 1 mapped, 0 not, 2 stale mapping, -1 unknown */
+    int last_why;     /* while not mapped: errno of the last failure, -1 unknown */
+    int last_refusal; /* while not mapped: enum pex_seg_refusal found, or -1 */
     char err[PEX_ERR_LEN];
 };
+
+/** pex_seg_refusal_label - the reason label of @r for segment_refused_total */
+const char *pex_seg_refusal_label(int r);
 
 /* The segment's state for one scrape or readiness check. */
 struct pex_seg_status {

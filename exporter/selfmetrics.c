@@ -111,7 +111,26 @@ static void segment_families(struct pex_server *srv, enum psm_format fmt, struct
     one(b, fmt, "portsyncd_exporter_writer_up", PSM_GAUGE,
         "1 if the segment's writer process exists and its heartbeat is recent, else 0.", NULL,
         seg->mapped && seg->live.alive);
+    {
+        const char *vals[PEX_SEG_NREFUSALS];
+        for (int i = 0; i < PEX_SEG_NREFUSALS; i++)
+            vals[i] = pex_seg_refusal_label(i);
+        by_label(b, fmt, "portsyncd_exporter_segment_refused_total",
+                 "Untrusted objects found at the segment's path (FIFO, directory, link, "
+                 "device, another user's file, group/other-writable), counted when found.",
+                 "reason", vals, srv->seg.refused, PEX_SEG_NREFUSALS);
+    }
     if (seg->mapped) {
+        static const char *const lbl[] = {"method"};
+        static const char *const pid[] = {"pid"}, *const hb[] = {"heartbeat"};
+        psm_render_family(b, fmt, "portsyncd_exporter_writer_liveness_method", PSM_GAUGE,
+                          "How writer_up was decided: pid (same PID namespace: process, start "
+                          "time, not a zombie, and heartbeat) or heartbeat (another namespace).",
+                          NULL);
+        psm_render_sample(b, "portsyncd_exporter_writer_liveness_method", 1, lbl, pid,
+                          seg->live.method == PSM_LIVENESS_PID);
+        psm_render_sample(b, "portsyncd_exporter_writer_liveness_method", 1, lbl, hb,
+                          seg->live.method == PSM_LIVENESS_HEARTBEAT);
         one(b, fmt, "portsyncd_exporter_writer_heartbeat_age_seconds", PSM_GAUGE,
             "Seconds since the writer's last heartbeat in the segment.", "seconds",
             seg->live.heartbeat_age);

@@ -145,7 +145,9 @@ start_exporter() {
     track_pid "$EXP_PID"
     local i
     for i in $(seq 1 100); do
-        EXP_PORT=$(sed -n 's/.*listening on \[::1\]:\([0-9]*\).*/\1/p' "$log" | head -n 1)
+        # The log may not exist yet (the shell opens it after the fork).
+        EXP_PORT=$(sed -n 's/.*listening on \[::1\]:\([0-9]*\).*/\1/p' "$log" 2>/dev/null | head -n 1) ||
+            true
         [ -n "$EXP_PORT" ] && return 0
         kill -0 "$EXP_PID" 2>/dev/null || break
         sleep 0.05
