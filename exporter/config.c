@@ -43,11 +43,16 @@ static void usage(FILE *f)
         "  --web.max-header-bytes=N      request line + headers (default 8192)\n"
         "  --web.request-timeout=DUR     TLS handshake and request headers (default 10s)\n"
         "  --web.idle-timeout=DUR        keep-alive idle time (default 5m)\n"
+        "  --web.stall-timeout=DUR       close a connection whose client takes no response\n"
+        "                                data for this long (default 10s)\n"
         "  --[no-]web.http2              offer HTTP/2 with ALPN (default on)\n"
         "  --tls.cipher-suites=LIST      TLS 1.3 suites (default " DEFAULT_CIPHERS ")\n"
         "  --tls.groups=LIST             key exchange groups (default " DEFAULT_GROUPS ")\n"
         "  --tls.signature-algorithms=L  signature algorithms (default " DEFAULT_SIGALGS ")\n"
-        "  --shm-name=NAME               metrics segment (default %s)\n"
+        "  --shm-name=NAME|PATH          metrics segment: /dev/shm/NAME, or the absolute\n"
+        "                                path of its file (default %s)\n"
+        "  --shm-owner=USER              user (name or uid) the segment's file must be\n"
+        "                                owned by (default root)\n"
         "  --writer.heartbeat-max-age=D  writer counts as dead after this (default 5s)\n"
         "  --log.level=LEVEL             error, warn, info or debug (default info)\n"
         "  --check-config                run the pre-flight checks and exit\n"
@@ -182,6 +187,18 @@ int pex_listen_parse(const char *text, struct sockaddr_in6 *out, char *err, size
     return 0;
 }
 
+/* An shm name, or an absolute path (no "." or ".." parts) ending in one. */
+static int shm_name_ok(const char *s)
+{
+    const char *base = s;
+    if (s[0] == '/') {
+        if (strlen(s) >= 4000 || strstr(s, "/./") || strstr(s, "/../") || strstr(s, "//"))
+            return 0;
+        base = strrchr(s, '/') + 1;
+    }
+    return *base && strlen(base) <= 200 && base[strspn(base, SAFE_CHARS)] == '\0' && base[0] != '.';
+}
+
 static int parse_uint(const char *flag, const char *v, unsigned min, unsigned max, unsigned *out)
 {
     char *end;
@@ -228,12 +245,14 @@ enum {
     OPT_MAXHDR,
     OPT_REQTMO,
     OPT_IDLETMO,
+    OPT_STALLTMO,
     OPT_HTTP2,
     OPT_NOHTTP2,
     OPT_CIPHERS,
     OPT_GROUPS,
     OPT_SIGALGS,
     OPT_SHM,
+    OPT_SHMOWNER,
     OPT_MAXAGE,
     OPT_LOGLEVEL,
     OPT_CHECK,
@@ -252,12 +271,14 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
         {"web.max-header-bytes", required_argument, NULL, OPT_MAXHDR},
         {"web.request-timeout", required_argument, NULL, OPT_REQTMO},
         {"web.idle-timeout", required_argument, NULL, OPT_IDLETMO},
+        {"web.stall-timeout", required_argument, NULL, OPT_STALLTMO},
         {"web.http2", no_argument, NULL, OPT_HTTP2},
         {"no-web.http2", no_argument, NULL, OPT_NOHTTP2},
         {"tls.cipher-suites", required_argument, NULL, OPT_CIPHERS},
         {"tls.groups", required_argument, NULL, OPT_GROUPS},
         {"tls.signature-algorithms", required_argument, NULL, OPT_SIGALGS},
         {"shm-name", required_argument, NULL, OPT_SHM},
+        {"shm-owner", required_argument, NULL, OPT_SHMOWNER},
         {"writer.heartbeat-max-age", required_argument, NULL, OPT_MAXAGE},
         {"log.level", required_argument, NULL, OPT_LOGLEVEL},
         {"check-config", no_argument, NULL, OPT_CHECK},
@@ -272,6 +293,7 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
     c->max_header_bytes = 8192;
     c->request_timeout_ms = 10000;
     c->idle_timeout_ms = 300000;
+    c->stall_timeout_ms = 10000;
     c->heartbeat_max_age = 5;
     c->flag_http2 = -1;
     uint64_t age_ms;
@@ -311,6 +333,10 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
             if (parse_dur("--web.idle-timeout", optarg, 1000, &c->idle_timeout_ms))
                 return -1;
             break;
+        case OPT_STALLTMO:
+            if (parse_dur("--web.stall-timeout", optarg, 500, &c->stall_timeout_ms))
+                return -1;
+            break;
         case OPT_HTTP2:
         case OPT_NOHTTP2:
             c->flag_http2 = o == OPT_HTTP2;
@@ -326,6 +352,13 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
             break;
         case OPT_SHM:
             shm = optarg;
+            break;
+        case OPT_SHMOWNER:
+            if (psm_owner_parse(optarg, &c->shm_trust.owner, err, sizeof err) != 0) {
+                pex_log(PEX_LOG_ERROR, "--shm-owner: %s", err);
+                return -1;
+            }
+            c->shm_trust.owner_set = 1;
             break;
         case OPT_MAXAGE:
             if (parse_dur("--writer.heartbeat-max-age", optarg, 500, &age_ms))
@@ -377,10 +410,10 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
                 path);
         return -1;
     }
-    if (!*shm || strlen(shm) > 200 || shm[strspn(shm, SAFE_CHARS)] != '\0' || shm[0] == '.') {
+    if (!shm_name_ok(shm)) {
         pex_log(PEX_LOG_ERROR,
-                "--shm-name: '%s' must be 1..200 letters, digits, '.', '_', '-' or '~' "
-                "(e.g. %s)",
+                "--shm-name: '%s' must be an shm name of 1..200 letters, digits, '.', '_', '-' "
+                "or '~' (e.g. %s), or an absolute path whose last part is one",
                 shm, PSM_DEFAULT_NAME);
         return -1;
     }

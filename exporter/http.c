@@ -18,6 +18,12 @@
  * by the requests that send it and freed when h2o has disposed of the last of
  * them, since HTTP/2 may still hold it in a flow-controlled queue after
  * h2o_send() returns.
+ *
+ * A body goes to h2o SEND_CHUNK bytes at a time, the next when h2o asks for it
+ * (the generator's proceed: the client has taken the previous one). That keeps
+ * what h2o copies per connection (HTTP/1 encrypts what it is given at once) to
+ * one chunk, and each chunk taken is the progress that limits.c reads to tell a
+ * response being sent from one parked behind a client that takes nothing.
  */
 #include <strings.h>
 #include <zlib.h>
@@ -37,13 +43,18 @@ struct pex_body {
     const char *encoding; /* "gzip", or NULL for identity */
 };
 
+/* Bytes handed to h2o at a time; see the top of this file. */
+#define SEND_CHUNK (256u << 10)
+
 /* Per request; allocated in the request's pool, disposed with it. */
 struct pex_resp {
     h2o_generator_t gen;
     struct pex_server *srv;
-    struct pex_conn *conn; /* HTTP/1 only: an HTTP/2 stream may outlive its connection record */
-    char *body;            /* owned, or NULL */
+    struct pex_inflight fl; /* accounting and stall tracking (limits.c) */
+    char *body;             /* owned, or NULL */
     struct pex_body *shared;
+    const char *out; /* the body being sent: body or shared->p */
+    size_t out_len, out_off;
     /* A scrape waiting in srv->batch: */
     h2o_req_t *req;
     h2o_linklist_t pending;
@@ -68,9 +79,7 @@ static void resp_dispose(void *p)
         h2o_linklist_unlink(&r->pending);
         r->srv->queued--;
     }
-    r->srv->limits.inflight--;
-    if (r->conn)
-        r->conn->inflight--;
+    pex_inflight_end(r->srv, &r->fl);
     free(r->body);
     body_release(r->shared);
 }
@@ -199,6 +208,33 @@ static void add_hdr(h2o_req_t *req, const h2o_token_t *t, const char *v)
     h2o_add_header(&req->pool, &req->res.headers, t, NULL, v, strlen(v));
 }
 
+/* Hands the next chunk of the body to h2o; the last one is final. @taken: the
+ * client has taken the previous one. */
+static void send_chunk(struct pex_resp *r, int taken)
+{
+    size_t n = r->out_len - r->out_off;
+    if (n > SEND_CHUNK)
+        n = SEND_CHUNK;
+    h2o_iovec_t iov = h2o_iovec_init(r->out + r->out_off, n);
+    r->out_off += n;
+    pex_inflight_progress(r->srv, &r->fl, taken);
+    h2o_send(r->req, &iov, 1,
+             r->out_off == r->out_len ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+/* h2o wants more: the client has taken the previous chunk. */
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    send_chunk(H2O_STRUCT_FROM_MEMBER(struct pex_resp, gen, gen), 1);
+}
+
+/* The client went away mid-body; resp_dispose() follows and releases it. */
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)gen, (void)req;
+}
+
 /* Sends @body with @status; HEAD gets no body. @body must live until @r is
  * disposed: r->body or r->shared holds it. */
 static void respond(h2o_req_t *req, struct pex_resp *r, int status, const char *reason,
@@ -215,12 +251,19 @@ static void respond(h2o_req_t *req, struct pex_resp *r, int status, const char *
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
                           NULL, H2O_STRLIT("nosniff"));
     add_hdr(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
+    r->gen.proceed = on_proceed;
+    r->gen.stop = on_stop;
+    r->req = req;
     h2o_start_response(req, &r->gen);
-    h2o_iovec_t iov = h2o_iovec_init(body, len);
-    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) || len == 0)
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")) || len == 0) {
+        pex_inflight_progress(r->srv, &r->fl, 0);
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
-    else
-        h2o_send(req, &iov, 1, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    r->out = body;
+    r->out_len = len;
+    r->out_off = 0;
+    send_chunk(r, 0);
 }
 
 static void respond_text(h2o_req_t *req, struct pex_resp *r, int status, const char *reason,
@@ -375,7 +418,8 @@ static void on_batch(h2o_timeout_entry_t *entry)
             srv->queued--;
             int head = h2o_memis(r->req->method.base, r->req->method.len, H2O_STRLIT("HEAD"));
             answer_scrape(r, sb);
-            spent += sb && !head ? sb->len : 0;
+            /* h2o holds one chunk of it; the rest follows as the client takes it. */
+            spent += sb && !head ? (sb->len < SEND_CHUNK ? sb->len : SEND_CHUNK) : 0;
         }
         body_release(sb);
     }
@@ -425,10 +469,15 @@ static void ready(h2o_req_t *req, struct pex_resp *r)
         respond_text(req, r, 200, "OK", "Ready\n", 0);
         return;
     }
-    char text[256];
-    snprintf(text, sizeof text, "Not ready: %s\n",
-             seg.mapped ? (seg.live.reason ? seg.live.reason : "writer not alive")
-                        : "metrics segment not mapped");
+    char text[320];
+    if (seg.mapped)
+        snprintf(text, sizeof text, "Not ready: %s (judged by %s)\n",
+                 seg.live.reason ? seg.live.reason : "writer not alive",
+                 seg.live.method == PSM_LIVENESS_PID
+                     ? "pid: the writer is in this PID namespace"
+                     : "heartbeat: the writer's PID namespace is not this one");
+    else
+        snprintf(text, sizeof text, "Not ready: metrics segment not mapped\n");
     respond_text(req, r, 503, "Service Unavailable", text, 0);
 }
 
@@ -450,17 +499,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         c->partial_ms = 0;
         c->http2 = req->version >= 0x200;
     }
-    struct pex_resp *r = h2o_mem_alloc_shared(&req->pool, sizeof *r, resp_dispose);
-    memset(r, 0, sizeof *r);
-    r->srv = srv;
-    srv->limits.inflight++;
-    if (c && !c->http2) {
-        r->conn = c;
-        c->inflight++;
-    }
     h2o_iovec_t path = req->path_normalized;
     int telemetry =
         h2o_memis(path.base, path.len, srv->cfg.telemetry_path, strlen(srv->cfg.telemetry_path));
+    struct pex_resp *r = h2o_mem_alloc_shared(&req->pool, sizeof *r, resp_dispose);
+    memset(r, 0, sizeof *r);
+    r->srv = srv;
+    pex_inflight_start(srv, &r->fl, req, c, telemetry);
     int root = h2o_memis(path.base, path.len, H2O_STRLIT("/"));
     int healthy = h2o_memis(path.base, path.len, H2O_STRLIT("/-/healthy"));
     int readyp = h2o_memis(path.base, path.len, H2O_STRLIT("/-/ready"));
@@ -481,9 +526,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (telemetry) {
-        /* Scrapes queued for this iteration's render are not counted: however
-         * many they are, they cost one render per format and encoding. */
-        if (srv->cfg.max_requests && srv->limits.inflight - srv->queued > srv->cfg.max_requests) {
+        /* Counted: responses being sent to clients that take them. Not counted:
+         * scrapes queued for this iteration's render (however many they are,
+         * they cost one render per format and encoding), and responses parked
+         * behind clients that take nothing (no work; the stall deadline and the
+         * per-connection stream limit bound what they hold). */
+        if (srv->cfg.max_requests && pex_limits_busy_scrapes(srv, NULL) >= srv->cfg.max_requests) {
             add_hdr(req, H2O_TOKEN_RETRY_AFTER, "1");
             respond_text(req, r, 503, "Service Unavailable",
                          "too many concurrent requests (--web.max-requests)\n", 1);

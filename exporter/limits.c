@@ -1,7 +1,7 @@
 /*
  * exporter/limits.c - connection accounting and the deadlines h2o 2.2.5 lacks.
  *
- * What h2o 2.2.5 offers: a TLS handshake timeout; for HTTP/1 one timer
+ * What h2o 2.2.5 offers: for HTTP/1 one timer
  * (http1.req_timeout) armed when the connection starts waiting for a request
  * and not re-armed by partial reads, so it is both the keep-alive idle time and
  * the deadline for the request headers; for HTTP/2 an idle timeout while no
@@ -26,11 +26,19 @@
  *                   still taken up to twice the limit; there, the oldest
  *                   connection without a request is evicted, and only when
  *                   every connection has sent a request is the new one refused.
+ *   stalled         a response the client takes nothing of for --web.stall-timeout
+ *                   (or the idle timeout, if shorter) ends its connection: an
+ *                   HTTP/2 stream whose flow-control window stays 0, a TCP
+ *                   window that stays full, bytes that stay in the kernel's send
+ *                   queue. Parked responses cost no work, so --web.max-requests
+ *                   counts only the responses clients are taking
+ *                   (pex_limits_busy_scrapes); the deadline bounds what they hold.
  *
  * Closing a socket h2o owns would free it twice, so a connection is ended with
  * shutdown(2): h2o sees end-of-file on its next read and closes it itself.
  */
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -41,6 +49,10 @@
 #define EVICT_GRACE_MS 250
 /* ... and one that never sent a byte, after this long. */
 #define SILENT_GRACE_MS 100
+/* A response whose client took nothing for this long is parked: not counted
+ * against --web.max-requests (a client taking a body takes a chunk every few
+ * milliseconds; the loop itself may be busy for tens of them). */
+#define PEX_PARK_MS 250
 
 static struct pex_server *lim_srv;
 
@@ -66,10 +78,35 @@ static void log_hs_failure(struct pex_conn *c, int reason)
     suppressed = 0;
 }
 
+/* Stalled responses are logged like refused handshakes: at most one line a second. */
+static void log_stalled(struct pex_conn *c, double seconds, const char *what)
+{
+    static double last;
+    static unsigned suppressed;
+    double now = pex_now_mono();
+    if (now - last < 1.0) {
+        suppressed++;
+        return;
+    }
+    pex_log(PEX_LOG_WARN,
+            "connection from [%s] closed: its client took no response data for %.1f s (%s; "
+            "--web.stall-timeout) (%u more stalled connections not logged)",
+            c->peer, seconds, what, suppressed);
+    last = now;
+    suppressed = 0;
+}
+
 static void on_conn_close(void *data)
 {
     struct pex_conn *c = data;
     struct pex_server *srv = lim_srv;
+    /* Requests h2o has not disposed of yet forget their connection record. */
+    while (!h2o_linklist_is_empty(&c->inflight_list)) {
+        struct pex_inflight *f =
+            H2O_STRUCT_FROM_MEMBER(struct pex_inflight, on_conn, c->inflight_list.next);
+        h2o_linklist_unlink(&f->on_conn);
+        f->conn = NULL;
+    }
     if (!c->hs_done) {
         int r = c->hs_reason;
         if (r < 0)
@@ -84,26 +121,103 @@ static void on_conn_close(void *data)
     free(c);
 }
 
-struct pex_conn *pex_conn_of_ssl(const SSL *ssl)
+struct pex_conn *pex_conn_of_sock(h2o_socket_t *sock)
 {
-    BIO *b = SSL_get_rbio(ssl);
-    /* h2o wraps each socket in a BIO named "h2o_socket" whose data is the socket. */
-    if (!b || strcmp(BIO_method_name(b), "h2o_socket") != 0)
-        return NULL;
-    h2o_socket_t *sock = BIO_get_data(b);
     if (!sock || sock->on_close.cb != on_conn_close)
         return NULL;
     return sock->on_close.data;
+}
+
+struct pex_conn *pex_conn_of_ssl(const SSL *ssl)
+{
+    return pex_conn_of_sock(pex_h2o_sock_of_ssl(ssl));
 }
 
 struct pex_conn *pex_conn_of_req(h2o_req_t *req)
 {
     if (!req->conn->callbacks->get_socket)
         return NULL;
-    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
-    if (!sock || sock->on_close.cb != on_conn_close)
-        return NULL;
-    return sock->on_close.data;
+    return pex_conn_of_sock(req->conn->callbacks->get_socket(req->conn));
+}
+
+void pex_inflight_start(struct pex_server *srv, struct pex_inflight *f, h2o_req_t *req,
+                        struct pex_conn *c, int telemetry)
+{
+    memset(f, 0, sizeof *f);
+    f->req = req;
+    f->telemetry = telemetry;
+    f->progress_ms = now_ms(srv);
+    h2o_linklist_insert(&srv->limits.inflight_list, &f->all);
+    srv->limits.inflight++;
+    if (c) {
+        f->conn = c;
+        h2o_linklist_insert(&c->inflight_list, &f->on_conn);
+        c->inflight++;
+    }
+}
+
+void pex_inflight_progress(struct pex_server *srv, struct pex_inflight *f, int taken)
+{
+    f->handed = 1;
+    f->taken |= taken;
+    f->progress_ms = now_ms(srv);
+    if (f->conn)
+        f->conn->moved_ms = f->progress_ms;
+}
+
+void pex_inflight_end(struct pex_server *srv, struct pex_inflight *f)
+{
+    h2o_linklist_unlink(&f->all);
+    srv->limits.inflight--;
+    if (f->conn) {
+        h2o_linklist_unlink(&f->on_conn);
+        f->conn->inflight--;
+        /* Its last bytes went to the kernel: from here the kernel queue shows
+         * whether the client takes them (sweep_stalled). */
+        f->conn->moved_ms = now_ms(srv);
+    }
+}
+
+/* HTTP/2 sends a response as its client's window allows, and h2o counts what
+ * it framed in req->bytes_sent: that is progress too, finer than a whole chunk
+ * taken. (HTTP/1 counts there what it was handed, so only chunks count.) */
+static void observe(struct pex_inflight *f, uint64_t now)
+{
+    if (f->req->version >= 0x200 && f->req->bytes_sent > f->bytes_seen) {
+        f->bytes_seen = f->req->bytes_sent;
+        f->progress_ms = now;
+        f->taken = 1;
+        if (f->conn)
+            f->conn->moved_ms = now;
+    }
+}
+
+/* Parked: handed over, and its client has taken nothing for PEX_PARK_MS, or
+ * its HTTP/2 stream waits for a window its client has never opened for it (a
+ * client on a slow link waits for windows too, but it keeps taking data). */
+static int parked(struct pex_inflight *f, uint64_t now)
+{
+    observe(f, now);
+    return now - f->progress_ms >= PEX_PARK_MS || (!f->taken && pex_h2o_flow_blocked(f->req));
+}
+
+unsigned pex_limits_busy_scrapes(struct pex_server *srv, unsigned *nparked)
+{
+    uint64_t now = now_ms(srv);
+    unsigned busy = 0, idle = 0;
+    for (h2o_linklist_t *l = srv->limits.inflight_list.next; l != &srv->limits.inflight_list;
+         l = l->next) {
+        struct pex_inflight *f = H2O_STRUCT_FROM_MEMBER(struct pex_inflight, all, l);
+        if (!f->telemetry || !f->handed)
+            continue;
+        if (parked(f, now))
+            idle++;
+        else
+            busy++;
+    }
+    if (nparked)
+        *nparked = idle;
+    return busy;
 }
 
 void pex_conn_shutdown(struct pex_conn *c)
@@ -203,6 +317,8 @@ struct pex_conn *pex_limits_accept(struct pex_server *srv, h2o_socket_t *sock)
     c->accepted_ms = now_ms(srv);
     c->progress_ms = c->accepted_ms;
     c->hs_reason = -1;
+    c->moved_ms = c->accepted_ms;
+    h2o_linklist_init_anchor(&c->inflight_list);
     struct sockaddr_in6 sa;
     strcpy(c->peer, "?");
     if (h2o_socket_getpeername(sock, (struct sockaddr *)&sa) >= sizeof sa &&
@@ -239,10 +355,63 @@ unsigned pex_limits_revalidate(struct pex_server *srv)
     return n;
 }
 
+/* Ends a connection whose client takes no response data. SO_LINGER 0 makes
+ * the close a reset, so the kernel drops the bytes queued for a client that
+ * does not read instead of keeping them in an orphaned socket. */
+static void close_stalled(struct pex_server *srv, struct pex_conn *c, uint64_t idle_ms,
+                          const char *what)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(h2o_socket_get_fd(c->sock), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    srv->stats.closed[PEX_CLOSE_STALLED]++;
+    log_stalled(c, (double)idle_ms / 1000.0, what);
+    pex_conn_shutdown(c);
+}
+
+/*
+ * The stall deadline: a response handed over that has not moved for the
+ * deadline, or bytes in the kernel's send queue that the client has not
+ * acknowledged for as long (a finished response the client never reads).
+ * Returns 1 if @c was closed.
+ */
+static int sweep_stalled(struct pex_server *srv, struct pex_conn *c, uint64_t now)
+{
+    uint64_t limit = srv->cfg.stall_timeout_ms < srv->cfg.idle_timeout_ms
+                         ? srv->cfg.stall_timeout_ms
+                         : srv->cfg.idle_timeout_ms;
+    for (h2o_linklist_t *l = c->inflight_list.next; l != &c->inflight_list; l = l->next) {
+        struct pex_inflight *f = H2O_STRUCT_FROM_MEMBER(struct pex_inflight, on_conn, l);
+        observe(f, now);
+        if (f->handed && now - f->progress_ms >= limit) {
+            close_stalled(srv, c, now - f->progress_ms,
+                          pex_h2o_flow_blocked(f->req)
+                              ? "HTTP/2 flow-control window 0"
+                              : "response not taken: TCP window full or not read");
+            return 1;
+        }
+    }
+    int outq = 0;
+    if (ioctl(h2o_socket_get_fd(c->sock), SIOCOUTQ, &outq) != 0 || outq <= 0) {
+        c->outq_last = 0;
+        return 0;
+    }
+    /* Acknowledged bytes leave the queue: a shorter queue is progress. */
+    if (outq < c->outq_last)
+        c->moved_ms = now;
+    c->outq_last = outq;
+    if (now - c->moved_ms >= limit) {
+        close_stalled(srv, c, now - c->moved_ms, "bytes left unread in the send queue");
+        return 1;
+    }
+    return 0;
+}
+
 static void sweep_one(struct pex_server *srv, struct pex_conn *c, uint64_t now)
 {
     uint64_t tmo = srv->cfg.request_timeout_ms;
     if (c->shut)
+        return;
+    if (c->hs_done && sweep_stalled(srv, c, now))
         return;
     /* Refused by a reload: closed as soon as its responses are done. */
     if (c->revoked && !c->inflight) {
@@ -298,6 +467,7 @@ void pex_limits_init(struct pex_server *srv)
 {
     lim_srv = srv;
     h2o_linklist_init_anchor(&srv->limits.conns);
+    h2o_linklist_init_anchor(&srv->limits.inflight_list);
     h2o_timeout_init(srv->loop, &srv->limits.sweep_timeout, SWEEP_MS);
     srv->limits.sweep_entry = (h2o_timeout_entry_t){0};
     srv->limits.sweep_entry.cb = on_sweep;

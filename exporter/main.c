@@ -36,20 +36,6 @@
 
 static volatile int stop_requested;
 
-double pex_now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-double pex_now_real(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void log_errs(const char *errs)
 {
     char copy[8192];
@@ -131,8 +117,9 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (!sock)
             break;
-        if (pex_limits_accept(srv, sock))
-            h2o_accept(&srv->accept_ctx, sock);
+        struct pex_conn *c = pex_limits_accept(srv, sock);
+        if (c)
+            pex_h2o_accept(srv, c);
     }
 }
 
@@ -202,15 +189,16 @@ static void h2o_setup(struct pex_server *srv)
     h2o_config_init(g);
     g->server_name = h2o_iovec_init(H2O_STRLIT("")); /* no Server header, no version disclosed */
     g->max_request_entity_size = 4096;               /* no endpoint takes a body */
-    g->handshake_timeout = srv->cfg.request_timeout_ms;
+    /* No g->handshake_timeout: h2ointernals.c starts the handshakes, and the
+     * first-request deadline (limits.c) bounds them. */
     /* h2o 2.2.5: this one timer is the keep-alive idle time and the header
      * deadline; limits.c enforces the shorter header deadline itself. */
     g->http1.req_timeout = srv->cfg.idle_timeout_ms;
     g->http1.upgrade_to_http2 = 0;
     g->http2.idle_timeout = srv->cfg.idle_timeout_ms;
-    /* A scraper needs one stream at a time; h2o's default of 100 lets one client
-     * park many slow responses (each a full render) on one connection. */
-    g->http2.max_concurrent_requests_per_connection = 4;
+    /* Run at most this many streams of a connection at once; h2ointernals.c
+     * advertises the same number and refuses streams beyond it. */
+    g->http2.max_concurrent_requests_per_connection = PEX_H2_MAX_STREAMS;
     h2o_hostconf_t *host =
         h2o_config_register_host(g, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     pex_http_register(srv, host);
@@ -219,6 +207,7 @@ static void h2o_setup(struct pex_server *srv)
     srv->accept_ctx.ctx = &srv->ctx;
     srv->accept_ctx.hosts = g->hosts;
     srv->accept_ctx.ssl_ctx = srv->tls->ctx;
+    pex_h2o_init(srv);
 }
 
 static void serve(struct pex_server *srv, int lfd, int sfd)
@@ -298,8 +287,11 @@ int main(int argc, char **argv)
         return 1;
     }
     srv.seg.name = srv.cfg.shm_name;
+    srv.seg.trust = &srv.cfg.shm_trust;
     srv.seg.max_age = srv.cfg.heartbeat_max_age;
     srv.seg.last_state = -1;
+    srv.seg.last_why = -1;
+    srv.seg.last_refusal = -1;
     struct pex_seg_status st;
     pex_segment_poll(&srv.seg, &st);
     h2o_setup(&srv);

@@ -9,7 +9,10 @@
  *   tls.c         TLS policy, pre-flight checks, SSL_CTX construction, client
  *                 certificate checks (SAN allow-list), handshake-failure reasons
  *   limits.c      connection tracking: connection limit, first-request and
- *                 request-header deadlines (slowloris), eviction
+ *                 request-header deadlines (slowloris), eviction, stalled
+ *                 responses, the --web.max-requests count
+ *   h2ointernals.c the only code that relies on h2o 2.2.5 internals: accept
+ *                 and HTTP/2 stream limit, flow-control state, SSL -> socket
  *   http.c        h2o handlers: /metrics negotiation and gzip, /, /-/healthy, /-/ready
  *   segment.c     the metrics segment through libpsmetrics: open, remap, liveness
  *   selfmetrics.c the exporter's own metrics and process_* from /proc/self
@@ -77,18 +80,20 @@ struct pex_tls_config {
 };
 
 struct pex_config {
-    char *listen_text;           /* as given, for logs */
-    struct sockaddr_in6 listen;  /* parsed; IPv6 only */
-    char *telemetry_path;        /* e.g. /metrics */
-    unsigned max_requests;       /* concurrent requests; 0: no limit */
-    unsigned max_connections;    /* open connections */
-    unsigned max_header_bytes;   /* request line + headers */
-    uint64_t request_timeout_ms; /* handshake + request header deadline */
-    uint64_t idle_timeout_ms;    /* keep-alive idle */
-    char *web_config_file;       /* NULL: none */
-    char *shm_name;              /* segment name */
-    double heartbeat_max_age;    /* seconds */
-    int check_only;              /* --check-config */
+    char *listen_text;                /* as given, for logs */
+    struct sockaddr_in6 listen;       /* parsed; IPv6 only */
+    char *telemetry_path;             /* e.g. /metrics */
+    unsigned max_requests;            /* concurrent requests; 0: no limit */
+    unsigned max_connections;         /* open connections */
+    unsigned max_header_bytes;        /* request line + headers */
+    uint64_t request_timeout_ms;      /* handshake + request header deadline */
+    uint64_t idle_timeout_ms;         /* keep-alive idle */
+    uint64_t stall_timeout_ms;        /* a response the client takes nothing of for this long */
+    char *web_config_file;            /* NULL: none */
+    char *shm_name;                   /* segment name, or absolute path of its file */
+    struct psm_reader_opts shm_trust; /* who must own the segment's file (--shm-owner) */
+    double heartbeat_max_age;         /* seconds */
+    int check_only;                   /* --check-config */
     /* Flag values; the web config may set the same things (not both). */
     const char *flag_ciphers, *flag_groups, *flag_sigalgs;
     int flag_http2; /* -1 not given, 0/1 */
@@ -153,6 +158,22 @@ int pex_duration_parse(const char *s, uint64_t *ms);
  */
 int pex_webconfig_load(const char *path, struct pex_tls_config *t, unsigned *set, char *err,
                        size_t errlen);
+/**
+ * pex_webconfig_parse - pex_webconfig_load() of a document held in memory
+ * @name: what error messages call the document (a file name)
+ * @text: the YAML text (need not be NUL-terminated)
+ * @len: its length
+ * @t: as for pex_webconfig_load()
+ * @set: as for pex_webconfig_load()
+ * @err: as for pex_webconfig_load()
+ * @errlen: size of @err
+ *
+ * The file variant and the fuzzer both come here. On error @t may hold values
+ * read before the bad key: the caller frees it with pex_tls_config_free().
+ * Returns 0, or -1 with @err filled.
+ */
+int pex_webconfig_parse(const char *name, const char *text, size_t len, struct pex_tls_config *t,
+                        unsigned *set, char *err, size_t errlen);
 #define PEX_WC_SET_CIPHERS 0x1u
 #define PEX_WC_SET_GROUPS  0x2u
 #define PEX_WC_SET_HTTP2   0x4u
@@ -165,6 +186,9 @@ enum pex_hs_reason {
     PEX_HS_CERT_EXPIRED,
     PEX_HS_CERT_NOT_YET_VALID,
     PEX_HS_SAN_NOT_ALLOWED,
+    PEX_HS_CERT_IS_CA,         /* leaf with basicConstraints CA:TRUE */
+    PEX_HS_CERT_KEY_USAGE,     /* leaf keyUsage present without digitalSignature */
+    PEX_HS_CERT_EXT_KEY_USAGE, /* leaf extendedKeyUsage present without clientAuth */
     PEX_HS_BAD_CERT,
     PEX_HS_PROTOCOL_VERSION,
     PEX_HS_NO_SHARED_PARAMS,
@@ -185,6 +209,7 @@ enum pex_conn_close {
     PEX_CLOSE_HEADER_TIMEOUT, /* request headers not complete within the timeout */
     PEX_CLOSE_HEADER_SIZE,    /* request headers larger than the limit */
     PEX_CLOSE_REVOKED,        /* a reload no longer accepts the client's certificate */
+    PEX_CLOSE_STALLED,        /* the client took no response data for --web.stall-timeout */
     PEX_NCLOSE
 };
 
@@ -203,20 +228,39 @@ struct pex_stats {
     uint64_t reload_ok, reload_fail;
     double reload_last_ok; /* unix time */
     uint64_t torn;         /* histogram snapshots that exhausted retries */
+    uint64_t h2_refused;   /* HTTP/2 streams refused beyond PEX_H2_MAX_STREAMS */
 };
 
 /* ---- segment.c ------------------------------------------------------------- */
 
+/* What was at the segment's path when the exporter would not map it. */
+enum pex_seg_refusal {
+    PEX_SEG_FIFO,
+    PEX_SEG_DIRECTORY,
+    PEX_SEG_SYMLINK,
+    PEX_SEG_NOT_REGULAR, /* device, socket */
+    PEX_SEG_FOREIGN_OWNER,
+    PEX_SEG_WRITABLE, /* group or other write bit */
+    PEX_SEG_NREFUSALS
+};
+
 struct pex_segment {
     const char *name;
+    const struct psm_reader_opts *trust;
     psm_reader_t *r;
     psm_renderer_t *rn; /* pex_segment_render's scratch, kept across remaps */
     double max_age;
     uint64_t remaps, errors;
-    double last_open_try; /* monotonic seconds */
-    int last_state;       /* for logging transitions: 1 mapped, 0 not, -1 unknown */
+    uint64_t refused[PEX_SEG_NREFUSALS]; /* untrusted objects found (once per state change) */
+    double last_open_try;                /* monotonic seconds */
+    int last_state;   /* for logging transitions: 1 mapped, 0 not, 2 stale mapping, -1 unknown */
+    int last_why;     /* while not mapped: errno of the last failure, -1 unknown */
+    int last_refusal; /* while not mapped: enum pex_seg_refusal found, or -1 */
     char err[PEX_ERR_LEN];
 };
+
+/** pex_seg_refusal_label - the reason label of @r for segment_refused_total */
+const char *pex_seg_refusal_label(int r);
 
 /* The segment's state for one scrape or readiness check. */
 struct pex_seg_status {
@@ -300,6 +344,25 @@ struct pex_tls *pex_tls_build(const struct pex_tls_config *t, char *errs, size_t
  */
 int pex_tls_peer_allowed(const struct pex_tls *tls, SSL *ssl);
 
+/* pex_tls_leaf_check() verdict for a certificate the policy accepts. */
+#define PEX_LEAF_OK (-1)
+
+/**
+ * pex_tls_leaf_check - does the client policy accept @leaf as a client's end-entity
+ * certificate? (the chain and validity dates are OpenSSL's part)
+ * @leaf: the client's leaf certificate
+ * @sans: the SAN allow-list (NULL or empty: any SAN)
+ *
+ * The verify callback calls this for the leaf of every handshake, and so does a
+ * reload's revalidation of open connections: a leaf must be an end entity
+ * (not CA:TRUE), carry digitalSignature if it has a keyUsage extension (TLS 1.3
+ * client authentication is a signature), carry clientAuth if it has an
+ * extendedKeyUsage extension, have well-formed extensions, and carry a SAN of
+ * the allow-list when there is one.
+ * Returns PEX_LEAF_OK, or the enum pex_hs_reason that refuses it.
+ */
+int pex_tls_leaf_check(X509 *leaf, const struct pex_allow_list *sans);
+
 /** pex_tls_free - drop a reference; the SSL_CTX lives while connections use it */
 void pex_tls_free(struct pex_tls *tls);
 
@@ -310,6 +373,27 @@ void pex_tls_free(struct pex_tls *tls);
 void pex_tls_init(struct pex_stats *stats);
 
 /* ---- limits.c -------------------------------------------------------------- */
+
+/*
+ * One request from its dispatch to a handler until h2o disposes of it (http.c
+ * embeds it in its per-request state; limits.c judges it). A response is
+ * "handed over" once its first bytes went to h2o; from then on it makes
+ * progress each time the client has taken a chunk of it. One that is waiting
+ * for a client that takes nothing is "parked": it costs no work, so
+ * --web.max-requests does not count it, and --web.stall-timeout ends its
+ * connection.
+ */
+struct pex_inflight {
+    h2o_linklist_t all;     /* in pex_limits.inflight_list */
+    h2o_linklist_t on_conn; /* in pex_conn.inflight_list (unlinked if the connection goes first) */
+    struct pex_conn *conn;  /* NULL if untracked or gone */
+    h2o_req_t *req;
+    int telemetry;
+    int handed;           /* response bytes given to h2o */
+    int taken;            /* the client has taken a chunk of them */
+    size_t bytes_seen;    /* HTTP/2: req->bytes_sent when last looked at */
+    uint64_t progress_ms; /* when handed over or last taken a chunk */
+};
 
 /* One accepted connection. Lives from accept to h2o's on_close. */
 struct pex_conn {
@@ -322,19 +406,26 @@ struct pex_conn {
     uint64_t partial_ms; /* when bytes of an incomplete request were first seen; 0 none */
     int http2;
     int hs_done;
-    int tls_seen;                /* OpenSSL reported activity: the client sent TLS bytes */
-    uint64_t progress_ms;        /* last handshake step or request */
-    int hs_reason;               /* -1 none, else enum pex_hs_reason */
-    int shut;                    /* we shut it down; h2o will close it */
-    int revoked;                 /* close once its responses are done (reload) */
-    SSL *ssl;                    /* set when the handshake completes */
-    char peer[INET6_ADDRSTRLEN]; /* for logs: h2o closes the fd before telling us */
+    int tls_seen;                 /* OpenSSL reported activity: the client sent TLS bytes */
+    uint64_t progress_ms;         /* last handshake step or request */
+    int hs_reason;                /* -1 none, else enum pex_hs_reason */
+    int shut;                     /* we shut it down; h2o will close it */
+    int revoked;                  /* close once its responses are done (reload) */
+    SSL *ssl;                     /* set when the handshake completes */
+    char peer[INET6_ADDRSTRLEN];  /* for logs: h2o closes the fd before telling us */
+    h2o_linklist_t inflight_list; /* struct pex_inflight.on_conn */
+    struct timeval connected_at;  /* for h2o's HTTP layers */
+    uint64_t moved_ms;            /* last sign the client takes data (responses, kernel queue) */
+    int outq_last;                /* bytes in the kernel send queue at the last sweep */
+    void (*h2_read_expect)(void); /* h2ointernals.c: h2o's frame reader it wraps */
+    int h2_settings_sent;         /* h2ointernals.c: SETTINGS rewritten */
 };
 
 struct pex_limits {
     h2o_linklist_t conns;
     unsigned nconns;
-    unsigned inflight;
+    unsigned inflight;            /* requests being answered */
+    h2o_linklist_t inflight_list; /* struct pex_inflight.all */
     h2o_timeout_t sweep_timeout;
     h2o_timeout_entry_t sweep_entry;
     int draining; /* shutting down: refuse new connections */
@@ -367,6 +458,44 @@ void pex_limits_dispose(struct pex_server *srv);
  */
 struct pex_conn *pex_limits_accept(struct pex_server *srv, h2o_socket_t *sock);
 
+/**
+ * pex_inflight_start - account a request dispatched to a handler
+ * @srv: the server
+ * @f: its record, living until pex_inflight_end()
+ * @req: the request
+ * @c: its connection (may be NULL)
+ * @telemetry: 1 for the telemetry path
+ */
+void pex_inflight_start(struct pex_server *srv, struct pex_inflight *f, h2o_req_t *req,
+                        struct pex_conn *c, int telemetry);
+
+/**
+ * pex_inflight_progress - @f's response was handed over, or its client took a chunk
+ * @srv: the server
+ * @f: the request
+ * @taken: 0 when the first bytes are handed over, 1 when the client took a chunk
+ */
+void pex_inflight_progress(struct pex_server *srv, struct pex_inflight *f, int taken);
+
+/** pex_inflight_end - h2o disposed of @f's request */
+void pex_inflight_end(struct pex_server *srv, struct pex_inflight *f);
+
+/**
+ * pex_limits_busy_scrapes - telemetry responses being sent to clients that take them
+ * @srv: the server
+ * @parked: receives how many others are parked (may be NULL)
+ *
+ * What --web.max-requests limits: responses handed over and not finished whose
+ * client took data (or got the first chunk) within the last 250 ms, except those
+ * whose HTTP/2 client has not opened a flow-control window for any of it yet.
+ * Scrapes waiting for their render are not counted (they share one render).
+ * Returns the count.
+ */
+unsigned pex_limits_busy_scrapes(struct pex_server *srv, unsigned *parked);
+
+/** pex_conn_of_sock - the tracked connection of an h2o socket (NULL if untracked) */
+struct pex_conn *pex_conn_of_sock(h2o_socket_t *sock);
+
 /** pex_conn_of_req - the tracked connection a request arrived on (NULL if unknown) */
 struct pex_conn *pex_conn_of_req(h2o_req_t *req);
 
@@ -388,6 +517,31 @@ void pex_conn_progress(struct pex_conn *c);
 
 /** pex_limits_shutdown_all - shut every connection down (SIGTERM) */
 void pex_limits_shutdown_all(struct pex_server *srv);
+
+/* ---- h2ointernals.c ------------------------------------------------------- */
+
+/* HTTP/2 streams per connection: run at once, advertised, and enforced. A
+ * scraper needs one at a time; h2o's 100 would let one client park many
+ * responses (each a full render) on one connection. */
+#define PEX_H2_MAX_STREAMS 4
+
+/** pex_h2o_init - remember @srv for the callbacks below */
+void pex_h2o_init(struct pex_server *srv);
+
+/**
+ * pex_h2o_accept - start the TLS handshake of an accepted connection, then hand
+ * it to h2o's HTTP/1 or HTTP/2 layer as h2o_accept() would, with the HTTP/2
+ * stream limit applied (see h2ointernals.c)
+ * @srv: the server
+ * @c: the connection, from pex_limits_accept()
+ */
+void pex_h2o_accept(struct pex_server *srv, struct pex_conn *c);
+
+/** pex_h2o_flow_blocked - 1 if @req's HTTP/2 response data waits for a window */
+int pex_h2o_flow_blocked(h2o_req_t *req);
+
+/** pex_h2o_sock_of_ssl - the h2o socket an OpenSSL handle of h2o's belongs to, or NULL */
+h2o_socket_t *pex_h2o_sock_of_ssl(const SSL *ssl);
 
 /* ---- http.c ---------------------------------------------------------------- */
 

@@ -7,28 +7,102 @@
  * own metrics, reports what it sees, and picks the segment up again when it
  * reappears. Only transitions are logged, so a missing segment is one line,
  * not one per scrape.
+ *
+ * /dev/shm is world-writable, so the name proves nothing: the reader opens
+ * without blocking or following links and maps only a regular file of the
+ * expected owner (--shm-owner) without group/other write bits. Anything else
+ * found at the path is logged once when found (the reader's line says what it
+ * is) and counted by what it is.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "pex.h"
 
 /* A missing segment is looked for at most this often (seconds). */
 #define REOPEN_INTERVAL 0.5
 
-static void log_transition(struct pex_segment *s, int mapped, const char *why)
+static const char *const refusal_label[PEX_SEG_NREFUSALS] = {
+    [PEX_SEG_FIFO] = "fifo",
+    [PEX_SEG_DIRECTORY] = "directory",
+    [PEX_SEG_SYMLINK] = "symlink",
+    [PEX_SEG_NOT_REGULAR] = "not_regular",
+    [PEX_SEG_FOREIGN_OWNER] = "foreign_owner",
+    [PEX_SEG_WRITABLE] = "writable_by_others",
+};
+
+const char *pex_seg_refusal_label(int r)
 {
-    if (s->last_state == mapped)
-        return;
-    if (mapped)
-        pex_log(PEX_LOG_INFO, "segment '%s' mapped read-only", s->name);
+    return r >= 0 && r < PEX_SEG_NREFUSALS ? refusal_label[r] : "unknown";
+}
+
+/* The file the reader opens for s->name. */
+static void seg_path(const struct pex_segment *s, char *out, size_t len)
+{
+    if (s->name[0] == '/')
+        snprintf(out, len, "%s", s->name);
     else
-        pex_log(PEX_LOG_WARN, "segment '%s' not available: %s; serving exporter metrics only",
-                s->name, why);
-    s->last_state = mapped;
+        snprintf(out, len, "/dev/shm/%s", s->name);
+}
+
+/*
+ * What the reader refused (errno EPERM or ELOOP: an untrusted object), for the
+ * counter's label; the reader's own message says it in words. Judged again
+ * with lstat(): a file changing in between only changes the label.
+ */
+static int classify_refusal(const struct pex_segment *s, int e)
+{
+    char path[4200];
+    struct stat st;
+    if (e != EPERM && e != ELOOP)
+        return -1;
+    seg_path(s, path, sizeof path);
+    if (lstat(path, &st) != 0)
+        return -1;
+    if (S_ISFIFO(st.st_mode))
+        return PEX_SEG_FIFO;
+    if (S_ISDIR(st.st_mode))
+        return PEX_SEG_DIRECTORY;
+    if (S_ISLNK(st.st_mode))
+        return PEX_SEG_SYMLINK;
+    if (!S_ISREG(st.st_mode))
+        return PEX_SEG_NOT_REGULAR;
+    uid_t want = s->trust && s->trust->owner_set ? s->trust->owner : 0;
+    if (st.st_uid != want)
+        return PEX_SEG_FOREIGN_OWNER;
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return PEX_SEG_WRITABLE;
+    return -1;
+}
+
+static void log_mapped(struct pex_segment *s)
+{
+    if (s->last_state == 1)
+        return;
+    pex_log(PEX_LOG_INFO, "segment '%s' mapped read-only", s->name);
+    s->last_state = 1;
+    s->last_why = -1;
+    s->last_refusal = -1;
+}
+
+/* Logs and counts a failed open once per state: a different errno or a
+ * different kind of untrusted object is a new state. */
+static void log_unavailable(struct pex_segment *s, int e, const char *why)
+{
+    int refusal = classify_refusal(s, e);
+    if (s->last_state == 0 && s->last_why == e && s->last_refusal == refusal)
+        return;
+    if (refusal >= 0)
+        s->refused[refusal]++;
+    pex_log(PEX_LOG_WARN, "segment '%s' not available: %s; serving exporter metrics only", s->name,
+            why);
+    s->last_state = 0;
+    s->last_why = e;
+    s->last_refusal = refusal;
 }
 
 void pex_segment_failed(struct pex_segment *s, const char *why)
@@ -38,6 +112,8 @@ void pex_segment_failed(struct pex_segment *s, const char *why)
     psm_reader_close(s->r);
     s->r = NULL;
     s->last_state = 0;
+    s->last_why = EPROTO;
+    s->last_refusal = -1;
     s->last_open_try = pex_now_mono();
 }
 
@@ -50,9 +126,10 @@ void pex_segment_poll(struct pex_segment *s, struct pex_seg_status *st)
         if (s->last_state >= 0 && now - s->last_open_try < REOPEN_INTERVAL)
             return;
         s->last_open_try = now;
-        if (psm_reader_open(&s->r, s->name, s->err, sizeof s->err) != 0) {
+        if (psm_reader_open_opts(&s->r, s->name, s->trust, s->err, sizeof s->err) != 0) {
+            int e = errno;
             s->r = NULL;
-            log_transition(s, 0, s->err);
+            log_unavailable(s, e, s->err);
             return;
         }
     } else {
@@ -70,7 +147,7 @@ void pex_segment_poll(struct pex_segment *s, struct pex_seg_status *st)
         }
     }
     if (s->last_state != 2)
-        log_transition(s, 1, NULL);
+        log_mapped(s);
     st->mapped = 1;
     psm_reader_liveness(s->r, s->max_age, &st->live);
 }

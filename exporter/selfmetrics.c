@@ -17,22 +17,15 @@
 static const double dur_bounds[PEX_DURATION_BUCKETS] = {.0005, .001, .0025, .005, .01,
                                                         .025,  .05,  .1,    .25,  1};
 static const int code_value[PEX_NCODES] = {200, 400, 404, 405, 431, 500, 503};
-static const char *const hs_label[PEX_HS_NREASONS] = {"no_client_cert",
-                                                      "unknown_ca",
-                                                      "cert_expired",
-                                                      "cert_not_yet_valid",
-                                                      "san_not_allowed",
-                                                      "bad_cert",
-                                                      "protocol_version",
-                                                      "no_shared_params",
-                                                      "client_alert",
-                                                      "timeout",
-                                                      "evicted",
-                                                      "aborted",
-                                                      "other"};
+static const char *const hs_label[PEX_HS_NREASONS] = {
+    "no_client_cert",  "unknown_ca",       "cert_expired",     "cert_not_yet_valid",
+    "san_not_allowed", "cert_is_ca",       "cert_key_usage",   "cert_ext_key_usage",
+    "bad_cert",        "protocol_version", "no_shared_params", "client_alert",
+    "timeout",         "evicted",          "aborted",          "other"};
 static const char *const close_label[PEX_NCLOSE] = {
-    "limit",          "evicted",          "first_request_timeout",
-    "header_timeout", "header_too_large", "revoked_by_reload"};
+    "limit",           "evicted",          "first_request_timeout",
+    "header_timeout",  "header_too_large", "revoked_by_reload",
+    "stalled_response"};
 
 enum pex_code pex_code_index(int status)
 {
@@ -118,7 +111,26 @@ static void segment_families(struct pex_server *srv, enum psm_format fmt, struct
     one(b, fmt, "portsyncd_exporter_writer_up", PSM_GAUGE,
         "1 if the segment's writer process exists and its heartbeat is recent, else 0.", NULL,
         seg->mapped && seg->live.alive);
+    {
+        const char *vals[PEX_SEG_NREFUSALS];
+        for (int i = 0; i < PEX_SEG_NREFUSALS; i++)
+            vals[i] = pex_seg_refusal_label(i);
+        by_label(b, fmt, "portsyncd_exporter_segment_refused_total",
+                 "Untrusted objects found at the segment's path (FIFO, directory, link, "
+                 "device, another user's file, group/other-writable), counted when found.",
+                 "reason", vals, srv->seg.refused, PEX_SEG_NREFUSALS);
+    }
     if (seg->mapped) {
+        static const char *const lbl[] = {"method"};
+        static const char *const pid[] = {"pid"}, *const hb[] = {"heartbeat"};
+        psm_render_family(b, fmt, "portsyncd_exporter_writer_liveness_method", PSM_GAUGE,
+                          "How writer_up was decided: pid (same PID namespace: process, start "
+                          "time, not a zombie, and heartbeat) or heartbeat (another namespace).",
+                          NULL);
+        psm_render_sample(b, "portsyncd_exporter_writer_liveness_method", 1, lbl, pid,
+                          seg->live.method == PSM_LIVENESS_PID);
+        psm_render_sample(b, "portsyncd_exporter_writer_liveness_method", 1, lbl, hb,
+                          seg->live.method == PSM_LIVENESS_HEARTBEAT);
         one(b, fmt, "portsyncd_exporter_writer_heartbeat_age_seconds", PSM_GAUGE,
             "Seconds since the writer's last heartbeat in the segment.", "seconds",
             seg->live.heartbeat_age);
@@ -257,8 +269,22 @@ void pex_selfmetrics_render(struct pex_server *srv, enum psm_format fmt, struct 
             "Requests for any path, by HTTP status code.", st->requests);
     duration_histogram(b, fmt, st);
     one(b, fmt, "portsyncd_exporter_requests_in_flight", PSM_GAUGE,
-        "Requests being answered, this one included (503 beyond --web.max-requests).", NULL,
-        srv->limits.inflight);
+        "Requests being answered, this one included.", NULL, srv->limits.inflight);
+    {
+        static const char *const lbl[] = {"state"};
+        static const char *const busy[] = {"busy"}, *const parked[] = {"parked"};
+        unsigned np = 0, nb = pex_limits_busy_scrapes(srv, &np);
+        psm_render_family(b, fmt, "portsyncd_exporter_scrape_responses", PSM_GAUGE,
+                          "Telemetry responses being sent: busy (the client takes them; 503 "
+                          "beyond --web.max-requests) or parked (the client takes nothing).",
+                          NULL);
+        psm_render_sample(b, "portsyncd_exporter_scrape_responses", 1, lbl, busy, nb);
+        psm_render_sample(b, "portsyncd_exporter_scrape_responses", 1, lbl, parked, np);
+    }
+    one(b, fmt, "portsyncd_exporter_http2_streams_refused_total", PSM_COUNTER,
+        "HTTP/2 streams refused (RST_STREAM REFUSED_STREAM) beyond the advertised "
+        "SETTINGS_MAX_CONCURRENT_STREAMS.",
+        NULL, (double)st->h2_refused);
     one(b, fmt, "portsyncd_exporter_connections", PSM_GAUGE, "Open client connections.", NULL,
         srv->limits.nconns);
     one(b, fmt, "portsyncd_exporter_connections_accepted_total", PSM_COUNTER,

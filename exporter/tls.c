@@ -74,6 +74,9 @@ static const char *const reason_text[PEX_HS_NREASONS] = {
     [PEX_HS_CERT_EXPIRED] = "client certificate expired",
     [PEX_HS_CERT_NOT_YET_VALID] = "client certificate not yet valid",
     [PEX_HS_SAN_NOT_ALLOWED] = "client certificate SAN not in client_allowed_sans",
+    [PEX_HS_CERT_IS_CA] = "client certificate is a CA certificate (CA:TRUE), not an end entity",
+    [PEX_HS_CERT_KEY_USAGE] = "client certificate keyUsage lacks digitalSignature",
+    [PEX_HS_CERT_EXT_KEY_USAGE] = "client certificate extendedKeyUsage lacks clientAuth",
     [PEX_HS_BAD_CERT] = "client certificate rejected",
     [PEX_HS_PROTOCOL_VERSION] = "client does not offer TLS 1.3",
     [PEX_HS_NO_SHARED_PARAMS] = "no shared cipher suite, group or signature algorithm",
@@ -210,6 +213,28 @@ static int san_allowed(X509 *cert, const struct pex_allow_list *l)
     return ok;
 }
 
+int pex_tls_leaf_check(X509 *leaf, const struct pex_allow_list *sans)
+{
+    /* X509_get_extension_flags() decodes and caches the extensions; a leaf whose
+     * basicConstraints, keyUsage or extendedKeyUsage does not parse is refused
+     * rather than read as "absent", which would lift the restriction. */
+    uint32_t flags = X509_get_extension_flags(leaf);
+    if (flags & EXFLAG_INVALID)
+        return PEX_HS_BAD_CERT;
+    /* A CA:TRUE leaf could sign certificates for others that chain to our CA. */
+    if (flags & EXFLAG_CA)
+        return PEX_HS_CERT_IS_CA;
+    /* OpenSSL's sslclient purpose also admits keyAgreement alone, but a TLS 1.3
+     * client proves its key with a signature (CertificateVerify). */
+    if ((flags & EXFLAG_KUSAGE) && !(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE))
+        return PEX_HS_CERT_KEY_USAGE;
+    if ((flags & EXFLAG_XKUSAGE) && !(X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT))
+        return PEX_HS_CERT_EXT_KEY_USAGE;
+    if (sans && sans->n && !san_allowed(leaf, sans))
+        return PEX_HS_SAN_NOT_ALLOWED;
+    return PEX_LEAF_OK;
+}
+
 int pex_tls_peer_allowed(const struct pex_tls *tls, SSL *ssl)
 {
     X509 *peer = SSL_get0_peer_certificate(ssl);
@@ -222,25 +247,35 @@ int pex_tls_peer_allowed(const struct pex_tls *tls, SSL *ssl)
              X509_STORE_CTX_set_purpose(xs, X509_PURPOSE_SSL_CLIENT) == 1 &&
              X509_verify_cert(xs) == 1;
     X509_STORE_CTX_free(xs);
-    if (ok && tls->sans.n)
-        ok = san_allowed(peer, &tls->sans);
-    return ok;
+    return ok && pex_tls_leaf_check(peer, &tls->sans) == PEX_LEAF_OK;
 }
 
 static int verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
     struct pex_conn *c = ssl ? pex_conn_of_ssl(ssl) : NULL;
+    int depth = X509_STORE_CTX_get_error_depth(xs);
+    const struct pex_tls *tls = ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tls_idx) : NULL;
     if (!preverify_ok) {
-        set_reason(c, reason_of_verify_error(X509_STORE_CTX_get_error(xs)));
+        int e = X509_STORE_CTX_get_error(xs);
+        int r = reason_of_verify_error(e);
+        /* OpenSSL's purpose check refuses some leaves we refuse too (keyUsage
+         * without digitalSignature or keyAgreement, EKU without clientAuth): say
+         * which rule, as our own check would. */
+        if (e == X509_V_ERR_INVALID_PURPOSE && depth == 0) {
+            int mine = pex_tls_leaf_check(X509_STORE_CTX_get_current_cert(xs), NULL);
+            if (mine != PEX_LEAF_OK)
+                r = mine;
+        }
+        set_reason(c, (enum pex_hs_reason)r);
         return 0;
     }
-    if (X509_STORE_CTX_get_error_depth(xs) != 0 || !ssl)
+    if (depth != 0 || !ssl)
         return 1;
-    const struct pex_tls *tls = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tls_idx);
-    if (tls && tls->sans.n && !san_allowed(X509_STORE_CTX_get_current_cert(xs), &tls->sans)) {
+    int r = pex_tls_leaf_check(X509_STORE_CTX_get_current_cert(xs), tls ? &tls->sans : NULL);
+    if (r != PEX_LEAF_OK) {
         X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
-        set_reason(c, PEX_HS_SAN_NOT_ALLOWED);
+        set_reason(c, (enum pex_hs_reason)r);
         return 0;
     }
     return 1;

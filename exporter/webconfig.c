@@ -249,6 +249,79 @@ static int http_server_config(struct wc *w, const yaml_node_t *m, struct pex_tls
     return 0;
 }
 
+/* Reads the document @parser was set up with into @t. */
+static int wc_parse(struct wc *w, yaml_parser_t *parser, struct pex_tls_config *t, unsigned *set)
+{
+    *set = 0;
+    if (!yaml_parser_load(parser, &w->doc)) {
+        snprintf(w->err, w->errlen, "%s:%lu: not valid YAML: %s", w->path,
+                 (unsigned long)parser->problem_mark.line + 1,
+                 parser->problem ? parser->problem : "parse error");
+        return -1;
+    }
+    int rc = -1;
+    const yaml_node_t *root = yaml_document_get_root_node(&w->doc);
+    if (!root) {
+        rc = 0; /* an empty file configures nothing */
+        goto out;
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        wc_fail(w, root, "expected a mapping with tls_server_config");
+        goto out;
+    }
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
+        const yaml_node_t *k = yaml_document_get_node(&w->doc, p->key);
+        const yaml_node_t *v = yaml_document_get_node(&w->doc, p->value);
+        const char *key = scalar(k);
+        if (key && strcmp(key, "tls_server_config") == 0) {
+            if (tls_server_config(w, v, t, set))
+                goto out;
+        } else if (key && strcmp(key, "http_server_config") == 0) {
+            if (http_server_config(w, v, t, set))
+                goto out;
+        } else if (key && strcmp(key, "basic_auth_users") == 0) {
+            wc_fail(w, k,
+                    "basic_auth_users is not supported: clients authenticate with "
+                    "certificates (use client_allowed_sans to narrow who may scrape)");
+            goto out;
+        } else {
+            wc_fail(w, k, "unknown key '%s' (expected tls_server_config, http_server_config)",
+                    key ? key : "(not a string)");
+            goto out;
+        }
+    }
+    if ((*set & PEX_WC_SET_CIPHERS) && !t->cipher_suites) {
+        snprintf(w->err, w->errlen, "%s: cipher_suites is empty; expected at least one suite",
+                 w->path);
+        goto out;
+    }
+    if ((*set & PEX_WC_SET_GROUPS) && !t->groups) {
+        snprintf(w->err, w->errlen, "%s: curve_preferences is empty; expected at least one group",
+                 w->path);
+        goto out;
+    }
+    rc = 0;
+out:
+    yaml_document_delete(&w->doc);
+    return rc;
+}
+
+int pex_webconfig_parse(const char *name, const char *text, size_t len, struct pex_tls_config *t,
+                        unsigned *set, char *err, size_t errlen)
+{
+    struct wc w = {.path = name, .err = err, .errlen = errlen};
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return -1;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int rc = wc_parse(&w, &parser, t, set);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 int pex_webconfig_load(const char *path, struct pex_tls_config *t, unsigned *set, char *err,
                        size_t errlen)
 {
@@ -260,59 +333,13 @@ int pex_webconfig_load(const char *path, struct pex_tls_config *t, unsigned *set
         return -1;
     }
     yaml_parser_t parser;
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, f);
-    int rc = -1;
-    if (!yaml_parser_load(&parser, &w.doc)) {
-        snprintf(err, errlen, "%s:%lu: not valid YAML: %s", path,
-                 (unsigned long)parser.problem_mark.line + 1,
-                 parser.problem ? parser.problem : "parse error");
-        yaml_parser_delete(&parser);
+    if (!yaml_parser_initialize(&parser)) {
+        snprintf(err, errlen, "%s: out of memory", path);
         fclose(f);
         return -1;
     }
-    const yaml_node_t *root = yaml_document_get_root_node(&w.doc);
-    if (!root) {
-        rc = 0; /* an empty file configures nothing */
-        goto out;
-    }
-    if (root->type != YAML_MAPPING_NODE) {
-        wc_fail(&w, root, "expected a mapping with tls_server_config");
-        goto out;
-    }
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
-         p++) {
-        const yaml_node_t *k = yaml_document_get_node(&w.doc, p->key);
-        const yaml_node_t *v = yaml_document_get_node(&w.doc, p->value);
-        const char *key = scalar(k);
-        if (key && strcmp(key, "tls_server_config") == 0) {
-            if (tls_server_config(&w, v, t, set))
-                goto out;
-        } else if (key && strcmp(key, "http_server_config") == 0) {
-            if (http_server_config(&w, v, t, set))
-                goto out;
-        } else if (key && strcmp(key, "basic_auth_users") == 0) {
-            wc_fail(&w, k,
-                    "basic_auth_users is not supported: clients authenticate with "
-                    "certificates (use client_allowed_sans to narrow who may scrape)");
-            goto out;
-        } else {
-            wc_fail(&w, k, "unknown key '%s' (expected tls_server_config, http_server_config)",
-                    key ? key : "(not a string)");
-            goto out;
-        }
-    }
-    if ((*set & PEX_WC_SET_CIPHERS) && !t->cipher_suites) {
-        snprintf(err, errlen, "%s: cipher_suites is empty; expected at least one suite", path);
-        goto out;
-    }
-    if ((*set & PEX_WC_SET_GROUPS) && !t->groups) {
-        snprintf(err, errlen, "%s: curve_preferences is empty; expected at least one group", path);
-        goto out;
-    }
-    rc = 0;
-out:
-    yaml_document_delete(&w.doc);
+    yaml_parser_set_input_file(&parser, f);
+    int rc = wc_parse(&w, &parser, t, set);
     yaml_parser_delete(&parser);
     fclose(f);
     return rc;

@@ -83,25 +83,40 @@ check "in-flight gauge counts this request" grep -qx 'portsyncd_exporter_request
 stop_exporter
 
 # --- 503 beyond --web.max-requests ---------------------------------------------------------------
-# Two clients that never read a multi-megabyte response keep their requests in
-# flight; the third request is refused with 503.
+# --web.max-requests counts responses being sent to clients that take them.
+# Three HTTP/2 streams taking a 10 MB body at a steady 1.6 MB/s each are busy
+# for seconds; with a limit of 2 the next scrape is refused with 503. Streams
+# whose client takes nothing (flow-control window 0) are parked and do not
+# count: with two of them open, scrapes still get 200.
 "$BIN/psm-loadgen" --name "$SEG-big" --series 40000 --threads 0 --seconds 120 >"$T/big.log" 2>&1 &
 track_pid $!
 on_exit "rm -f /dev/shm/$SEG-big"
 for i in $(seq 1 200); do [ -e "/dev/shm/$SEG-big" ] && break; sleep 0.05; done
 sleep 0.5
 start_exporter "$T/exp503.log" --web.max-requests=2 --shm-name="$SEG-big"
-$PY "$(dirname "$0")/pyclient.py" stall "$EXP_PORT" "$PKI" 2 8 >"$T/stall.log" 2>&1 &
-stall=$!
-for i in $(seq 1 100); do grep -q 'not reading' "$T/stall.log" && break; sleep 0.05; done
-sleep 1
+H2C="$PY $(dirname "$0")/h2client.py"
+$H2C paced "$EXP_PORT" "$PKI" 3 20 >"$T/paced.log" 2>&1 &
+paced=$!
+for i in $(seq 1 200); do grep -qs 'receiving' "$T/paced.log" && break; sleep 0.05; done
 pcurl client -D "$T/503.h" -o "$T/503.txt" "$(url /metrics)" || true
-check "third concurrent scrape: 503 ($(head -n 1 "$T/503.h" | tr -d '\r'))" grep -q '^HTTP/[0-9.]* 503' "$T/503.h"
+check "scrape beyond 2 busy responses: 503 ($(head -n 1 "$T/503.h" | tr -d '\r'))" grep -q '^HTTP/[0-9.]* 503' "$T/503.h"
 check "503 says why" grep -q 'too many concurrent requests' "$T/503.txt"
+check "503 carries Retry-After" grep -qi '^retry-after: 1' "$T/503.h"
 check "/-/healthy still answers while scrapes are at the limit" test "$(http_code client /-/healthy)" = 200
-wait "$stall" || true
+kill "$paced" 2>/dev/null || true
+wait "$paced" 2>/dev/null || true
+cat "$T/paced.log"
 sleep 0.5
-check "after the stalled clients left: 200" test "$(http_code client /metrics)" = 200
+check "after the paced client left: 200" test "$(http_code client /metrics)" = 200
+$H2C stall "$EXP_PORT" "$PKI" 1 2 6 >"$T/parked.log" 2>&1 &
+parked=$!
+for i in $(seq 1 200); do grep -qs 'window 0' "$T/parked.log" && break; sleep 0.05; done
+sleep 0.5
+pcurl client -o "$T/parked.txt" "$(url /metrics)"
+check "two parked streams (window 0) do not count: 200" grep -q '^portsyncd_exporter_scrape_responses{state="parked"} 2$' "$T/parked.txt"
+check "... and are not busy" grep -q '^portsyncd_exporter_scrape_responses{state="busy"} 0$' "$T/parked.txt"
+kill "$parked" 2>/dev/null || true
+wait "$parked" 2>/dev/null || true
 pcurl client -o "$T/after503.txt" "$(url /metrics)"
 check "503s counted" grep -Eq '^portsyncd_exporter_scrapes_total\{code="503"\} [1-9]' "$T/after503.txt"
 stop_exporter

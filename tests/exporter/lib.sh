@@ -70,6 +70,18 @@ make_leaf() {
     openssl x509 -req -in "$d/$n.csr" -CA "$d/$ca.crt" -CAkey "$d/$ca.key" -set_serial "0x$(openssl rand -hex 8)" \
         -days 30 -sha384 -extfile "$d/$n.ext" -out "$d/$n.crt" 2>/dev/null
 }
+# make_leaf_ext DIR NAME CA EXTENSIONS: an EC P-384 leaf signed by CA with exactly
+# the extension lines given (one per line, openssl x509 -extfile syntax), for
+# certificates a correct CA would not issue (CA:TRUE leaves, odd key usages)
+make_leaf_ext() {
+    local d=$1 n=$2 ca=$3 ext=$4
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$d/$n.key" 2>/dev/null
+    chmod 600 "$d/$n.key"
+    openssl req -new -key "$d/$n.key" -subj "/CN=$n" -out "$d/$n.csr" 2>/dev/null
+    printf '%s\n' "$ext" >"$d/$n.ext"
+    openssl x509 -req -in "$d/$n.csr" -CA "$d/$ca.crt" -CAkey "$d/$ca.key" -set_serial "0x$(openssl rand -hex 8)" \
+        -days 30 -sha384 -extfile "$d/$n.ext" -out "$d/$n.crt" 2>/dev/null
+}
 # make_expired DIR NAME CA SAN [EKU]: a certificate valid only in 2020 (openssl ca sets the dates)
 make_expired() {
     local d=$1 n=$2 ca=$3 san=$4 eku=${5:-clientAuth}
@@ -133,7 +145,9 @@ start_exporter() {
     track_pid "$EXP_PID"
     local i
     for i in $(seq 1 100); do
-        EXP_PORT=$(sed -n 's/.*listening on \[::1\]:\([0-9]*\).*/\1/p' "$log" | head -n 1)
+        # The log may not exist yet (the shell opens it after the fork).
+        EXP_PORT=$(sed -n 's/.*listening on \[::1\]:\([0-9]*\).*/\1/p' "$log" 2>/dev/null | head -n 1) ||
+            true
         [ -n "$EXP_PORT" ] && return 0
         kill -0 "$EXP_PID" 2>/dev/null || break
         sleep 0.05

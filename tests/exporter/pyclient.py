@@ -170,6 +170,33 @@ def cmd_stall(port, pki, n, seconds):
     return 0
 
 
+def cmd_nonreader(port, pki, n, period, seconds):
+    """@n connections (4 KB receive buffer) each send GET /metrics and never
+    read; every @period seconds all of them are replaced by new ones, as an
+    attacker would once the server gives up on them, until @seconds."""
+    n, period, seconds = int(n), float(period), float(seconds)
+    end = time.time() + seconds
+    sent = rounds = failed = 0
+    while time.time() < end:
+        socks = []
+        for _ in range(n):
+            try:
+                s = connect(port, pki, rcvbuf=4096)
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                socks.append(s)
+                sent += 1
+            except (OSError, ssl.SSLError):
+                failed += 1
+        rounds += 1
+        if rounds == 1:
+            print("nonreader: %d requests sent, not reading" % len(socks), flush=True)
+        time.sleep(max(0.0, min(period, end - time.time())))
+        for s in socks:
+            s.close()
+    print("nonreader: %d rounds, %d requests sent, %d connections failed" % (rounds, sent, failed))
+    return 0
+
+
 def cmd_idle(port, pki, limit):
     """Handshakes, sends nothing; prints after how long the server closed."""
     s = connect(port, pki)
@@ -215,7 +242,7 @@ def main():
         return cmd_openmetrics(sys.argv[2])
     port, pki, args = int(sys.argv[2]), sys.argv[3], sys.argv[4:]
     return {"keepalive": cmd_keepalive, "serial": cmd_serial, "slowloris": cmd_slowloris,
-            "hold": cmd_hold, "stall": cmd_stall, "idle": cmd_idle,
+            "hold": cmd_hold, "stall": cmd_stall, "nonreader": cmd_nonreader, "idle": cmd_idle,
             "keepidle": cmd_keepidle}[cmd](port, pki, *args)
 
 

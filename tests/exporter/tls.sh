@@ -6,6 +6,24 @@
 source "$(dirname "$0")/lib.sh"
 
 make_certs
+# Leaves a careless or compromised CA might issue; the exporter must judge the
+# leaf itself (OpenSSL's sslclient purpose lets a CA:TRUE leaf and a keyAgreement-
+# only leaf through).
+SAN1=subjectAltName=DNS:scraper-1.example.net
+make_leaf_ext "$PKI" caleaf ca "basicConstraints=critical,CA:TRUE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth
+$SAN1"
+make_leaf_ext "$PKI" kaleaf ca "basicConstraints=CA:FALSE
+keyUsage=critical,keyAgreement
+extendedKeyUsage=clientAuth
+$SAN1"
+make_leaf_ext "$PKI" serverleaf ca "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth
+$SAN1"
+# keyUsage and extendedKeyUsage are optional: absent, nothing is restricted.
+make_leaf_ext "$PKI" bareleaf ca "$SAN1"
 "$BIN/psm-fixture" --name "$SEG" --close
 cat >"$T/web.yml" <<YML
 tls_server_config:
@@ -70,6 +88,14 @@ refused "client offering only TLS_AES_128_GCM_SHA256" no_shared_params \
     --cert "$PKI/client.crt" --key "$PKI/client.key" --tls13-ciphers TLS_AES_128_GCM_SHA256 "$(url /metrics)"
 refused "client offering only X25519" no_shared_params \
     --cert "$PKI/client.crt" --key "$PKI/client.key" --curves X25519 "$(url /metrics)"
+refused "client leaf with CA:TRUE" cert_is_ca \
+    --cert "$PKI/caleaf.crt" --key "$PKI/caleaf.key" "$(url /metrics)"
+refused "client leaf whose keyUsage lacks digitalSignature (keyAgreement only)" cert_key_usage \
+    --cert "$PKI/kaleaf.crt" --key "$PKI/kaleaf.key" "$(url /metrics)"
+refused "client leaf whose extendedKeyUsage lacks clientAuth (serverAuth only)" cert_ext_key_usage \
+    --cert "$PKI/serverleaf.crt" --key "$PKI/serverleaf.key" "$(url /metrics)"
+out=$(pcurl bareleaf -o /dev/null -w '%{http_code}' "$(url /metrics)" 2>&1 || true)
+check "client leaf without basicConstraints, keyUsage or extendedKeyUsage: 200 ($out)" test "$out" = 200
 # An RSA client key cannot make the ECDSA P-384 signature the server asks for:
 # OpenSSL's client then sends no certificate.
 refused "RSA client certificate" no_client_cert \
