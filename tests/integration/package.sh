@@ -5,8 +5,7 @@
 # `dpkg --purge` removes it again.
 source "$(dirname "$0")/lib.sh"
 BUILD=$(cd "$BIN/.." && pwd)
-T=$(mktemp -d)
-on_exit "rm -rf $T"
+T=$TMP
 (cd "$BUILD" && cpack -G DEB -B "$T/out" >"$T/cpack.log" 2>&1)
 deb=$(ls "$T"/out/portsyncd_*.deb 2>/dev/null | head -1)
 check "cpack produced a .deb ($(basename "${deb:-none}"))" test -n "$deb"
