@@ -1,74 +1,22 @@
-# tests/core/lib.sh - the real parts for portsyncd's scenario tests: a private
-# redis-server on a unix socket, a fresh network namespace with veth ports named
-# EthernetN, the stand-in consumer, portsyncd itself; assertions that say what
-# they expected; cleanup of everything on exit.
+# tests/core/lib.sh - the real parts for portsyncd's scenario tests: a fresh
+# network namespace with veth ports named EthernetN, CONFIG_DB seeded as SONiC
+# does, the stand-in consumer, portsyncd itself, and what its segment and
+# STATE_DB say. Temp dir, cleanup, assertions, polling and redis-server come
+# from tests/lib/common.sh (read its header for the cleanup order).
 #
-# Usage in a scenario: source lib.sh BINDIR; then the helpers below.
-set -uo pipefail
-BIN=$(cd "${1:?usage: $0 BINDIR}" && pwd)
-NAME=$(basename "$0" .sh)
-TMP=$(mktemp -d "/tmp/pcd-$NAME.XXXXXX")
+# Usage in a scenario: source "$(dirname "$0")/lib.sh" [BINDIR]; then the helpers
+# below. Not -e: scenarios run commands that are meant to fail.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh" pcd "${1-}"
 NS=pcd-$NAME-$$
-SEG=pcd-$NAME-$$
-SOCK=$TMP/redis.sock
-PASS=0
-FAIL=0
-PIDS=()
-REDIS_PID=
 PCD_PID=
 
-cleanup() {
-    [ -n "$PCD_PID" ] && kill -TERM "$PCD_PID" 2>/dev/null
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    [ -n "$REDIS_PID" ] && kill -CONT "$REDIS_PID" 2>/dev/null && kill -TERM "$REDIS_PID" 2>/dev/null
-    sleep 0.2
-    ip netns del "$NS" 2>/dev/null
-    rm -f "/dev/shm/$SEG"
-    if [ "$FAIL" -ne 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
-        for f in "$TMP"/*.log; do [ -f "$f" ] && { echo "--- $f (last 40 lines)"; tail -n 40 "$f"; }; done
-    fi
-    rm -rf "$TMP"
+# On exit: portsyncd first, with its Redis running (a test may have stopped it),
+# so it drains instead of retrying; the namespace once nothing runs in it.
+lib_stop() {
+    [ -n "$REDIS_PID" ] && kill -CONT "$REDIS_PID" 2>/dev/null
+    stop_pids "$PCD_PID"
 }
-trap cleanup EXIT
-
-ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
-not_ok() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-# expect_eq DESCRIPTION EXPECTED ACTUAL
-expect_eq() { if [ "$2" = "$3" ]; then ok "$1 ($3)"; else not_ok "$1: expected '$2', got '$3'"; fi; }
-finish() {
-    # A sanitizer report in any process's log fails the scenario, whatever it checked.
-    local reports
-    reports=$(grep -lE 'WARNING: ThreadSanitizer|ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' \
-        "$TMP"/*.log 2>/dev/null)
-    if [ -n "$reports" ]; then
-        not_ok "sanitizer reports in $(echo $reports | xargs -n1 basename | tr '\n' ' ')"
-        grep -hE -A30 'WARNING: ThreadSanitizer|ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' \
-            $reports | head -n 120
-    fi
-    echo "$NAME: $PASS passed, $FAIL failed"
-    [ "$FAIL" -eq 0 ]
-}
-
-# wait_for SECONDS COMMAND...: poll until the command succeeds
-wait_for() {
-    local deadline=$(($(date +%s%N) + ${1%.*} * 1000000000)) t=$1
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ "$(date +%s%N)" -gt "$deadline" ] && return 1
-        sleep 0.02
-    done
-    return 0
-}
-
-# redis-server, unix socket only; SAVE on shutdown so a restart keeps the data.
-start_redis() {
-    redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$TMP" \
-        --save 3600 1 --appendonly no --notify-keyspace-events KA "$@" >>"$TMP/redis.log" 2>&1 &
-    REDIS_PID=$!
-    wait_for 5 redis-cli -s "$SOCK" ping || { echo "redis-server did not start"; exit 1; }
-}
-stop_redis() { kill -TERM "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null; REDIS_PID=; }
+lib_cleanup() { ip netns del "$NS" 2>/dev/null; }
 
 # rcli DB ARGS...
 rcli() { local db=$1; shift; redis-cli -s "$SOCK" -n "$db" "$@"; }

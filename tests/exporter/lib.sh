@@ -1,49 +1,13 @@
-# tests/exporter/lib.sh - shared by the exporter's integration tests: a private
-# temp dir, certificates made with openssl, starting the exporter and writers,
-# assertions that say what they expected, and cleanup on exit.
+# tests/exporter/lib.sh - what the exporter's integration tests share beyond
+# tests/lib/common.sh (temp dir, cleanup, assertions, polling, free_port):
+# certificates made with openssl, starting and stopping the exporter and a
+# writer, curl with a client certificate.
 #
-# Usage in a test: source "$(dirname "$0")/lib.sh" BINDIR
+# Usage in a test: source "$(dirname "$0")/lib.sh" [BINDIR]. Runs with -e.
 set -euo pipefail
-BIN=${1:?usage: $0 BINDIR}
-NAME=$(basename "$0" .sh)
-T=$(mktemp -d "/tmp/pex-$NAME.XXXXXX")
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh" pex "${1-}"
+T=$TMP # the exporter tests' name for the temp dir
 SEG=psm-it-exp-$NAME-$$
-PY=/usr/bin/python3
-PASS=0
-FAIL=0
-_pids=()
-_hooks=()
-
-cleanup() {
-    local p
-    for h in "${_hooks[@]+"${_hooks[@]}"}"; do eval "$h" || true; done
-    for p in "${_pids[@]+"${_pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${_pids[@]+"${_pids[@]}"}"; do wait "$p" 2>/dev/null || true; done
-    rm -f "/dev/shm/$SEG" "/dev/shm/$SEG".* 2>/dev/null || true
-    rm -rf "$T"
-}
-trap cleanup EXIT
-on_exit() { _hooks+=("$1"); }
-track_pid() { _pids+=("$1"); }
-
-ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
-not_ok() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
-# check DESCRIPTION COMMAND...: passes when the command exits 0
-check() {
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-# refute DESCRIPTION COMMAND...: passes when the command exits non-zero
-refute() {
-    local what=$1
-    shift
-    if "$@"; then not_ok "$what"; else ok "$what"; fi
-}
-finish() {
-    echo "$NAME: $PASS passed, $FAIL failed"
-    [ "$FAIL" -eq 0 ]
-}
 
 # ---- certificates ------------------------------------------------------------
 # make_ca DIR NAME: a P-384 CA, ECDSA-SHA384
@@ -190,8 +154,4 @@ http_code() {
     local who=$1 path=$2
     shift 2
     pcurl "$who" -o /dev/null -w '%{http_code}' "$@" "$(url "$path")" 2>/dev/null || true
-}
-# free_port: a TCP port nobody listens on now, for programs that cannot take port 0
-free_port() {
-    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

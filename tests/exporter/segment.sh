@@ -7,15 +7,6 @@ source "$(dirname "$0")/lib.sh"
 make_certs
 start_exporter "$T/exp.log" --writer.heartbeat-max-age=1s
 metric() { pcurl client "$(url /metrics)" | sed -n "s/^$1 //p"; }
-# wait_for DESCRIPTION SHELL-CONDITION: evaluate the condition every 0.1 s for up to 5 s
-wait_for() {
-    local what=$1 cond=$2 i
-    for i in $(seq 1 50); do
-        eval "$cond" && { ok "$what"; return 0; }
-        sleep 0.1
-    done
-    not_ok "$what"
-}
 
 # 1. No segment yet.
 check "no segment: /metrics answers 200" test "$(http_code client /metrics)" = 200
@@ -27,7 +18,7 @@ check "no segment: logged once, with the reason" test "$(grep -c "segment '$SEG'
 
 # 2. The writer starts.
 start_writer --series 300 --threads 1 --seconds 600
-wait_for "writer started: /-/ready 200" '[ "$(http_code client /-/ready)" = 200 ]'
+check_eventually "writer started: /-/ready 200" '[ "$(http_code client /-/ready)" = 200 ]'
 check "writer started: writer_up 1" test "$(metric portsyncd_exporter_writer_up)" = 1
 n1=$(pcurl client "$(url /metrics)" | grep -c '^psm_loadgen_' || true)
 check "writer started: its series are served ($n1 lines)" test "$n1" -gt 300
@@ -35,7 +26,7 @@ check "writer started: its series are served ($n1 lines)" test "$n1" -gt 300
 # 3. The writer is killed.
 kill -9 "$W_PID"
 wait "$W_PID" 2>/dev/null || true
-wait_for "writer killed: /-/ready 503" '[ "$(http_code client /-/ready)" = 503 ]'
+check_eventually "writer killed: /-/ready 503" '[ "$(http_code client /-/ready)" = 503 ]'
 pcurl client "$(url /-/ready)" >"$T/ready.txt" || true
 check "writer killed: readiness says why ($(cat "$T/ready.txt"))" grep -q 'Not ready' "$T/ready.txt"
 check "writer killed: writer_up 0" test "$(metric portsyncd_exporter_writer_up)" = 0
@@ -51,7 +42,7 @@ check "writer killed: heartbeat age grows ($a1 -> $a2)" awk "BEGIN{exit !($a2 > 
 ino1=$(stat -c %i "/dev/shm/$SEG")
 start_writer --series 100 --threads 1 --seconds 600
 for i in $(seq 1 50); do [ "$(stat -c %i "/dev/shm/$SEG")" != "$ino1" ] && break; sleep 0.1; done
-wait_for "segment recreated: /-/ready 200" '[ "$(http_code client /-/ready)" = 200 ]'
+check_eventually "segment recreated: /-/ready 200" '[ "$(http_code client /-/ready)" = 200 ]'
 check "segment recreated: remapped once" test "$(metric portsyncd_exporter_segment_remaps_total)" -ge 1
 n3=$(pcurl client "$(url /metrics)" | grep -c '^psm_loadgen_' || true)
 check "segment recreated: the new writer's series are served ($n3 < $n1)" test "$n3" -lt "$n1" -a "$n3" -gt 0
@@ -60,7 +51,7 @@ check "segment recreated: logged" grep -q "segment '$SEG' was replaced; mapped t
 # 5. The writer closes cleanly and the segment is deleted: the old mapping stays.
 kill -TERM "$W_PID"
 wait "$W_PID" 2>/dev/null || true
-wait_for "clean writer exit: /-/ready 503" '[ "$(http_code client /-/ready)" = 503 ]'
+check_eventually "clean writer exit: /-/ready 503" '[ "$(http_code client /-/ready)" = 503 ]'
 rm -f "/dev/shm/$SEG"
 check "segment deleted: /metrics still 200" test "$(http_code client /metrics)" = 200
 check "segment deleted: still mapped (segments never shrink under a reader)" test "$(metric portsyncd_exporter_segment_mapped)" = 1

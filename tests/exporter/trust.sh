@@ -14,15 +14,6 @@ make_certs
 metric() { pcurl client "$(url /metrics)" | sed -n "s/^$1 //p"; }
 serves_loadgen() { pcurl client "$(url /metrics)" | grep -q '^psm_loadgen_'; }
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
-# wait_for DESCRIPTION SHELL-CONDITION [TENTHS]: poll every 0.1 s (default 5 s)
-wait_for() {
-    local what=$1 cond=$2 n=${3:-50} i
-    for i in $(seq 1 "$n"); do
-        eval "$cond" && { ok "$what"; return 0; }
-        sleep 0.1
-    done
-    not_ok "$what"
-}
 refused() { metric "portsyncd_exporter_segment_refused_total{reason=\"$1\"}"; }
 # answers WHAT: every endpoint answers while nothing trusted is at the path
 answers() {
@@ -75,7 +66,7 @@ check "nobody's segment: counted (reason foreign_owner)" test "$(refused foreign
 stop_checked "nobody's segment"
 # ... served when nobody is the configured writer
 start_exporter "$T/owner.log" --shm-owner=nobody
-wait_for "--shm-owner=nobody: /-/ready 200" '[ "$(http_code client /-/ready)" = 200 ]'
+check_eventually "--shm-owner=nobody: /-/ready 200" '[ "$(http_code client /-/ready)" = 200 ]'
 check "--shm-owner=nobody: writer_up 1" test "$(metric portsyncd_exporter_writer_up)" = 1
 check "--shm-owner=nobody: its series are served" serves_loadgen
 stop_checked "--shm-owner=nobody"
@@ -95,7 +86,7 @@ check "mode 0666: logged with the mode" grep -q "/dev/shm/$SEG.*0666" "$T/mode.l
 check "mode 0666: counted (reason writable_by_others)" test "$(refused writable_by_others)" = 1
 # The state changes when the file is fixed: mapped, and that is logged too.
 chmod 640 "/dev/shm/$SEG"
-wait_for "mode fixed to 0640: /-/ready 200" '[ "$(http_code client /-/ready)" = 200 ]'
+check_eventually "mode fixed to 0640: /-/ready 200" '[ "$(http_code client /-/ready)" = 200 ]'
 check "mode fixed: the mapping is logged" grep -q "segment '$SEG' mapped read-only" "$T/mode.log"
 check "same PID namespace: liveness judged by pid" \
     test "$(metric 'portsyncd_exporter_writer_liveness_method{method="pid"}')" = 1
@@ -112,7 +103,7 @@ P=$T/seg/metrics
 install -m 640 "/dev/shm/$SEG" "$P"
 rm -f "/dev/shm/$SEG"
 start_exporter "$T/absexp.log" --shm-name="$P"
-wait_for "--shm-name=$P (absolute path): mapped" '[ "$(metric portsyncd_exporter_segment_mapped)" = 1 ]'
+check_eventually "--shm-name=$P (absolute path): mapped" '[ "$(metric portsyncd_exporter_segment_mapped)" = 1 ]'
 check "absolute path: its series are served" \
     bash -c "grep -q \"segment '$P' mapped read-only\" '$T/absexp.log'"
 check "absolute path: ... and its figures" test "$(metric fixture_events_processed_total)" = 1234
@@ -122,7 +113,7 @@ stop_checked "absolute path"
 start_writer --series 10 --threads 1 --seconds 120
 PEX_WRAP="unshare --pid --fork --mount-proc --kill-child=SIGTERM" \
     start_exporter "$T/ns.log" --writer.heartbeat-max-age=2s
-wait_for "other PID namespace: live writer -> /-/ready 200" '[ "$(http_code client /-/ready)" = 200 ]'
+check_eventually "other PID namespace: live writer -> /-/ready 200" '[ "$(http_code client /-/ready)" = 200 ]'
 check "other PID namespace: writer_up 1" test "$(metric portsyncd_exporter_writer_up)" = 1
 check "other PID namespace: liveness judged by heartbeat" \
     test "$(metric 'portsyncd_exporter_writer_liveness_method{method="heartbeat"}')" = 1
@@ -131,7 +122,7 @@ check "other PID namespace: ... not by pid" \
 kill -9 "$W_PID"
 wait "$W_PID" 2>/dev/null || true
 t0=$(date +%s.%N)
-wait_for "other PID namespace: killed writer -> /-/ready 503 within the max age" \
+check_eventually "other PID namespace: killed writer -> /-/ready 503 within the max age" \
     '[ "$(http_code client /-/ready)" = 503 ]' 40
 t1=$(date +%s.%N)
 echo "  (503 after $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s; max age 2 s)"
@@ -149,11 +140,11 @@ track_pid $!
 for i in $(seq 1 100); do [ -e "/dev/shm/$SEG" ] && [ -s "$T/z.pid" ] && break; sleep 0.05; done
 Z=$(cat "$T/z.pid")
 start_exporter "$T/zombie.log" --writer.heartbeat-max-age=60s
-wait_for "zombie test: live writer -> /-/ready 200" '[ "$(http_code client /-/ready)" = 200 ]'
+check_eventually "zombie test: live writer -> /-/ready 200" '[ "$(http_code client /-/ready)" = 200 ]'
 kill -9 "$Z"
 for i in $(seq 1 50); do grep -q '^State:.*Z' "/proc/$Z/status" 2>/dev/null && break; sleep 0.05; done
 check "the writer is a zombie now ($(grep '^State' "/proc/$Z/status" 2>/dev/null))" grep -q '^State:.*Z' "/proc/$Z/status"
-wait_for "zombie writer: /-/ready 503 at once, long before the 60 s max age" \
+check_eventually "zombie writer: /-/ready 503 at once, long before the 60 s max age" \
     '[ "$(http_code client /-/ready)" = 503 ]' 30
 check "zombie writer: writer_up 0" test "$(metric portsyncd_exporter_writer_up)" = 0
 stop_checked "zombie"

@@ -4,9 +4,9 @@
 # SIGTERM; --observe-value makes every histogram's sum exactly count * V;
 # psm-bench --quick completes. (Figures are in bench/README.md, not checked here.)
 source "$(dirname "$0")/lib.sh"
-"$BIN/psm-loadgen" --name "$SEG" --series 999 --threads 2 --seconds 0 --observe-value 0.25 2>"$SEG.log" &
+"$BIN/psm-loadgen" --name "$SEG" --series 999 --threads 2 --seconds 0 --observe-value 0.25 2>"$TMP/loadgen.log" &
 lg=$!
-on_exit "kill $lg 2>/dev/null; rm -f $SEG.log"
+track_pid $lg
 for _ in $(seq 100); do [ -e "/dev/shm/$SEG" ] && break; sleep 0.05; done
 sleep 0.5
 check "--check passes on a segment under full-speed writes" "$BIN/portsyncd-shmdump" --name "$SEG" --check

@@ -3,9 +3,8 @@
 # second run works (the first cleaned up after itself).
 source "$(dirname "$0")/lib.sh"
 DEMO=$(cd "$(dirname "$0")/../../deploy" && pwd)/demo.sh
-port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0)); print(s.getsockname()[1])')
-out=$(mktemp)
-on_exit "rm -f $out"
+port=$(free_port)
+out=$TMP/demo.out
 rc=0; DEMO_BUILD=$(cd "$BIN/.." && pwd) DEMO_PORT=$port "$DEMO" --once >"$out" 2>&1 || rc=$?
 check "demo.sh --once exits 0 (rc=$rc)" test $rc -eq 0 || tail -n 30 "$out"
 check "it says OK" grep -q '^demo: OK' "$out"

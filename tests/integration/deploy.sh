@@ -6,8 +6,7 @@
 # Grafana dashboard is valid JSON whose queries name real metrics.
 source "$(dirname "$0")/lib.sh"
 DEPLOY=$(cd "$(dirname "$0")/../../deploy" && pwd)
-T=$(mktemp -d)
-on_exit "rm -rf $T"
+T=$TMP
 
 check "gen-certs.sh writes the chain" "$DEPLOY/gen-certs.sh" --dir "$T/certs" --host sw1.example --client prometheus --client nginx
 check "server certificate is P-384" bash -c "openssl x509 -in $T/certs/server.crt -noout -text | grep -q 'NIST CURVE: P-384'"

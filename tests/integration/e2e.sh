@@ -6,7 +6,6 @@
 # portsyncd fires PortsyncdWriterDown, evaluated by Prometheus.
 source "$(dirname "$0")/../core/lib.sh" "$1"
 DEPLOY=$(cd "$(dirname "$0")/../../deploy" && pwd)
-free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0)); print(s.getsockname()[1])'; }
 EXP_PORT=$(free_port)
 PROM_PORT=$(free_port)
 

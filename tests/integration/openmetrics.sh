@@ -5,8 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 "$BIN/psm-fixture" --name "$SEG" --close
-out=$(mktemp)
-on_exit "rm -f $out"
+out=$TMP/exposition.txt
 "$BIN/portsyncd-shmdump" --name "$SEG" --format openmetrics >"$out"
 check "ends with # EOF" test "$(tail -n 1 "$out")" = "# EOF"
 check "python OpenMetrics parser accepts it and sees the values" /usr/bin/python3 - "$out" <<'PY'

@@ -4,8 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 
 "$BIN/psm-fixture" --name "$SEG" --close
-out=$(mktemp)
-on_exit "rm -f $out"
+out=$TMP/exposition.txt
 "$BIN/portsyncd-shmdump" --name "$SEG" --format prometheus >"$out"
 check "exposition is not empty" test -s "$out"
 lint=$(promtool check metrics <"$out" 2>&1) && rc=0 || rc=$?

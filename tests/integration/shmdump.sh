@@ -3,9 +3,8 @@
 # --watch, and one clear line with exit 1 for each kind of bad segment.
 source "$(dirname "$0")/lib.sh"
 D="$BIN/portsyncd-shmdump"
-out=$(mktemp)
-err=$(mktemp)
-on_exit "rm -f $out $err"
+out=$TMP/out
+err=$TMP/err
 
 # expect_fail CODE NEEDLE ARGS...: exits CODE, stderr is one line containing NEEDLE
 expect_fail() {
@@ -96,7 +95,7 @@ rmdir "$planted"
 expect_refused "/dev/shm/$SEG.planted is a symbolic link" "$SEG.planted"
 rm -f "$planted"
 # A well-formed segment, made by nobody: a copy of the good one.
-readable=$(mktemp)
+readable=$(mktemp) # not in $TMP: nobody must read it
 on_exit "rm -f $readable"
 cp "$good" "$readable"
 chmod 644 "$readable"
