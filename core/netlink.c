@@ -93,7 +93,12 @@ int pcd_link_parse(const struct nlmsghdr *nlh, struct pcd_link *l, char *err, si
     l->flags = ifi->ifi_flags;
 
     struct parse_ctx c = {0};
-    if (walk(mnl_nlmsg_get_payload_offset(nlh, sizeof *ifi), mnl_nlmsg_get_payload_tail(nlh),
+    /*
+     * The attributes end at nlmsg_len itself, not at libmnl's payload tail: that is
+     * nlmsg_len rounded up to 4, and a hostile unaligned length would let the last
+     * attribute reach into bytes that are not part of the message (fuzz_netlink).
+     */
+    if (walk(mnl_nlmsg_get_payload_offset(nlh, sizeof *ifi), (const char *)nlh + nlh->nlmsg_len,
              attr_cb, &c) != 0) {
         snprintf(err, errlen, "%s for ifindex %d: truncated attribute", what, l->ifindex);
         return -1;

@@ -159,6 +159,21 @@ Test(nlparse, a_truncated_attribute_is_refused)
     expect_error(nlh, "truncated attribute");
 }
 
+/*
+ * Found by fuzz_netlink: a message whose length is not a multiple of 4, with a last
+ * attribute that ends in the alignment padding past nlmsg_len. The attribute walk
+ * ended at the aligned length, so the name was read from beyond the message.
+ */
+Test(nlparse, an_attribute_past_an_unaligned_message_length_is_refused)
+{
+    struct nlmsghdr *nlh = start(RTM_NEWLINK, 1, 0);
+    mnl_attr_put_strz(nlh, IFLA_QDISC, "xyz"); /* so the name is not the first attribute */
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, "%o"); /* nla_len 7 */
+    nlh->nlmsg_len -= 3;                       /* cut inside it: 4 header bytes + 'x' remain */
+    cr_assert_neq(nlh->nlmsg_len % 4, 0);
+    expect_error(nlh, "truncated attribute");
+}
+
 Test(nlparse, a_malformed_linkinfo_is_refused)
 {
     struct nlmsghdr *nlh = start(RTM_NEWLINK, 1, 0);
