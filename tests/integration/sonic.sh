@@ -9,7 +9,8 @@
 # SONiC's own line (no arguments at all) is swapped in with reread/update and
 # works too. The sidecar's docker run line has the flags the design requires
 # (checked statically: no docker engine runs here) and its exporter arguments
-# pass the exporter's own pre-flight. The host-service drop-in passes
+# pass the exporter's own pre-flight. The tmpfiles.d entry makes the shared
+# directory as the test made it. The host-service drop-in passes
 # systemd-analyze verify.
 source "$(dirname "$0")/../core/lib.sh" "$1"
 DEPLOY=$(cd "$(dirname "$0")/../../deploy" && pwd)
@@ -239,6 +240,21 @@ else
 fi
 rc=0; "$SIDECAR" --print --listen '[::1]:9090' --user 0:0 --group "$MGID" >/dev/null 2>"$TMP/err" || rc=$?
 check "refuses to run the sidecar as root (rc=$rc): $(cat "$TMP/err")" bash -c "[ $rc -eq 2 ] && grep -q 'is root' '$TMP/err'"
+
+# --- the shared directory, as the host's tmpfiles.d makes it at boot ---------------------------
+if command -v systemd-tmpfiles >/dev/null; then
+    R=$TMP/hostroot
+    mkdir -p "$R/etc/tmpfiles.d" "$R/run"
+    printf 'root:x:0:0::/root:/bin/sh\n' >"$R/etc/passwd"
+    printf 'root:x:0:\nportsyncd-metrics:x:%s:\n' "$MGID" >"$R/etc/group"
+    cp "$DEPLOY/sonic/portsyncd.tmpfiles" "$R/etc/tmpfiles.d/portsyncd.conf"
+    out=$(systemd-tmpfiles --create --root="$R" portsyncd.conf 2>&1) && rc=0 || rc=$?
+    check "systemd-tmpfiles creates /run/portsyncd (rc=$rc) $out" test "$rc" -eq 0
+    expect_eq "/run/portsyncd: setgid, root, group portsyncd-metrics, like the test's shared directory" \
+        "$(stat -c %a:%u:%g "$TMP/seg")" "$(stat -c %a:%u:%g "$R/run/portsyncd" 2>/dev/null)"
+else
+    echo "skip - systemd-tmpfiles is not available"
+fi
 
 # --- the host-service alternative ----------------------------------------------------------
 if command -v systemd-analyze >/dev/null; then
