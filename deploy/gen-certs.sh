@@ -106,7 +106,7 @@ if [ -n "$cmd" ]; then
     if [ "$cmd" = server ]; then
         issue "$tmp/server" "$name" "$san" serverAuth "$dir" ||
             die "openssl could not issue the certificate for $name (SANs $san)"
-        mkdir -p -m 0755 "$out"
+        install -d -m 0755 "$out"
         install -m 0644 "$tmp/server.crt" "$out/server.crt"
         install -m 0600 "$tmp/server.key" "$out/server.key"
         install -m 0644 "$dir/ca.crt" "$out/ca.crt"

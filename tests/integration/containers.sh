@@ -85,7 +85,7 @@ PORTSYNCD_METRICS_CERT=/run/certs/server.crt PORTSYNCD_METRICS_KEY=/run/certs/se
             --no-new-privs "$@"' sidecar "$TMP" "$MGID" \
     "$BIN/portsyncd-exporter" "${EXP_ARGS[@]}" --writer.heartbeat-max-age=${MAX_AGE}s >"$TMP/exporter.log" 2>&1 &
 UNSHARE_PID=$!
-PIDS+=($UNSHARE_PID)
+PIDS+=("$UNSHARE_PID")
 wait_for 10 grep -q 'listening on' "$TMP/exporter.log"
 PORT=$(sed -n 's/.*listening on \[::1\]:\([0-9]*\).*/\1/p' "$TMP/exporter.log" | head -n 1)
 EXP=$(pgrep -P "$UNSHARE_PID" | head -n 1)
@@ -102,7 +102,7 @@ expect_eq "exporter: it is pid 1 there" 1 "$(st NSpid | awk '{ print $NF }')"
 expect_eq "exporter: /run holds the segment directory and the certificates, nothing else" "certs portsyncd" \
     "$(ls "/proc/$EXP/root/run" | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "exporter: empty /dev/shm and /tmp (no other way to the host's files)" "" \
-    "$(ls -A "/proc/$EXP/root/dev/shm" "/proc/$EXP/root/tmp" | grep -v ':$' | tr -d '\n')"
+    "$(find "/proc/$EXP/root/dev/shm" "/proc/$EXP/root/tmp" -mindepth 1 | tr '\n' ' ')"
 out=$(nsenter -t "$EXP" -m touch /run/portsyncd/planted 2>&1) && rc=0 || rc=$?
 check "exporter: the segment directory is read-only in its view, even to root (rc=$rc: $out)" \
     bash -c "[ $rc -ne 0 ] && grep -q 'Read-only file system' <<<'$out'"

@@ -62,6 +62,7 @@ subject() {
     openssl s_client -connect "[::1]:$1" -CAfile "$P/ca.crt" -cert "$P/agent.crt" -key "$P/agent.key" </dev/null 2>/dev/null |
         openssl x509 -noout -subject 2>/dev/null
 }
+# shellcheck disable=SC2154 # EXP_PORT_* are set by start_switch (printf -v)
 check "each exporter presents its own switch's certificate" \
     bash -c "[[ '$(subject "$EXP_PORT_leaf_01")' == *leaf-01.test* && '$(subject "$EXP_PORT_spine_01")' == *spine-01.test* ]]"
 
@@ -150,7 +151,7 @@ flap() { # flap NS N
     ip -n "$1" link set "p$2" up
     wait_for 5 bash -c "ip -n $1 -o link show Ethernet$2 | grep -q LOWER_UP"
 }
-for i in 1 2 3; do flap "$LEAF_NS" 0; done
+for _ in 1 2 3; do flap "$LEAF_NS" 0; done
 flap "$SPINE_NS" 4
 check "receiver: flaps per switch, with switch and role labels" \
     wait_for 30 query_is 'sum by (switch, role) (portsyncd_port_flaps_total)' "role=leaf,switch=leaf-01 3

@@ -120,7 +120,7 @@ in_swss() {
 }
 in_swss supervisord -c "$TMP/supervisord.conf" >"$TMP/supervisord.out.log" 2>&1 &
 SUP_PID=$!
-PIDS+=($SUP_PID)
+PIDS+=("$SUP_PID")
 ctl() { supervisorctl -c "$TMP/supervisord.conf" "$@"; }
 check "supervisord reads the entry: portsyncd is known and not started (autostart=false)" \
     wait_for 10 bash -c "supervisorctl -c '$TMP/supervisord.conf' status portsyncd | grep -q STOPPED"
