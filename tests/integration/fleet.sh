@@ -8,7 +8,8 @@
 # started with --web.enable-remote-write-receiver and the shipped fleet rules.
 # The receiver answers portsyncd_port_flaps_total for both switches with their
 # switch and role labels and the flap counts each had, and the fleet recording
-# rules evaluate there.
+# rules evaluate there. A switch whose certificate does not name the address it
+# is scraped at is refused.
 source "$(dirname "$0")/../core/lib.sh" "$1"
 DEPLOY=$(cd "$(dirname "$0")/../../deploy" && pwd)
 PY=/usr/bin/python3
@@ -192,4 +193,24 @@ bytes=$(am prometheus_remote_storage_bytes_total)
 per=$(query 'scrape_samples_scraped' | tr '\n' ' ')
 echo "     (agent sent ${samples:-?} samples in ${bytes:-?} bytes; samples per scrape: $per)"
 check "the agent's remote_write sent samples and bytes" $PY -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0 and float(sys.argv[2]) > 0 else 1)' "${samples:-0}" "${bytes:-0}"
+
+# A switch whose certificate does not name the address it is scraped at: the
+# agent refuses it (file_sd picks the new entry up by itself).
+"$DEPLOY/gen-certs.sh" --dir "$P" --days 2 server other.test 2001:db8::99 >/dev/null
+BADPORT=$(free_port)
+PORTSYNCD_METRICS_CERT=$P/other.test/server.crt PORTSYNCD_METRICS_KEY=$P/other.test/server.key \
+    PORTSYNCD_METRICS_CA=$P/other.test/ca.crt "$BIN/portsyncd-exporter" \
+    --shm-name="$TMP/leaf-01/seg/metrics" --web.listen-address="[::1]:$BADPORT" >"$TMP/exporter-other.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 grep -q 'listening on' "$TMP/exporter-other.log"
+printf -- "- targets: ['[::1]:%s']\n  labels: {switch: leaf-99, role: leaf}\n" "$BADPORT" >>"$A/switches/fleet.yml"
+bad_target() {
+    curl -s "http://127.0.0.1:$AG/api/v1/targets" | $PY -c '
+import json, sys
+t = [x for x in json.load(sys.stdin)["data"]["activeTargets"] if x["labels"].get("switch") == "leaf-99"]
+print(t[0]["health"] + ": " + t[0]["lastError"] if t else "not listed")
+sys.exit(0 if t and t[0]["health"] == "down" and "certificate" in t[0]["lastError"] else 1)'
+}
+wait_for 30 bad_target
+check "a switch whose certificate lacks its address is refused by the agent: $(bad_target)" bad_target
 finish
