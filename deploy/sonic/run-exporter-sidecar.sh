@@ -3,7 +3,7 @@
 # container beside SONiC's swss container (see deploy/sonic/README.md).
 #
 #   deploy/sonic/run-exporter-sidecar.sh [--print] [--image IMAGE] [--listen ADDR]
-#                                        [--user USER] [--group GROUP]
+#                                        [--user USER] [--group GROUP] [--asic N]
 #
 #   --image IMAGE   the exporter's image (default portsyncd-exporter:latest)
 #   --listen ADDR   [IPv6]:port to listen on (default: the first global IPv6
@@ -13,6 +13,9 @@
 #   --group GROUP   the group that may read the metrics segment, a name or gid
 #                   (default portsyncd-metrics): the group of /run/portsyncd,
 #                   whose setgid bit gives the segment that group
+#   --asic N        on a multi-ASIC switch, the exporter of ASIC N: the container
+#                   portsyncd-exporterN reads /run/portsyncdN (swss N's directory,
+#                   seen at /run/portsyncd inside) and listens on port 9091+N
 #   --print         print the docker command, one argument per line, and run nothing
 #
 # The container gets its own PID, IPC and mount namespaces (docker's defaults),
@@ -25,6 +28,7 @@ listen=
 user=portsyncd-exporter
 group=portsyncd-metrics
 print=0
+asic=
 seg_dir=/run/portsyncd
 cert_dir=/etc/portsyncd/metrics
 die() { echo "run-exporter-sidecar.sh: $*" >&2; exit 2; }
@@ -34,11 +38,15 @@ while [ $# -gt 0 ]; do
     --listen) listen=${2:?--listen needs [IPv6]:port}; shift 2 ;;
     --user) user=${2:?--user needs a user}; shift 2 ;;
     --group) group=${2:?--group needs a group}; shift 2 ;;
+    --asic) asic=${2:?--asic needs a number}; shift 2 ;;
     --print) print=1; shift ;;
-    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
+
+[ -z "$asic" ] || [[ $asic =~ ^[0-9]+$ ]] || die "--asic '$asic' is not an ASIC number"
+port=$([ -n "$asic" ] && echo $((9091 + asic)) || echo 9090)
 
 # Numbers, not names: the exporter's image has no entry for the host's users.
 case $user in
@@ -52,21 +60,22 @@ if [[ $group =~ ^[0-9]+$ ]]; then
 else
     sgid=$(getent group "$group" | cut -d: -f3) && [ -n "$sgid" ] || die "--group '$group' is not a group on this host"
 fi
+[ "$sgid" -ne 0 ] || die "--group '$group' is root's group: give the segment a group of its own (portsyncd-metrics)"
 if [ -z "$listen" ]; then
     a=$(ip -6 -o addr show dev eth0 scope global 2>/dev/null | awk '{ sub("/.*", "", $4); print $4; exit }')
-    [ -n "$a" ] || die "eth0 has no global IPv6 address: pass --listen [ADDR]:9090"
-    listen="[$a]:9090"
+    [ -n "$a" ] || die "eth0 has no global IPv6 address: pass --listen [ADDR]:$port"
+    listen="[$a]:$port"
 fi
 
 cmd=(
-    docker run --detach --name portsyncd-exporter --restart unless-stopped
+    docker run --detach --name "portsyncd-exporter$asic" --restart unless-stopped
     --network host
     --user "$uid:$gid" --group-add "$sgid"
     --cap-drop ALL --security-opt no-new-privileges
     --read-only
     --ipc private
     --pids-limit 64 --memory 128m
-    --mount "type=bind,source=$seg_dir,target=$seg_dir,readonly"
+    --mount "type=bind,source=$seg_dir$asic,target=$seg_dir,readonly"
     --mount "type=bind,source=$cert_dir,target=$cert_dir,readonly"
     "$image"
     --shm-name="$seg_dir/metrics"

@@ -238,6 +238,11 @@ if command -v docker >/dev/null; then
 else
     echo "skip - no docker CLI to list docker run's options"
 fi
+rc=0; "$SIDECAR" --print --listen '[::1]:9090' --user 65534:65534 --group 0 >/dev/null 2>"$TMP/err" || rc=$?
+check "refuses root's group for the segment (rc=$rc): $(cat "$TMP/err")" bash -c "[ $rc -eq 2 ] && grep -q \"root's group\" '$TMP/err'"
+out=$("$SIDECAR" --print --asic 1 --listen '[2001:db8::5]:9092' --user 65534:65534 --group "$MGID" | tr '\n' ' ')
+check "--asic 1: its own container name and ASIC 1's directory, seen at /run/portsyncd inside" \
+    bash -c "grep -q -- '--name portsyncd-exporter1 ' <<<'$out' && grep -q 'source=/run/portsyncd1,target=/run/portsyncd,readonly' <<<'$out'"
 rc=0; "$SIDECAR" --print --listen '[::1]:9090' --user 0:0 --group "$MGID" >/dev/null 2>"$TMP/err" || rc=$?
 check "refuses to run the sidecar as root (rc=$rc): $(cat "$TMP/err")" bash -c "[ $rc -eq 2 ] && grep -q 'is root' '$TMP/err'"
 
