@@ -15,7 +15,17 @@ DEPLOY=$(cd "$(dirname "$0")/../../deploy" && pwd)
 PY=/usr/bin/python3
 free_port() { $PY -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0)); print(s.getsockname()[1])'; }
 NSES=()
-trap 'for n in "${NSES[@]}"; do ip netns del "$n" 2>/dev/null; done; cleanup' EXIT
+AGENT_PID=
+# The agent first, while the receiver still takes what it flushes (otherwise it
+# retries for its one-minute flush deadline after the test).
+stop_agent() {
+    [ -n "$AGENT_PID" ] || return 0
+    kill -TERM "$AGENT_PID" 2>/dev/null
+    wait_for 10 bash -c "! kill -0 $AGENT_PID" || kill -KILL "$AGENT_PID" 2>/dev/null
+    wait "$AGENT_PID" 2>/dev/null
+    AGENT_PID=
+}
+trap 'stop_agent; for n in "${NSES[@]}"; do ip netns del "$n" 2>/dev/null; done; cleanup' EXIT
 
 P=$TMP/pki
 "$DEPLOY/gen-certs.sh" --dir "$P" --host localhost --client agent --days 2 >/dev/null
@@ -108,7 +118,7 @@ check "the agent configuration is valid" bash -c "promtool check config '$A/prom
 AG=$(free_port)
 prometheus --enable-feature=agent --config.file="$A/prometheus-agent.yml" --storage.agent.path="$A/data" \
     --web.listen-address="127.0.0.1:$AG" --log.level=warn >"$TMP/agent.log" 2>&1 &
-PIDS+=($!)
+AGENT_PID=$!
 
 rcurl() { curl -sS --max-time 10 --tlsv1.3 --cacert "$P/ca.crt" --cert "$P/agent.crt" --key "$P/agent.key" "$@"; }
 # query EXPR: the receiver's answer as "name=value,... VALUE" lines, sorted ("-": no labels)

@@ -100,8 +100,9 @@ sed "s|/usr/bin/portsyncd|$BIN/portsyncd|" "$ENTRY" >"$TMP/portsyncd.conf"
 # in_swss CMD...: CMD in the ports' namespace and a mount namespace laid out as
 # the swss container sees the host: /run with only redis/ and portsyncd/, a
 # private /dev/shm, a /dev of a few nodes whose /dev/log is the test's socket.
+# Run it in the background: it execs, so $! is CMD's pid.
 in_swss() {
-    ip netns exec "$NS" unshare --mount --propagation private -- bash -c '
+    exec ip netns exec "$NS" unshare --mount --propagation private -- bash -c '
         set -e
         t=$1; shift
         mount -t tmpfs -o mode=755 swss-run /run
