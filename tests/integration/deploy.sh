@@ -21,6 +21,37 @@ check "overwrites with --force" "$DEPLOY/gen-certs.sh" --dir "$T/certs" --force
 rc=0; "$DEPLOY/gen-certs.sh" --dir "$T/x" --days abc >/dev/null 2>"$T/err" || rc=$?
 check "bad --days is one clear line (rc=$rc)" bash -c "[ $rc -eq 2 ] && grep -q \"days 'abc'\" $T/err"
 
+# A fleet: one CA, a server certificate per switch naming its management address.
+check "gen-certs.sh server: a switch's certificate from the existing CA" \
+    "$DEPLOY/gen-certs.sh" --dir "$T/certs" --days 30 server leaf-01.example.net 2001:db8::11 leaf-01-mgmt
+check "server: chains to the CA" openssl verify -CAfile "$T/certs/ca.crt" "$T/certs/leaf-01.example.net/server.crt"
+check "server: SANs are the name and the addresses" bash -c "openssl x509 -in $T/certs/leaf-01.example.net/server.crt -noout -ext subjectAltName | grep -q 'DNS:leaf-01.example.net, IP Address:2001:DB8:0:0:0:0:0:11, DNS:leaf-01-mgmt'"
+check "server: for server auth, P-384, SHA-384" bash -c "openssl x509 -in $T/certs/leaf-01.example.net/server.crt -noout -text | grep -q 'TLS Web Server Authentication' && openssl x509 -in $T/certs/leaf-01.example.net/server.crt -noout -text | grep -q 'NIST CURVE: P-384' && openssl x509 -in $T/certs/leaf-01.example.net/server.crt -noout -text | grep -q 'ecdsa-with-SHA384'"
+check "server: key 0600, the CA certificate beside it" bash -c "[ \"\$(stat -c %a $T/certs/leaf-01.example.net/server.key)\" = 600 ] && cmp -s $T/certs/ca.crt $T/certs/leaf-01.example.net/ca.crt"
+check "server: the CA key is not copied" test ! -e "$T/certs/leaf-01.example.net/ca.key"
+check "two switches get two serial numbers" bash -c "'$DEPLOY/gen-certs.sh' --dir '$T/certs' server leaf-02.example.net 2001:db8::12 >/dev/null && [ \"\$(openssl x509 -in $T/certs/leaf-01.example.net/server.crt -noout -serial)\" != \"\$(openssl x509 -in $T/certs/leaf-02.example.net/server.crt -noout -serial)\" ]"
+check "gen-certs.sh client: an agent's client certificate" bash -c "'$DEPLOY/gen-certs.sh' --dir '$T/certs' client agent-1 >/dev/null && openssl verify -CAfile $T/certs/ca.crt $T/certs/agent-1.crt >/dev/null && openssl x509 -in $T/certs/agent-1.crt -noout -ext extendedKeyUsage | grep -q 'Client Authentication'"
+for bad in "server leaf-01.example.net:refuses to overwrite:pass --force" "server sw9 a/b:a bad address:neither an IP address nor a DNS name" \
+    "server:no NAME:needs a NAME"; do
+    IFS=: read -r args what msg <<<"$bad"
+    # shellcheck disable=SC2086
+    rc=0; "$DEPLOY/gen-certs.sh" --dir "$T/certs" $args >/dev/null 2>"$T/err" || rc=$?
+    check "gen-certs.sh $args: $what (rc=$rc): $(cat "$T/err")" bash -c "[ $rc -eq 2 ] && grep -q '$msg' $T/err"
+done
+rc=0; "$DEPLOY/gen-certs.sh" --dir "$T/no-ca" server sw9 >/dev/null 2>"$T/err" || rc=$?
+check "gen-certs.sh server without a CA: one line (rc=$rc): $(cat "$T/err")" bash -c "[ $rc -eq 2 ] && grep -q 'no CA in' $T/err && [ ! -e $T/no-ca/sw9 ]"
+
+check "promtool check rules: fleet rules" promtool check rules "$DEPLOY/fleet/portsyncd-fleet-rules.yml"
+check "promtool test rules: fleet rules" bash -c "cd $DEPLOY/fleet && promtool test rules portsyncd-fleet-rules.test.yml"
+mkdir -p "$T/agent/switches"
+cp "$T/certs/ca.crt" "$T/agent/"
+cp "$T/certs/agent-1.crt" "$T/agent/agent.crt"
+cp "$T/certs/agent-1.key" "$T/agent/agent.key"
+cp "$DEPLOY/fleet/switches/example.yml" "$T/agent/switches/"
+sed -e "s|/etc/prometheus/portsyncd/|$T/agent/|; s|/etc/prometheus/remote-write/|$T/agent/|" \
+    "$DEPLOY/fleet/prometheus-agent.yml" >"$T/agent/prometheus-agent.yml"
+check "promtool check config: the agent's configuration and its file_sd example" \
+    bash -c "promtool check config '$T/agent/prometheus-agent.yml' 2>&1 | grep -q 'SUCCESS' && ! promtool check config '$T/agent/prometheus-agent.yml' 2>&1 | grep -qi 'fail'"
 check "promtool check rules" promtool check rules "$DEPLOY/prometheus/portsyncd-alerts.yml"
 check "promtool test rules" bash -c "cd $DEPLOY/prometheus && promtool test rules portsyncd-alerts.test.yml"
 mkdir -p "$T/prom"

@@ -16,9 +16,11 @@ for f in ./usr/bin/portsyncd ./usr/bin/portsyncd-shmdump ./usr/bin/portsyncd-exp
     ./usr/lib/systemd/system/portsyncd.service ./usr/lib/systemd/system/portsyncd-exporter.service \
     ./etc/default/portsyncd ./etc/default/portsyncd-exporter ./usr/share/portsyncd/gen-certs.sh \
     ./usr/share/portsyncd/prometheus/portsyncd-alerts.yml ./usr/share/doc/portsyncd/README.md \
-    "${PAGES[@]/#/./usr/share/man/}"; do
+    ./usr/share/portsyncd/sonic/supervisord-portsyncd.conf ./usr/share/portsyncd/sonic/run-exporter-sidecar.sh \
+    ./usr/share/portsyncd/fleet/portsyncd-fleet-rules.yml "${PAGES[@]/#/./usr/share/man/}"; do
     check "the package holds $f" grep -qx "$f" "$T/files"
 done
+check "the sidecar's run script stays executable" bash -c "dpkg-deb -c '$deb' | grep 'sonic/run-exporter-sidecar.sh' | grep -q '^-rwxr-xr-x'"
 check "dependencies come from the binaries (dpkg-shlibdeps)" bash -c "dpkg-deb -f '$deb' Depends | grep -q libhiredis"
 dpkg-deb -x "$deb" "$T/root"
 for b in portsyncd portsyncd-shmdump portsyncd-exporter; do
