@@ -128,8 +128,15 @@ static int metrics_register(struct pcd_metrics *m, struct ids *id, int keep_goin
     };
     for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++) {
         const struct reg *r = &regs[i];
-        struct psm_metric_spec s = {r->name,   r->help, r->unit,   r->type, r->nlabels,
-                                    r->labels, r->nb,   r->bounds, r->flags};
+        struct psm_metric_spec s = {.name = r->name,
+                                    .help = r->help,
+                                    .unit = r->unit,
+                                    .type = r->type,
+                                    .label_count = r->nlabels,
+                                    .label_names = r->labels,
+                                    .bucket_count = r->nb,
+                                    .bounds = r->bounds,
+                                    .flags = r->flags};
         *r->id = psm_metric_register(m->w, &s, err, errlen);
         if (*r->id < 0) {
             if (!keep_going)
@@ -149,7 +156,8 @@ static int metrics_register(struct pcd_metrics *m, struct ids *id, int keep_goin
 static psm_counter_t sink_counter;
 static psm_gauge_t sink_gauge;
 static _Atomic uint64_t sink_cells[3];
-static psm_histogram_t sink_histogram = {&sink_cells[0], &sink_cells[1], &sink_cells[2], 0, {0}};
+static psm_histogram_t sink_histogram = {
+    .count = &sink_cells[0], .sum = &sink_cells[1], .buckets = &sink_cells[2]};
 
 static psm_counter_t *counter_get(struct pcd_metrics *m, int id, const char *const *values)
 {
