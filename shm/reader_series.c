@@ -1,12 +1,15 @@
 /*
- * shm/reader_series.c - the values of a series view: counters and gauges, and
- * the consistent histogram snapshot a read-only reader takes without writing
- * to the segment (FORMAT.md, "histogram snapshots").
+ * shm/reader_series.c - the values of a series view: counters and gauges, the
+ * consistent histogram snapshot a read-only reader takes without writing to
+ * the segment (FORMAT.md, "Histogram snapshots"), with or without its native
+ * buckets, and quantiles estimated from those.
  */
+#include <math.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
+#include "psm/native.h"
 #include "psm/reader.h"
 
 double psm_series_value(const struct psm_series_view *s)
@@ -110,4 +113,40 @@ int psm_reader_hist_read_native(const struct psm_series_view *s, struct psm_hist
 int psm_reader_hist_read(const struct psm_series_view *s, struct psm_hist_snapshot *snap)
 {
     return psm_reader_hist_read_native(s, snap, NULL);
+}
+
+double psm_native_quantile(const struct psm_native_snapshot *n, double q)
+{
+    if (q < 0)
+        return -INFINITY;
+    if (q > 1)
+        return INFINITY;
+    uint64_t count = n->zero_count;
+    for (uint32_t k = 0; k < n->nbuckets; k++)
+        count += n->buckets[k].count;
+    if (!n->valid || count == 0 || isnan(q))
+        return NAN;
+    double rank = q * (double)count, acc = 0, lower = 0, upper = 0, in = 0;
+    int reached = 0;
+    if (n->zero_count) {
+        /* Positive buckets only: 0 is the zero bucket's lower end, unless it is alone. */
+        lower = n->nbuckets ? 0 : -n->zero_threshold;
+        upper = n->zero_threshold;
+        in = (double)n->zero_count;
+        acc = in;
+        reached = acc >= rank;
+    }
+    for (uint32_t k = 0; k < n->nbuckets && !reached; k++) {
+        lower = psm_native_bound(n->schema, n->buckets[k].index - 1);
+        upper = psm_native_bound(n->schema, n->buckets[k].index);
+        if (lower < n->zero_threshold)
+            lower = n->zero_threshold;
+        in = (double)n->buckets[k].count;
+        acc += in;
+        reached = acc >= rank;
+    }
+    if (!reached)
+        return upper;
+    rank -= acc - in;
+    return lower + (upper - lower) * (rank / in);
 }

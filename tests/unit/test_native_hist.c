@@ -474,3 +474,64 @@ Test(nhist, a_series_an_older_writer_made_has_no_native_cells_and_reads_classic_
     munmap(p, len);
     psm_writer_close(w);
 }
+
+/* Observe @n values into a fresh latency histogram and read its native part. */
+static void observe_all(const double *v, size_t n, struct nsnap *s)
+{
+    psm_histogram_t *h;
+    shm_unlink(seg);
+    psm_writer_t *w = latency_writer(&h);
+    for (size_t i = 0; i < n; i++)
+        psm_histogram_observe(h, v[i]);
+    read_native(s);
+    psm_writer_close(w);
+}
+
+Test(nhist, quantiles_interpolate_within_the_bucket_as_prometheus_242_does)
+{
+    /* Prometheus 2.42 answered 0.9585 for the median of these (notes, section 3). */
+    static const double v[] = {0.001, 0.002, 0.5, 1, 1, 1.5, 3, 100};
+    struct nsnap s;
+    observe_all(v, 8, &s);
+    double b = psm_native_bound(3, -1); /* 2^(-1/8), the lower bound of bucket 0 */
+    cr_assert_float_eq(psm_native_quantile(&s.n, 0.5), b + (1 - b) * 0.5, 1e-15);
+    cr_assert_float_eq(psm_native_quantile(&s.n, 0.5), 0.9585, 1e-4);
+    cr_assert_eq(psm_native_quantile(&s.n, 0), psm_native_bound(3, -80), "the first lower bound");
+    cr_assert_eq(psm_native_quantile(&s.n, 1), psm_native_bound(3, 27), "the last upper bound");
+}
+
+Test(nhist, quantiles_of_latencies_are_within_a_bucket_of_the_truth)
+{
+    /* 1,000 latencies from 50 us to 149.9 us, evenly: p50 100 us, p99 149 us. */
+    double v[1000];
+    for (int i = 0; i < 1000; i++)
+        v[i] = 50e-6 + i * 1e-7;
+    struct nsnap s;
+    observe_all(v, 1000, &s);
+    double p50 = psm_native_quantile(&s.n, 0.5), p99 = psm_native_quantile(&s.n, 0.99);
+    cr_assert(fabs(p50 - 99.95e-6) / 99.95e-6 < 0.05, "p50 %g", p50);
+    cr_assert(fabs(p99 - 148.95e-6) / 148.95e-6 < 0.05, "p99 %g", p99);
+    cr_assert(p99 < 1e-3, "what the classic buckets cannot tell");
+}
+
+Test(nhist, a_quantile_in_the_zero_bucket_starts_at_zero)
+{
+    static const double v[] = {0, 0, 0, 0.001};
+    struct nsnap s;
+    observe_all(v, 4, &s);
+    cr_assert_float_eq(psm_native_quantile(&s.n, 0.5), 0x1p-20 * (2.0 / 3), 1e-20);
+}
+
+Test(nhist, quantiles_of_nothing_are_nan_and_out_of_range_q_infinite)
+{
+    struct nsnap s;
+    observe_all(NULL, 0, &s);
+    cr_assert(isnan(psm_native_quantile(&s.n, 0.5)));
+    static const double v[] = {0.001};
+    observe_all(v, 1, &s);
+    cr_assert_eq(psm_native_quantile(&s.n, -0.1), -INFINITY);
+    cr_assert_eq(psm_native_quantile(&s.n, 1.1), INFINITY);
+    cr_assert(isnan(psm_native_quantile(&s.n, NAN)));
+    s.n.valid = 0;
+    cr_assert(isnan(psm_native_quantile(&s.n, 0.5)), "no estimate from an invalid snapshot");
+}

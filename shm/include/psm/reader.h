@@ -319,6 +319,24 @@ int psm_reader_hist_read_native(const struct psm_series_view *s, struct psm_hist
                                 struct psm_native_snapshot *nat);
 
 /**
+ * psm_native_quantile - the @q-quantile of a native snapshot, as Prometheus 2.42
+ *                       estimates it
+ * @n: a valid native snapshot (psm_reader_hist_read_native())
+ * @q: 0..1
+ *
+ * Walks the zero bucket and the buckets upwards to the first whose cumulative
+ * count reaches q * count, then interpolates linearly within it, as
+ * histogram_quantile() does on native histograms in Prometheus 2.42: the zero
+ * bucket spans [0, threshold] (or [-threshold, threshold] when it is the only
+ * populated bucket), bucket i spans (base^(i-1), base^i]. The estimate is off
+ * by less than the width of the bucket holding it (9 % of its value at
+ * schema 3), and the last bucket also holds everything above it.
+ * Returns the estimate; NaN for an empty or invalid snapshot or @q NaN, -Inf
+ * for @q < 0 and +Inf for @q > 1 (as Prometheus).
+ */
+double psm_native_quantile(const struct psm_native_snapshot *n, double q);
+
+/**
  * psm_reader_check - verify every invariant of the segment
  * @r: the reader
  * @err: buffer for one line naming the first violation
