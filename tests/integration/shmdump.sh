@@ -60,7 +60,7 @@ check "--watch exits 0 on SIGTERM (rc=$rc)" test $rc -eq 0
 check "--watch drew more than one frame" test "$(grep -c 'fixture_events_processed_total' "$out")" -ge 2
 
 # Usage errors: exit 2
-expect_fail 2 "--format 'xml' is not one of table, prometheus, openmetrics, json" --name "$SEG" --format xml
+expect_fail 2 "--format 'xml' is not one of table, prometheus, openmetrics, json, protobuf" --name "$SEG" --format xml
 expect_fail 2 "--watch" --name "$SEG" --watch -1
 expect_fail 2 "unknown option" --bogus
 
