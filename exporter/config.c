@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "pex.h"
+#include "psu/log.h"
 
 #define DEFAULT_LISTEN   "[::1]:9090"
 #define DEFAULT_CERT     "/etc/portsyncd/metrics/server.crt"
@@ -54,7 +55,10 @@ static void usage(FILE *f)
         "  --shm-owner=USER              user (name or uid) the segment's file must be\n"
         "                                owned by (default root)\n"
         "  --writer.heartbeat-max-age=D  writer counts as dead after this (default 5s)\n"
-        "  --log.level=LEVEL             error, warn, info or debug (default info)\n"
+        "  --log-level=LEVEL             least severe level logged: EMERG, ALERT, CRIT,\n"
+        "                                ERROR, WARN, NOTICE, INFO (default), DEBUG (SONiC's\n"
+        "                                names, any case; also error, warn, info, debug);\n"
+        "                                --log.level is the same flag\n"
         "  --check-config                run the pre-flight checks and exit\n"
         "  --help, --version\n"
         "\n"
@@ -205,7 +209,7 @@ static int parse_uint(const char *flag, const char *v, unsigned min, unsigned ma
     errno = 0;
     unsigned long n = strtoul(v, &end, 10);
     if (errno || !*v || *end || v[0] == '-' || n < min || n > max) {
-        pex_log(PEX_LOG_ERROR, "%s: '%s' is not an integer from %u to %u", flag, v, min, max);
+        psu_log_error("%s: '%s' is not an integer from %u to %u", flag, v, min, max);
         return -1;
     }
     *out = (unsigned)n;
@@ -215,10 +219,9 @@ static int parse_uint(const char *flag, const char *v, unsigned min, unsigned ma
 static int parse_dur(const char *flag, const char *v, uint64_t min_ms, uint64_t *out)
 {
     if (pex_duration_parse(v, out) != 0 || *out < min_ms) {
-        pex_log(PEX_LOG_ERROR,
-                "%s: '%s' is not a duration of at least %llums and at most 24h "
-                "(e.g. 10s, 5m, 1m30s, 500ms)",
-                flag, v, (unsigned long long)min_ms);
+        psu_log_error("%s: '%s' is not a duration of at least %llums and at most 24h "
+                      "(e.g. 10s, 5m, 1m30s, 500ms)",
+                      flag, v, (unsigned long long)min_ms);
         return -1;
     }
     return 0;
@@ -255,6 +258,7 @@ enum {
     OPT_SHMOWNER,
     OPT_MAXAGE,
     OPT_LOGLEVEL,
+    OPT_LOGLEVEL_OLD,
     OPT_CHECK,
     OPT_HELP,
     OPT_VERSION,
@@ -280,7 +284,9 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
         {"shm-name", required_argument, NULL, OPT_SHM},
         {"shm-owner", required_argument, NULL, OPT_SHMOWNER},
         {"writer.heartbeat-max-age", required_argument, NULL, OPT_MAXAGE},
-        {"log.level", required_argument, NULL, OPT_LOGLEVEL},
+        {"log-level", required_argument, NULL, OPT_LOGLEVEL},
+        /* The spelling before portsyncd and the exporter shared one vocabulary. */
+        {"log.level", required_argument, NULL, OPT_LOGLEVEL_OLD},
         {"check-config", no_argument, NULL, OPT_CHECK},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -355,7 +361,7 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
             break;
         case OPT_SHMOWNER:
             if (psm_owner_parse(optarg, &c->shm_trust.owner, err, sizeof err) != 0) {
-                pex_log(PEX_LOG_ERROR, "--shm-owner: %s", err);
+                psu_log_error("--shm-owner: %s", err);
                 return -1;
             }
             c->shm_trust.owner_set = 1;
@@ -365,14 +371,16 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
                 return -1;
             c->heartbeat_max_age = (double)age_ms / 1000.0;
             break;
-        case OPT_LOGLEVEL: {
-            enum pex_log_level l;
-            if (pex_log_level_parse(optarg, &l) != 0) {
-                pex_log(PEX_LOG_ERROR, "--log.level: '%s' is not one of error, warn, info, debug",
-                        optarg);
+        case OPT_LOGLEVEL:
+        case OPT_LOGLEVEL_OLD: {
+            int l = psu_log_level_parse(optarg);
+            if (l < 0) {
+                psu_log_error("%s: '%s' is not one of EMERG, ALERT, CRIT, ERROR, WARN, NOTICE, "
+                              "INFO, DEBUG (any case; also error, warn, info, debug)",
+                              o == OPT_LOGLEVEL ? "--log-level" : "--log.level", optarg);
                 return -1;
             }
-            pex_log_set_level(l);
+            psu_log_level_set(l);
             break;
         }
         case OPT_CHECK:
@@ -387,48 +395,47 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
                    OpenSSL_version(OPENSSL_VERSION));
             return 1;
         case ':':
-            pex_log(PEX_LOG_ERROR, "flag %s needs a value (see --help)", argv[optind - 1]);
+            psu_log_error("flag %s needs a value (see --help)", argv[optind - 1]);
             return -1;
         default:
-            pex_log(PEX_LOG_ERROR, "unknown flag '%s' (see --help)", argv[optind - 1]);
+            psu_log_error("unknown flag '%s' (see --help)", argv[optind - 1]);
             return -1;
         }
     }
     if (optind < argc) {
-        pex_log(PEX_LOG_ERROR, "unexpected argument '%s' (flags only; see --help)", argv[optind]);
+        psu_log_error("unexpected argument '%s' (flags only; see --help)", argv[optind]);
         return -1;
     }
     if (pex_listen_parse(listen, &c->listen, err, sizeof err) != 0) {
-        pex_log(PEX_LOG_ERROR, "--web.listen-address: %s", err);
+        psu_log_error("--web.listen-address: %s", err);
         return -1;
     }
     if (path[0] != '/' || strcmp(path, "/") == 0 || strncmp(path, "/-/", 3) == 0 ||
         strlen(path) > 200 || path[strspn(path, SAFE_CHARS "/")] != '\0') {
-        pex_log(PEX_LOG_ERROR,
-                "--web.telemetry-path: '%s' must start with '/', must not be '/' or "
-                "under '/-/', and may hold only letters, digits and / . _ - ~",
-                path);
+        psu_log_error("--web.telemetry-path: '%s' must start with '/', must not be '/' or "
+                      "under '/-/', and may hold only letters, digits and / . _ - ~",
+                      path);
         return -1;
     }
     if (!shm_name_ok(shm)) {
-        pex_log(PEX_LOG_ERROR,
-                "--shm-name: '%s' must be an shm name of 1..200 letters, digits, '.', '_', '-' "
-                "or '~' (e.g. %s), or an absolute path whose last part is one",
-                shm, PSM_DEFAULT_NAME);
+        psu_log_error(
+            "--shm-name: '%s' must be an shm name of 1..200 letters, digits, '.', '_', '-' "
+            "or '~' (e.g. %s), or an absolute path whose last part is one",
+            shm, PSM_DEFAULT_NAME);
         return -1;
     }
     if (c->idle_timeout_ms < c->request_timeout_ms) {
-        pex_log(PEX_LOG_ERROR,
-                "--web.idle-timeout (%llums) must be at least --web.request-timeout "
-                "(%llums)",
-                (unsigned long long)c->idle_timeout_ms, (unsigned long long)c->request_timeout_ms);
+        psu_log_error("--web.idle-timeout (%llums) must be at least --web.request-timeout "
+                      "(%llums)",
+                      (unsigned long long)c->idle_timeout_ms,
+                      (unsigned long long)c->request_timeout_ms);
         return -1;
     }
     c->listen_text = strdup(listen);
     c->telemetry_path = strdup(path);
     c->shm_name = strdup(shm);
     if (!c->listen_text || !c->telemetry_path || !c->shm_name) {
-        pex_log(PEX_LOG_ERROR, "out of memory");
+        psu_log_error("out of memory");
         return -1;
     }
     return 0;

@@ -42,7 +42,8 @@
  * The stand-in h2o-private/khash.h exists only so that the installed
  * http2_internal.h compiles (Debian does not ship the khash.h it includes).
  */
-#include "pex.h" /* h2o.h first: the h2o headers below rely on it */
+#include "pex.h"
+#include "psu/log.h" /* h2o.h first: the h2o headers below rely on it */
 
 #include <h2o/http1.h>
 #include <h2o/http2.h>
@@ -92,11 +93,10 @@ static void advertise_stream_limit(h2o_http2_conn_t *conn)
     }
     if (!warned) {
         warned = 1;
-        pex_log(PEX_LOG_WARN,
-                "h2o's HTTP/2 SETTINGS frame is not the one this exporter was built for "
-                "(a different h2o?): clients are told h2o's own stream limit; streams "
-                "beyond %d per connection are still refused (see exporter/h2ointernals.c)",
-                PEX_H2_MAX_STREAMS);
+        psu_log_warn("h2o's HTTP/2 SETTINGS frame is not the one this exporter was built for "
+                     "(a different h2o?): clients are told h2o's own stream limit; streams "
+                     "beyond %d per connection are still refused (see exporter/h2ointernals.c)",
+                     PEX_H2_MAX_STREAMS);
     }
 }
 

@@ -43,6 +43,7 @@
 #include <sys/socket.h>
 
 #include "pex.h"
+#include "psu/log.h"
 
 #define SWEEP_MS 250
 /* A handshake or first request that has not moved for this long may be evicted. */
@@ -72,8 +73,8 @@ static void log_hs_failure(struct pex_conn *c, int reason)
         suppressed++;
         return;
     }
-    pex_log(PEX_LOG_WARN, "TLS handshake from [%s] refused: %s (%u more refusals not logged)",
-            c->peer, pex_hs_reason_text(reason), suppressed);
+    psu_log_warn("TLS handshake from [%s] refused: %s (%u more refusals not logged)", c->peer,
+                 pex_hs_reason_text(reason), suppressed);
     last = now;
     suppressed = 0;
 }
@@ -88,10 +89,9 @@ static void log_stalled(struct pex_conn *c, double seconds, const char *what)
         suppressed++;
         return;
     }
-    pex_log(PEX_LOG_WARN,
-            "connection from [%s] closed: its client took no response data for %.1f s (%s; "
-            "--web.stall-timeout) (%u more stalled connections not logged)",
-            c->peer, seconds, what, suppressed);
+    psu_log_warn("connection from [%s] closed: its client took no response data for %.1f s (%s; "
+                 "--web.stall-timeout) (%u more stalled connections not logged)",
+                 c->peer, seconds, what, suppressed);
     last = now;
     suppressed = 0;
 }
@@ -343,10 +343,9 @@ unsigned pex_limits_revalidate(struct pex_server *srv)
             continue;
         c->revoked = 1;
         n++;
-        pex_log(PEX_LOG_INFO,
-                "connection from %s: the reloaded TLS material refuses its client "
-                "certificate; closing it",
-                c->peer);
+        psu_log_info("connection from %s: the reloaded TLS material refuses its client "
+                     "certificate; closing it",
+                     c->peer);
         if (!c->inflight) {
             srv->stats.closed[PEX_CLOSE_REVOKED]++;
             pex_conn_shutdown(c);

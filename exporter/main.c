@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "pex.h"
+#include "psu/log.h"
 
 #define LISTEN_BACKLOG   1024
 #define ACCEPTS_PER_WAKE 64
@@ -41,7 +42,7 @@ static void log_errs(const char *errs)
     char copy[8192];
     snprintf(copy, sizeof copy, "%s", errs);
     for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-        pex_log(PEX_LOG_ERROR, "%s", l);
+        psu_log_error("%s", l);
 }
 
 static unsigned count_lines(const char *s)
@@ -60,12 +61,12 @@ static void log_tls_in_use(const struct pex_tls *tls, const struct pex_tls_confi
     struct tm tm;
     if (gmtime_r(&na, &tm))
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    pex_log(PEX_LOG_INFO,
-            "%s: cert %s (%s) serial %s subject %s notAfter %s; key %s (%s); client CA %s (%s); "
-            "suites %s; groups %s; sigalgs %s; %u allowed client SANs; ALPN %s",
-            what, t->cert_file, t->cert_src, tls->serial, tls->subject, when, t->key_file,
-            t->key_src, t->ca_file, t->ca_src, t->cipher_suites, t->groups, t->sigalgs,
-            t->allowed_sans.n, t->http2 ? "h2,http/1.1" : "http/1.1");
+    psu_log_info(
+        "%s: cert %s (%s) serial %s subject %s notAfter %s; key %s (%s); client CA %s (%s); "
+        "suites %s; groups %s; sigalgs %s; %u allowed client SANs; ALPN %s",
+        what, t->cert_file, t->cert_src, tls->serial, tls->subject, when, t->key_file, t->key_src,
+        t->ca_file, t->ca_src, t->cipher_suites, t->groups, t->sigalgs, t->allowed_sans.n,
+        t->http2 ? "h2,http/1.1" : "http/1.1");
 }
 
 static void reload(struct pex_server *srv)
@@ -75,7 +76,7 @@ static void reload(struct pex_server *srv)
     sd_notify(0, "RELOADING=1");
     if (pex_tls_config_load(&srv->cfg, &t, err, sizeof err) != 0) {
         srv->stats.reload_fail++;
-        pex_log(PEX_LOG_ERROR, "reload failed, still serving the previous TLS material: %s", err);
+        psu_log_error("reload failed, still serving the previous TLS material: %s", err);
         sd_notify(0, "READY=1");
         return;
     }
@@ -83,10 +84,10 @@ static void reload(struct pex_server *srv)
     if (!n) {
         srv->stats.reload_fail++;
         log_errs(err);
-        pex_log(PEX_LOG_ERROR,
-                "reload failed (%u problem(s) above), still serving the previous TLS material "
-                "(serial %s)",
-                count_lines(err), srv->tls->serial);
+        psu_log_error(
+            "reload failed (%u problem(s) above), still serving the previous TLS material "
+            "(serial %s)",
+            count_lines(err), srv->tls->serial);
         pex_tls_config_free(&t);
         sd_notify(0, "READY=1");
         return;
@@ -103,8 +104,7 @@ static void reload(struct pex_server *srv)
     /* Open connections keep working, unless the new material refuses their client. */
     unsigned revoked = pex_limits_revalidate(srv);
     if (revoked)
-        pex_log(PEX_LOG_INFO, "%u open connection(s) refused by the reloaded material: closing",
-                revoked);
+        psu_log_info("%u open connection(s) refused by the reloaded material: closing", revoked);
     sd_notify(0, "READY=1");
 }
 
@@ -131,10 +131,10 @@ static void on_signal(h2o_socket_t *sock, const char *err)
         return;
     while (read(h2o_socket_get_fd(sock), &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGHUP) {
-            pex_log(PEX_LOG_INFO, "SIGHUP: reloading the TLS material");
+            psu_log_info("SIGHUP: reloading the TLS material");
             reload(srv);
         } else {
-            pex_log(PEX_LOG_INFO, "%s: shutting down", strsignal((int)si.ssi_signo));
+            psu_log_info("%s: shutting down", strsignal((int)si.ssi_signo));
             stop_requested = 1;
         }
     }
@@ -144,8 +144,8 @@ static int listen_socket(const struct pex_config *c)
 {
     int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        pex_log(PEX_LOG_ERROR, "--web.listen-address %s: cannot create an IPv6 socket: %s",
-                c->listen_text, strerror(errno));
+        psu_log_error("--web.listen-address %s: cannot create an IPv6 socket: %s", c->listen_text,
+                      strerror(errno));
         return -1;
     }
     int one = 1;
@@ -154,8 +154,8 @@ static int listen_socket(const struct pex_config *c)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(fd, (const struct sockaddr *)&c->listen, sizeof c->listen) != 0 ||
         listen(fd, LISTEN_BACKLOG) != 0) {
-        pex_log(PEX_LOG_ERROR, "--web.listen-address %s: cannot listen: %s", c->listen_text,
-                strerror(errno));
+        psu_log_error("--web.listen-address %s: cannot listen: %s", c->listen_text,
+                      strerror(errno));
         close(fd);
         return -1;
     }
@@ -164,8 +164,8 @@ static int listen_socket(const struct pex_config *c)
     char addr[INET6_ADDRSTRLEN] = "?";
     if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
         inet_ntop(AF_INET6, &sa.sin6_addr, addr, sizeof addr);
-    pex_log(PEX_LOG_INFO, "listening on [%s]:%u (IPv6 only, TLS 1.3, client certificates required)",
-            addr, (unsigned)ntohs(sa.sin6_port));
+    psu_log_info("listening on [%s]:%u (IPv6 only, TLS 1.3, client certificates required)", addr,
+                 (unsigned)ntohs(sa.sin6_port));
     return fd;
 }
 
@@ -237,12 +237,14 @@ static void serve(struct pex_server *srv, int lfd, int sfd)
     pex_http_stop(srv);
     h2o_evloop_run(srv->loop, 0);
     if (srv->limits.nconns)
-        pex_log(PEX_LOG_WARN, "%u connection(s) still open at exit", srv->limits.nconns);
+        psu_log_warn("%u connection(s) still open at exit", srv->limits.nconns);
 }
 
 int main(int argc, char **argv)
 {
     static struct pex_server srv;
+    /* Before the flags: their errors are logged too, in the same format. */
+    psu_log_init(PEX_NAME, PSU_LOG_INFO, PSU_LOG_STDERR);
     int rc = pex_config_parse(&srv.cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -250,36 +252,35 @@ int main(int argc, char **argv)
     pex_tls_init(&srv.stats);
     char err[8192];
     if (pex_tls_config_load(&srv.cfg, &srv.cfg.tls, err, sizeof err) != 0) {
-        pex_log(PEX_LOG_ERROR, "%s", err);
+        psu_log_error("%s", err);
         pex_config_free(&srv.cfg);
         return 2;
     }
     srv.tls = pex_tls_build(&srv.cfg.tls, err, sizeof err);
     if (!srv.tls) {
         log_errs(err);
-        pex_log(PEX_LOG_ERROR, "pre-flight failed with %u problem(s); not listening",
-                count_lines(err));
+        psu_log_error("pre-flight failed with %u problem(s); not listening", count_lines(err));
         pex_config_free(&srv.cfg);
         return 1;
     }
     log_tls_in_use(srv.tls, &srv.cfg.tls, "TLS material");
     srv.stats.reload_last_ok = srv.start_time;
     if (srv.cfg.check_only) {
-        pex_log(PEX_LOG_INFO, "pre-flight passed; configuration OK");
+        psu_log_info("pre-flight passed; configuration OK");
         pex_tls_free(srv.tls);
         pex_config_free(&srv.cfg);
         return 0;
     }
     if (geteuid() == 0)
-        pex_log(PEX_LOG_WARN, "running as root; run as an unprivileged user that can read only "
-                              "the segment and its certificate files (see README)");
+        psu_log_warn("running as root; run as an unprivileged user that can read only "
+                     "the segment and its certificate files (see README)");
     /* Nothing this process runs may gain privileges (setuid binaries, file caps). */
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     int sfd = signal_fd();
     int lfd = sfd < 0 ? -1 : listen_socket(&srv.cfg);
     if (sfd < 0 || lfd < 0) {
         if (sfd < 0)
-            pex_log(PEX_LOG_ERROR, "cannot set up signal handling: %s", strerror(errno));
+            psu_log_error("cannot set up signal handling: %s", strerror(errno));
         else
             close(sfd);
         pex_tls_free(srv.tls);
@@ -302,6 +303,6 @@ int main(int argc, char **argv)
     pex_segment_close(&srv.seg);
     pex_tls_free(srv.tls);
     pex_config_free(&srv.cfg);
-    pex_log(PEX_LOG_INFO, "stopped");
+    psu_log_info("stopped");
     return 0;
 }

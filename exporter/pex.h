@@ -16,7 +16,9 @@
  *   http.c        h2o handlers: /metrics negotiation and gzip, /, /-/healthy, /-/ready
  *   segment.c     the metrics segment through libpsmetrics: open, remap, liveness
  *   selfmetrics.c the exporter's own metrics and process_* from /proc/self
- *   log.c         one line per event on stderr
+ *
+ * Log lines go through psu_log (shm/util: the format and level names portsyncd
+ * uses too).
  *
  * Configuration is parsed and validated before the event loop exists; nothing
  * in the request path parses configuration (STYLE.md, after h2o).
@@ -36,27 +38,6 @@
 
 #define PEX_NAME    "portsyncd-exporter"
 #define PEX_ERR_LEN 512
-
-/* ---- log.c ---------------------------------------------------------------- */
-
-enum pex_log_level { PEX_LOG_ERROR = 3, PEX_LOG_WARN = 4, PEX_LOG_INFO = 6, PEX_LOG_DEBUG = 7 };
-
-/**
- * pex_log - write one line to stderr: "<N>" prefix under journald, then
- * "portsyncd-exporter: level=LEVEL msg=..."
- * @level: syslog priority (PEX_LOG_*); lines above the configured level are dropped
- * @fmt: printf format of the message (no newline)
- */
-void pex_log(enum pex_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/** pex_log_set_level - drop lines less severe than @level */
-void pex_log_set_level(enum pex_log_level level);
-
-/**
- * pex_log_level_parse - "error", "warn", "info" or "debug" to a level
- * Returns 0, or -1 for anything else.
- */
-int pex_log_level_parse(const char *s, enum pex_log_level *out);
 
 /* ---- config.c / webconfig.c ----------------------------------------------- */
 

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "pex.h"
+#include "psu/log.h"
 
 /* A missing segment is looked for at most this often (seconds). */
 #define REOPEN_INTERVAL 0.5
@@ -83,7 +84,7 @@ static void log_mapped(struct pex_segment *s)
 {
     if (s->last_state == 1)
         return;
-    pex_log(PEX_LOG_INFO, "segment '%s' mapped read-only", s->name);
+    psu_log_info("segment '%s' mapped read-only", s->name);
     s->last_state = 1;
     s->last_why = -1;
     s->last_refusal = -1;
@@ -98,8 +99,7 @@ static void log_unavailable(struct pex_segment *s, int e, const char *why)
         return;
     if (refusal >= 0)
         s->refused[refusal]++;
-    pex_log(PEX_LOG_WARN, "segment '%s' not available: %s; serving exporter metrics only", s->name,
-            why);
+    psu_log_warn("segment '%s' not available: %s; serving exporter metrics only", s->name, why);
     s->last_state = 0;
     s->last_why = e;
     s->last_refusal = refusal;
@@ -108,7 +108,7 @@ static void log_unavailable(struct pex_segment *s, int e, const char *why)
 void pex_segment_failed(struct pex_segment *s, const char *why)
 {
     s->errors++;
-    pex_log(PEX_LOG_ERROR, "segment '%s' failed validation and was unmapped: %s", s->name, why);
+    psu_log_error("segment '%s' failed validation and was unmapped: %s", s->name, why);
     psm_reader_close(s->r);
     s->r = NULL;
     s->last_state = 0;
@@ -136,11 +136,11 @@ void pex_segment_poll(struct pex_segment *s, struct pex_seg_status *st)
         int rc = psm_reader_refresh(s->r);
         if (rc == 1) {
             s->remaps++;
-            pex_log(PEX_LOG_INFO, "segment '%s' was replaced; mapped the new one", s->name);
+            psu_log_info("segment '%s' was replaced; mapped the new one", s->name);
         } else if (rc < 0 && s->last_state != 2) {
             /* The old mapping stays valid (segments never shrink); say so once. */
-            pex_log(PEX_LOG_WARN, "segment '%s': %s; still serving the old mapping", s->name,
-                    psm_reader_error(s->r));
+            psu_log_warn("segment '%s': %s; still serving the old mapping", s->name,
+                         psm_reader_error(s->r));
             s->last_state = 2;
         } else if (rc == 0 && s->last_state == 2) {
             s->last_state = 1;
