@@ -29,6 +29,7 @@
 #include <zlib.h>
 
 #include "pex.h"
+#include "psu/clock.h"
 
 struct pex_handler {
     h2o_handler_t super;
@@ -58,7 +59,7 @@ struct pex_resp {
     /* A scrape waiting in srv->batch: */
     h2o_req_t *req;
     h2o_linklist_t pending;
-    double t0;
+    uint64_t t0_ns; /* arrival, psu_clock_mono_ns() */
     enum psm_format fmt;
     int gz;
 };
@@ -359,7 +360,7 @@ static void answer_scrape(struct pex_resp *r, struct pex_body *sb)
     if (sb->encoding)
         add_hdr(req, H2O_TOKEN_CONTENT_ENCODING, sb->encoding);
     add_hdr(req, H2O_TOKEN_VARY, "Accept, Accept-Encoding");
-    pex_stats_observe_duration(&r->srv->stats, pex_now_mono() - r->t0);
+    pex_stats_observe_duration(&r->srv->stats, (double)(psu_clock_mono_ns() - r->t0_ns) / 1e9);
     respond(req, r, 200, "OK",
             r->fmt == PSM_FMT_OPENMETRICS ? PSM_OPENMETRICS_CONTENT_TYPE : PSM_TEXT_CONTENT_TYPE,
             sb->p, sb->len, 1);
@@ -433,7 +434,7 @@ static void scrape(h2o_req_t *req, struct pex_resp *r)
     r->fmt = pex_accept_parse(acc ? acc->value.base : NULL, acc ? acc->value.len : 0);
     r->gz = pex_gzip_accepted(enc ? enc->value.base : NULL, enc ? enc->value.len : 0);
     r->req = req;
-    r->t0 = pex_now_mono();
+    r->t0_ns = psu_clock_mono_ns();
     h2o_linklist_insert(&srv->batch, &r->pending);
     srv->queued++;
     if (!h2o_timeout_is_linked(&srv->batch_entry))

@@ -43,6 +43,7 @@
 #include <sys/socket.h>
 
 #include "pex.h"
+#include "psu/clock.h"
 #include "psu/log.h"
 
 #define SWEEP_MS 250
@@ -54,6 +55,8 @@
  * against --web.max-requests (a client taking a body takes a chunk every few
  * milliseconds; the loop itself may be busy for tens of them). */
 #define PEX_PARK_MS 250
+/* Refused handshakes and stalled connections: at most one line a second each. */
+#define LOG_EVERY_NS 1000000000u
 
 static struct pex_server *lim_srv;
 
@@ -66,10 +69,10 @@ static uint64_t now_ms(struct pex_server *srv)
  * left out, so a flood cannot flood the journal. */
 static void log_hs_failure(struct pex_conn *c, int reason)
 {
-    static double last;
+    static uint64_t last;
     static unsigned suppressed;
-    double now = pex_now_mono();
-    if (now - last < 1.0) {
+    uint64_t now = psu_clock_mono_ns();
+    if (now - last < LOG_EVERY_NS) {
         suppressed++;
         return;
     }
@@ -82,10 +85,10 @@ static void log_hs_failure(struct pex_conn *c, int reason)
 /* Stalled responses are logged like refused handshakes: at most one line a second. */
 static void log_stalled(struct pex_conn *c, double seconds, const char *what)
 {
-    static double last;
+    static uint64_t last;
     static unsigned suppressed;
-    double now = pex_now_mono();
-    if (now - last < 1.0) {
+    uint64_t now = psu_clock_mono_ns();
+    if (now - last < LOG_EVERY_NS) {
         suppressed++;
         return;
     }

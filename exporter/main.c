@@ -29,11 +29,12 @@
 #include <unistd.h>
 
 #include "pex.h"
+#include "psu/clock.h"
 #include "psu/log.h"
 
 #define LISTEN_BACKLOG   1024
 #define ACCEPTS_PER_WAKE 64
-#define DRAIN_SECONDS    2.0
+#define DRAIN_NS         (2 * 1000000000ull)
 
 static volatile int stop_requested;
 
@@ -99,7 +100,7 @@ static void reload(struct pex_server *srv)
     pex_tls_config_free(&srv->cfg.tls);
     srv->cfg.tls = t;
     srv->stats.reload_ok++;
-    srv->stats.reload_last_ok = pex_now_real();
+    srv->stats.reload_last_ok = (double)psu_clock_real_ns() / 1e9;
     log_tls_in_use(n, &srv->cfg.tls, "reloaded TLS material for new connections");
     /* Open connections keep working, unless the new material refuses their client. */
     unsigned revoked = pex_limits_revalidate(srv);
@@ -228,8 +229,8 @@ static void serve(struct pex_server *srv, int lfd, int sfd)
     h2o_socket_read_stop(srv->listener);
     h2o_socket_close(srv->listener);
     pex_limits_shutdown_all(srv);
-    double deadline = pex_now_mono() + DRAIN_SECONDS;
-    while (srv->limits.nconns && pex_now_mono() < deadline)
+    uint64_t deadline = psu_clock_mono_ns() + DRAIN_NS;
+    while (srv->limits.nconns && psu_clock_mono_ns() < deadline)
         h2o_evloop_run(srv->loop, 50);
     h2o_socket_read_stop(sig);
     h2o_socket_close(sig);
@@ -248,7 +249,7 @@ int main(int argc, char **argv)
     int rc = pex_config_parse(&srv.cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    srv.start_time = pex_now_real();
+    srv.start_time = (double)psu_clock_real_ns() / 1e9;
     pex_tls_init(&srv.stats);
     char err[8192];
     if (pex_tls_config_load(&srv.cfg, &srv.cfg.tls, err, sizeof err) != 0) {

@@ -233,7 +233,7 @@ struct pex_segment {
     double max_age;
     uint64_t remaps, errors;
     uint64_t refused[PEX_SEG_NREFUSALS]; /* untrusted objects found (once per state change) */
-    double last_open_try;                /* monotonic seconds */
+    uint64_t last_open_try_ns;           /* psu_clock_mono_ns() */
     int last_state;   /* for logging transitions: 1 mapped, 0 not, 2 stale mapping, -1 unknown */
     int last_why;     /* while not mapped: errno of the last failure, -1 unknown */
     int last_refusal; /* while not mapped: enum pex_seg_refusal found, or -1 */
@@ -600,12 +600,6 @@ struct pex_server {
     int batch_stopping;        /* shutting down: no budget, no batch_later */
     unsigned long renders;     /* of the telemetry body: scrapes / renders is the sharing */
 };
-
-/** pex_now_mono - CLOCK_MONOTONIC seconds */
-double pex_now_mono(void);
-
-/** pex_now_real - CLOCK_REALTIME seconds */
-double pex_now_real(void);
 
 #ifndef PEX_VERSION
 #define PEX_VERSION "0.0.0"

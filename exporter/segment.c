@@ -22,10 +22,11 @@
 #include <sys/stat.h>
 
 #include "pex.h"
+#include "psu/clock.h"
 #include "psu/log.h"
 
-/* A missing segment is looked for at most this often (seconds). */
-#define REOPEN_INTERVAL 0.5
+/* A missing segment is looked for at most this often. */
+#define REOPEN_INTERVAL_NS 500000000u
 
 static const char *const refusal_label[PEX_SEG_NREFUSALS] = {
     [PEX_SEG_FIFO] = "fifo",
@@ -114,7 +115,7 @@ void pex_segment_failed(struct pex_segment *s, const char *why)
     s->last_state = 0;
     s->last_why = EPROTO;
     s->last_refusal = -1;
-    s->last_open_try = pex_now_mono();
+    s->last_open_try_ns = psu_clock_mono_ns();
 }
 
 void pex_segment_poll(struct pex_segment *s, struct pex_seg_status *st)
@@ -122,10 +123,10 @@ void pex_segment_poll(struct pex_segment *s, struct pex_seg_status *st)
     memset(st, 0, sizeof *st);
     st->live.reason = "segment not mapped";
     if (!s->r) {
-        double now = pex_now_mono();
-        if (s->last_state >= 0 && now - s->last_open_try < REOPEN_INTERVAL)
+        uint64_t now = psu_clock_mono_ns();
+        if (s->last_state >= 0 && now - s->last_open_try_ns < REOPEN_INTERVAL_NS)
             return;
-        s->last_open_try = now;
+        s->last_open_try_ns = now;
         if (psm_reader_open_opts(&s->r, s->name, s->trust, s->err, sizeof s->err) != 0) {
             int e = errno;
             s->r = NULL;
