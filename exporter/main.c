@@ -24,19 +24,28 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pex.h"
 #include "psu/clock.h"
 #include "psu/log.h"
+#include "psu/notify.h"
 
 #define LISTEN_BACKLOG   1024
 #define ACCEPTS_PER_WAKE 64
 #define DRAIN_NS         (2 * 1000000000ull)
 
 static volatile int stop_requested;
+
+/* Tells systemd (Type=notify) about a state change; a failure costs only the
+ * notification, so it is logged and serving carries on. */
+static void notify(const char *state)
+{
+    if (psu_notify_send(state) < 0)
+        psu_log_warn("sd_notify to NOTIFY_SOCKET %s failed: %s (sending '%s')",
+                     getenv("NOTIFY_SOCKET"), strerror(errno), state);
+}
 
 static void log_errs(const char *errs)
 {
@@ -74,11 +83,11 @@ static void reload(struct pex_server *srv)
 {
     struct pex_tls_config t;
     char err[8192];
-    sd_notify(0, "RELOADING=1");
+    notify("RELOADING=1");
     if (pex_tls_config_load(&srv->cfg, &t, err, sizeof err) != 0) {
         srv->stats.reload_fail++;
         psu_log_error("reload failed, still serving the previous TLS material: %s", err);
-        sd_notify(0, "READY=1");
+        notify("READY=1");
         return;
     }
     struct pex_tls *n = pex_tls_build(&t, err, sizeof err);
@@ -90,7 +99,7 @@ static void reload(struct pex_server *srv)
             "(serial %s)",
             count_lines(err), srv->tls->serial);
         pex_tls_config_free(&t);
-        sd_notify(0, "READY=1");
+        notify("READY=1");
         return;
     }
     struct pex_tls *old = srv->tls;
@@ -106,7 +115,7 @@ static void reload(struct pex_server *srv)
     unsigned revoked = pex_limits_revalidate(srv);
     if (revoked)
         psu_log_info("%u open connection(s) refused by the reloaded material: closing", revoked);
-    sd_notify(0, "READY=1");
+    notify("READY=1");
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -221,10 +230,10 @@ static void serve(struct pex_server *srv, int lfd, int sfd)
     h2o_socket_read_start(sig, on_signal);
     pex_limits_init(srv);
     pex_http_start(srv);
-    sd_notify(0, "READY=1");
+    notify("READY=1");
     while (!stop_requested)
         h2o_evloop_run(srv->loop, INT32_MAX);
-    sd_notify(0, "STOPPING=1");
+    notify("STOPPING=1");
     /* Drain: no new connections, shut the open ones, let h2o close them. */
     h2o_socket_read_stop(srv->listener);
     h2o_socket_close(srv->listener);
