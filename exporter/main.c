@@ -31,6 +31,7 @@
 #include "psu/clock.h"
 #include "psu/log.h"
 #include "psu/notify.h"
+#include "psu/proc.h"
 
 #define LISTEN_BACKLOG   1024
 #define ACCEPTS_PER_WAKE 64
@@ -258,7 +259,12 @@ int main(int argc, char **argv)
     int rc = pex_config_parse(&srv.cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    srv.start_time = (double)psu_clock_real_ns() / 1e9;
+    /* process_start_time_seconds: the kernel's record of the start (psu_proc
+     * samples it once), else now, a few milliseconds late. */
+    struct psu_proc_stats ps;
+    psu_proc_sample(&ps);
+    srv.start_time =
+        ps.have & PSU_PROC_START_TIME ? ps.start_time : (double)psu_clock_real_ns() / 1e9;
     pex_tls_init(&srv.stats);
     char err[8192];
     if (pex_tls_config_load(&srv.cfg, &srv.cfg.tls, err, sizeof err) != 0) {
@@ -274,7 +280,7 @@ int main(int argc, char **argv)
         return 1;
     }
     log_tls_in_use(srv.tls, &srv.cfg.tls, "TLS material");
-    srv.stats.reload_last_ok = srv.start_time;
+    srv.stats.reload_last_ok = (double)psu_clock_real_ns() / 1e9;
     if (srv.cfg.check_only) {
         psu_log_info("pre-flight passed; configuration OK");
         pex_tls_free(srv.tls);

@@ -1,18 +1,16 @@
 /*
  * exporter/selfmetrics.c - the exporter's own metrics, appended after the
- * segment's families on every scrape, and the standard process_* metrics read
- * from /proc/self.
+ * segment's families on every scrape, and the standard process_* metrics
+ * (psu_proc: the sampler portsyncd uses for its own).
  *
  * Every labelled family lists all of its label values from the start (at 0),
  * so a rate() over a reason that has not happened yet is 0, not absent.
  */
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "pex.h"
+#include "psu/proc.h"
 
 static const double dur_bounds[PEX_DURATION_BUCKETS] = {.0005, .001, .0025, .005, .01,
                                                         .025,  .05,  .1,    .25,  1};
@@ -154,54 +152,6 @@ static void segment_families(struct pex_server *srv, enum psm_format fmt, struct
         NULL, (double)srv->stats.torn);
 }
 
-/* /proc/self/stat fields 14 (utime), 15 (stime), 23 (vsize), 24 (rss). */
-static int proc_stat(double *cpu, double *vsize, double *rss)
-{
-    char buf[1024];
-    FILE *f = fopen("/proc/self/stat", "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    if (!p)
-        return -1;
-    unsigned long long utime = 0, stime = 0, vs = 0, rs = 0;
-    int field = 2;
-    for (char *save = NULL, *t = strtok_r(p + 1, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-        field++;
-        if (field == 14)
-            utime = strtoull(t, NULL, 10);
-        else if (field == 15)
-            stime = strtoull(t, NULL, 10);
-        else if (field == 23)
-            vs = strtoull(t, NULL, 10);
-        else if (field == 24) {
-            rs = strtoull(t, NULL, 10);
-            break;
-        }
-    }
-    double tck = (double)sysconf(_SC_CLK_TCK);
-    *cpu = (double)(utime + stime) / tck;
-    *vsize = (double)vs;
-    *rss = (double)rs * (double)sysconf(_SC_PAGESIZE);
-    return 0;
-}
-
-static double open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return 0;
-    double n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1; /* the directory's own descriptor */
-}
-
 /* 1 if the mapped segment already has a family whose name starts with @prefix. */
 static int segment_has_prefix(const struct pex_server *srv, const struct pex_seg_status *seg,
                               const char *prefix)
@@ -227,23 +177,27 @@ static void process_families(struct pex_server *srv, enum psm_format fmt, struct
      */
     if (segment_has_prefix(srv, seg, "process_"))
         return;
-    double cpu, vsize, rss;
-    if (proc_stat(&cpu, &vsize, &rss) == 0) {
+    /* A figure psu_proc could not read is left out, not exported as 0. */
+    struct psu_proc_stats ps;
+    psu_proc_sample(&ps);
+    if (ps.have & PSU_PROC_CPU)
         one(b, fmt, "process_cpu_seconds_total", PSM_COUNTER,
-            "Total user and system CPU time spent in seconds.", "seconds", cpu);
+            "Total user and system CPU time spent in seconds.", "seconds", ps.cpu_seconds);
+    if (ps.have & PSU_PROC_RESIDENT)
         one(b, fmt, "process_resident_memory_bytes", PSM_GAUGE, "Resident memory size in bytes.",
-            "bytes", rss);
+            "bytes", ps.resident_bytes);
+    if (ps.have & PSU_PROC_VIRTUAL)
         one(b, fmt, "process_virtual_memory_bytes", PSM_GAUGE, "Virtual memory size in bytes.",
-            "bytes", vsize);
-    }
+            "bytes", ps.virtual_bytes);
     one(b, fmt, "process_start_time_seconds", PSM_GAUGE,
         "Start time of the process since unix epoch in seconds.", "seconds", srv->start_time);
-    one(b, fmt, "process_open_fds", PSM_GAUGE, "Number of open file descriptors.", NULL,
-        open_fds());
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+    if (ps.have & PSU_PROC_OPEN_FDS)
+        one(b, fmt, "process_open_fds", PSM_GAUGE, "Number of open file descriptors.", NULL,
+            ps.open_fds);
+    /* +Inf when RLIMIT_NOFILE is unlimited, as portsyncd's own max_fds gauge. */
+    if (ps.have & PSU_PROC_MAX_FDS)
         one(b, fmt, "process_max_fds", PSM_GAUGE, "Maximum number of open file descriptors.", NULL,
-            rl.rlim_cur == RLIM_INFINITY ? 1e18 : (double)rl.rlim_cur);
+            ps.max_fds);
 }
 
 void pex_selfmetrics_render(struct pex_server *srv, enum psm_format fmt, struct psm_buf *b,
