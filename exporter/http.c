@@ -438,7 +438,7 @@ static void scrape(h2o_req_t *req, struct pex_resp *r)
     h2o_linklist_insert(&srv->batch, &r->pending);
     srv->queued++;
     if (!h2o_timeout_is_linked(&srv->batch_entry))
-        h2o_timeout_link(srv->loop, &srv->ctx.zero_timeout, &srv->batch_entry);
+        pex_h2o_defer(&srv->ctx, &srv->batch_entry);
 }
 
 static void landing(h2o_req_t *req, struct pex_resp *r)

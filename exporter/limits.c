@@ -34,8 +34,9 @@
  *                   counts only the responses clients are taking
  *                   (pex_limits_busy_scrapes); the deadline bounds what they hold.
  *
- * Closing a socket h2o owns would free it twice, so a connection is ended with
- * shutdown(2): h2o sees end-of-file on its next read and closes it itself.
+ * Closing a socket h2o owns would free it twice, so a connection is ended
+ * through pex_h2o_sock_shutdown(): h2o's next read fails and h2o closes it
+ * itself. Every reliance on h2o internals is in h2ointernals.c.
  */
 #include <arpa/inet.h>
 #include <linux/sockios.h>
@@ -126,9 +127,7 @@ static void on_conn_close(void *data)
 
 struct pex_conn *pex_conn_of_sock(h2o_socket_t *sock)
 {
-    if (!sock || sock->on_close.cb != on_conn_close)
-        return NULL;
-    return sock->on_close.data;
+    return pex_h2o_sock_on_close_data(sock, on_conn_close);
 }
 
 struct pex_conn *pex_conn_of_ssl(const SSL *ssl)
@@ -138,9 +137,7 @@ struct pex_conn *pex_conn_of_ssl(const SSL *ssl)
 
 struct pex_conn *pex_conn_of_req(h2o_req_t *req)
 {
-    if (!req->conn->callbacks->get_socket)
-        return NULL;
-    return pex_conn_of_sock(req->conn->callbacks->get_socket(req->conn));
+    return pex_conn_of_sock(pex_h2o_sock_of_req(req));
 }
 
 void pex_inflight_start(struct pex_server *srv, struct pex_inflight *f, h2o_req_t *req,
@@ -181,13 +178,14 @@ void pex_inflight_end(struct pex_server *srv, struct pex_inflight *f)
     }
 }
 
-/* HTTP/2 sends a response as its client's window allows, and h2o counts what
- * it framed in req->bytes_sent: that is progress too, finer than a whole chunk
- * taken. (HTTP/1 counts there what it was handed, so only chunks count.) */
+/* HTTP/2 sends a response as its client's window allows: each DATA frame let
+ * out is progress too, finer than a whole chunk taken. (For HTTP/1 only
+ * chunks count: pex_h2o_req_bytes_framed() is 0 there.) */
 static void observe(struct pex_inflight *f, uint64_t now)
 {
-    if (f->req->version >= 0x200 && f->req->bytes_sent > f->bytes_seen) {
-        f->bytes_seen = f->req->bytes_sent;
+    uint64_t framed = pex_h2o_req_bytes_framed(f->req);
+    if (framed > f->bytes_seen) {
+        f->bytes_seen = framed;
         f->progress_ms = now;
         f->taken = 1;
         if (f->conn)
@@ -223,12 +221,18 @@ unsigned pex_limits_busy_scrapes(struct pex_server *srv, unsigned *nparked)
     return busy;
 }
 
-void pex_conn_shutdown(struct pex_conn *c)
+/* Ends @c through h2o's own close path; @reset: as a TCP reset. */
+static void conn_end(struct pex_conn *c, int reset)
 {
     if (c->shut)
         return;
     c->shut = 1;
-    shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+    pex_h2o_sock_shutdown(c->sock, reset);
+}
+
+void pex_conn_shutdown(struct pex_conn *c)
+{
+    conn_end(c, 0);
 }
 
 void pex_conn_progress(struct pex_conn *c)
@@ -327,10 +331,7 @@ struct pex_conn *pex_limits_accept(struct pex_server *srv, h2o_socket_t *sock)
     if (h2o_socket_getpeername(sock, (struct sockaddr *)&sa) >= sizeof sa &&
         sa.sin6_family == AF_INET6)
         inet_ntop(AF_INET6, &sa.sin6_addr, c->peer, sizeof c->peer);
-    c->ctx = srv->tls->ctx;
-    SSL_CTX_up_ref(c->ctx);
-    sock->on_close.cb = on_conn_close;
-    sock->on_close.data = c;
+    pex_h2o_sock_on_close_set(sock, on_conn_close, c);
     h2o_linklist_insert(&lim->conns, &c->link);
     lim->nconns++;
     return c;
@@ -357,17 +358,15 @@ unsigned pex_limits_revalidate(struct pex_server *srv)
     return n;
 }
 
-/* Ends a connection whose client takes no response data. SO_LINGER 0 makes
- * the close a reset, so the kernel drops the bytes queued for a client that
- * does not read instead of keeping them in an orphaned socket. */
+/* Ends a connection whose client takes no response data, with a reset, so
+ * the kernel drops the bytes queued for a client that does not read instead
+ * of keeping them in an orphaned socket. */
 static void close_stalled(struct pex_server *srv, struct pex_conn *c, uint64_t idle_ms,
                           const char *what)
 {
-    struct linger lg = {.l_onoff = 1, .l_linger = 0};
-    setsockopt(h2o_socket_get_fd(c->sock), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     srv->stats.closed[PEX_CLOSE_STALLED]++;
     log_stalled(c, (double)idle_ms / 1000.0, what);
-    pex_conn_shutdown(c);
+    conn_end(c, 1);
 }
 
 /*
@@ -434,10 +433,9 @@ static void sweep_one(struct pex_server *srv, struct pex_conn *c, uint64_t now)
         c->partial_ms = 0;
         return;
     }
-    /* Decrypted bytes h2o holds but has not parsed into a request: HTTP/1
-     * consumes a request when its response is done, so on an idle connection
-     * (nothing in flight) anything here is the start of the next request. */
-    size_t pending = c->sock->input ? c->sock->input->size : 0;
+    /* Decrypted bytes h2o holds but has not consumed: on an idle HTTP/1
+     * connection (nothing in flight) they are the start of the next request. */
+    size_t pending = pex_h2o_sock_unparsed(c->sock);
     if (pending == 0) {
         c->partial_ms = 0;
         return;

@@ -26,13 +26,13 @@
 #ifndef PEX_H
 #define PEX_H
 
-#define H2O_USE_LIBUV 0
 #include <h2o.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "h2ointernals.h"
 #include "psm/reader.h"
 #include "psm/render.h"
 
@@ -380,7 +380,7 @@ struct pex_inflight {
 struct pex_conn {
     h2o_linklist_t link; /* in pex_limits.conns, oldest first */
     h2o_socket_t *sock;
-    SSL_CTX *ctx; /* reference held until close: h2o keeps a bare pointer */
+    SSL_CTX *ctx; /* reference held until close: h2o keeps a bare pointer (h2ointernals.c) */
     uint64_t accepted_ms;
     uint64_t requests;   /* requests dispatched to a handler */
     unsigned inflight;   /* responses not finished */
@@ -398,8 +398,9 @@ struct pex_conn {
     struct timeval connected_at;  /* for h2o's HTTP layers */
     uint64_t moved_ms;            /* last sign the client takes data (responses, kernel queue) */
     int outq_last;                /* bytes in the kernel send queue at the last sweep */
-    void (*h2_read_expect)(void); /* h2ointernals.c: h2o's frame reader it wraps */
-    int h2_settings_sent;         /* h2ointernals.c: SETTINGS rewritten */
+    /* h2ointernals.c's alone: */
+    void (*_h2_read_expect)(void); /* h2o's HTTP/2 frame reader it wraps */
+    int _h2_settings_sent;         /* the SETTINGS frame was rewritten */
 };
 
 struct pex_limits {
@@ -498,31 +499,6 @@ void pex_conn_progress(struct pex_conn *c);
 
 /** pex_limits_shutdown_all - shut every connection down (SIGTERM) */
 void pex_limits_shutdown_all(struct pex_server *srv);
-
-/* ---- h2ointernals.c ------------------------------------------------------- */
-
-/* HTTP/2 streams per connection: run at once, advertised, and enforced. A
- * scraper needs one at a time; h2o's 100 would let one client park many
- * responses (each a full render) on one connection. */
-#define PEX_H2_MAX_STREAMS 4
-
-/** pex_h2o_init - remember @srv for the callbacks below */
-void pex_h2o_init(struct pex_server *srv);
-
-/**
- * pex_h2o_accept - start the TLS handshake of an accepted connection, then hand
- * it to h2o's HTTP/1 or HTTP/2 layer as h2o_accept() would, with the HTTP/2
- * stream limit applied (see h2ointernals.c)
- * @srv: the server
- * @c: the connection, from pex_limits_accept()
- */
-void pex_h2o_accept(struct pex_server *srv, struct pex_conn *c);
-
-/** pex_h2o_flow_blocked - 1 if @req's HTTP/2 response data waits for a window */
-int pex_h2o_flow_blocked(h2o_req_t *req);
-
-/** pex_h2o_sock_of_ssl - the h2o socket an OpenSSL handle of h2o's belongs to, or NULL */
-h2o_socket_t *pex_h2o_sock_of_ssl(const SSL *ssl);
 
 /* ---- http.c ---------------------------------------------------------------- */
 
