@@ -13,7 +13,10 @@
  *                 responses, the --web.max-requests count
  *   h2ointernals.c the only code that relies on h2o 2.2.5 internals: accept
  *                 and HTTP/2 stream limit, flow-control state, SSL -> socket
- *   http.c        h2o handlers: /metrics negotiation and gzip, /, /-/healthy, /-/ready
+ *   http.c        h2o handlers: routing, /, /-/healthy, /-/ready, 404/405/431/503
+ *   http_scrape.c the telemetry path: batched scrapes, one render each, gzip
+ *   http_respond.c a response handed to h2o a chunk at a time
+ *   http_negotiate.c Accept / Accept-Encoding (http_negotiate.h, no h2o)
  *   segment.c     the metrics segment through libpsmetrics: open, remap, liveness
  *   selfmetrics.c the exporter's own metrics and process_* from /proc/self
  *
@@ -33,6 +36,7 @@
 #include <stdio.h>
 
 #include "h2ointernals.h"
+#include "http_negotiate.h"
 #include "psm/reader.h"
 #include "psm/render.h"
 
@@ -514,22 +518,6 @@ void pex_http_start(struct pex_server *srv);
 
 /** pex_http_stop - undo pex_http_start; queued scrapes go with their connections */
 void pex_http_stop(struct pex_server *srv);
-
-/**
- * pex_accept_parse - decide the exposition format from an Accept header
- * @v: the header value (may be NULL)
- * @len: its length
- * Returns PSM_FMT_OPENMETRICS when OpenMetrics is preferred, else PSM_FMT_TEXT.
- */
-enum psm_format pex_accept_parse(const char *v, size_t len);
-
-/**
- * pex_gzip_accepted - does an Accept-Encoding header allow gzip?
- * @v: the header value (may be NULL)
- * @len: its length
- * Returns 1 or 0.
- */
-int pex_gzip_accepted(const char *v, size_t len);
 
 /* ---- selfmetrics.c --------------------------------------------------------- */
 
