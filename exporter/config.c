@@ -1,6 +1,7 @@
 /*
- * exporter/config.c - command-line flags (node_exporter style) and the
- * environment variables of the seed, validated before anything is bound.
+ * exporter/config.c - command-line flags (node_exporter style), validated
+ * before anything is bound. Where the TLS material comes from (environment
+ * variables, defaults, the web config file) is config_tls.c's.
  *
  * Every error is one line that names the flag, the value and what was
  * expected; nothing is silently clamped.
@@ -16,13 +17,6 @@
 #include "pex.h"
 #include "psu/log.h"
 
-#define DEFAULT_LISTEN   "[::1]:9090"
-#define DEFAULT_CERT     "/etc/portsyncd/metrics/server.crt"
-#define DEFAULT_KEY      "/etc/portsyncd/metrics/server.key"
-#define DEFAULT_CA       "/etc/portsyncd/metrics/ca.crt"
-#define DEFAULT_CIPHERS  "TLS_AES_256_GCM_SHA384"
-#define DEFAULT_GROUPS   "P-384"
-#define DEFAULT_SIGALGS  "ecdsa_secp384r1_sha384"
 #define MAX_TIMEOUT_MS   (24ull * 3600 * 1000)
 #define MAX_REQUESTS_CAP 100000u
 #define SAFE_CHARS       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-~"
@@ -36,7 +30,8 @@ static void usage(FILE *f)
         "Serves the portsyncd metrics segment to Prometheus over TLS 1.3 with\n"
         "mandatory client certificates, on IPv6 only. See exporter/README.md.\n"
         "\n"
-        "  --web.listen-address=ADDR     [IPv6]:port to listen on (default " DEFAULT_LISTEN ")\n"
+        "  --web.listen-address=ADDR     [IPv6]:port to listen on (default " PEX_DEFAULT_LISTEN
+        ")\n"
         "  --web.telemetry-path=PATH     path of the metrics (default /metrics)\n"
         "  --web.config.file=FILE        exporter-toolkit web config (tls_server_config)\n"
         "  --web.max-requests=N          concurrent requests before 503; 0 no limit (default 40)\n"
@@ -47,9 +42,9 @@ static void usage(FILE *f)
         "  --web.stall-timeout=DUR       close a connection whose client takes no response\n"
         "                                data for this long (default 10s)\n"
         "  --[no-]web.http2              offer HTTP/2 with ALPN (default on)\n"
-        "  --tls.cipher-suites=LIST      TLS 1.3 suites (default " DEFAULT_CIPHERS ")\n"
-        "  --tls.groups=LIST             key exchange groups (default " DEFAULT_GROUPS ")\n"
-        "  --tls.signature-algorithms=L  signature algorithms (default " DEFAULT_SIGALGS ")\n"
+        "  --tls.cipher-suites=LIST      TLS 1.3 suites (default " PEX_DEFAULT_CIPHERS ")\n"
+        "  --tls.groups=LIST             key exchange groups (default " PEX_DEFAULT_GROUPS ")\n"
+        "  --tls.signature-algorithms=L  signature algorithms (default " PEX_DEFAULT_SIGALGS ")\n"
         "  --shm-name=NAME|PATH          metrics segment: /dev/shm/NAME, or the absolute\n"
         "                                path of its file (default %s)\n"
         "  --shm-owner=USER              user (name or uid) the segment's file must be\n"
@@ -63,7 +58,7 @@ static void usage(FILE *f)
         "  --help, --version\n"
         "\n"
         "Environment: PORTSYNCD_METRICS_CERT, PORTSYNCD_METRICS_KEY, PORTSYNCD_METRICS_CA\n"
-        "(defaults " DEFAULT_CERT ", " DEFAULT_KEY ", " DEFAULT_CA ");\n"
+        "(defaults " PEX_DEFAULT_CERT ", " PEX_DEFAULT_KEY ", " PEX_DEFAULT_CA ");\n"
         "the web config file's cert_file, key_file, client_ca_file take precedence.\n",
         PSM_DEFAULT_NAME);
 }
@@ -227,18 +222,6 @@ static int parse_dur(const char *flag, const char *v, uint64_t min_ms, uint64_t 
     return 0;
 }
 
-/* A list given with commas or colons, as OpenSSL wants it: colons. */
-static char *colon_list(const char *v)
-{
-    char *s = strdup(v);
-    if (!s)
-        return NULL;
-    for (char *p = s; *p; p++)
-        if (*p == ',')
-            *p = ':';
-    return s;
-}
-
 enum {
     OPT_LISTEN = 256,
     OPT_PATH,
@@ -293,7 +276,7 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     memset(c, 0, sizeof *c);
-    const char *listen = DEFAULT_LISTEN, *path = "/metrics", *shm = PSM_DEFAULT_NAME;
+    const char *listen = PEX_DEFAULT_LISTEN, *path = "/metrics", *shm = PSM_DEFAULT_NAME;
     c->max_requests = 40;
     c->max_connections = 256;
     c->max_header_bytes = 8192;
@@ -439,80 +422,6 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
         return -1;
     }
     return 0;
-}
-
-void pex_tls_config_free(struct pex_tls_config *t)
-{
-    free(t->cert_file);
-    free(t->key_file);
-    free(t->ca_file);
-    free(t->cipher_suites);
-    free(t->groups);
-    free(t->sigalgs);
-    for (unsigned i = 0; i < t->allowed_sans.n; i++)
-        free(t->allowed_sans.entry[i]);
-    memset(t, 0, sizeof *t);
-}
-
-static char *env_or(const char *name, const char *def, const char **src)
-{
-    const char *v = getenv(name);
-    if (v && *v) {
-        *src = name;
-        return strdup(v);
-    }
-    *src = "default";
-    return strdup(def);
-}
-
-int pex_tls_config_load(const struct pex_config *c, struct pex_tls_config *t, char *err,
-                        size_t errlen)
-{
-    memset(t, 0, sizeof *t);
-    t->cert_file = env_or("PORTSYNCD_METRICS_CERT", DEFAULT_CERT, &t->cert_src);
-    t->key_file = env_or("PORTSYNCD_METRICS_KEY", DEFAULT_KEY, &t->key_src);
-    t->ca_file = env_or("PORTSYNCD_METRICS_CA", DEFAULT_CA, &t->ca_src);
-    t->http2 = 1;
-    unsigned set = 0;
-    if (c->web_config_file && pex_webconfig_load(c->web_config_file, t, &set, err, errlen) != 0)
-        goto fail;
-    if ((set & PEX_WC_SET_CIPHERS) && c->flag_ciphers) {
-        snprintf(err, errlen,
-                 "--tls.cipher-suites and cipher_suites in %s both set the TLS 1.3 suites; "
-                 "expected one of them",
-                 c->web_config_file);
-        goto fail;
-    }
-    if ((set & PEX_WC_SET_GROUPS) && c->flag_groups) {
-        snprintf(err, errlen,
-                 "--tls.groups and curve_preferences in %s both set the groups; expected one "
-                 "of them",
-                 c->web_config_file);
-        goto fail;
-    }
-    if ((set & PEX_WC_SET_HTTP2) && c->flag_http2 >= 0) {
-        snprintf(err, errlen,
-                 "--[no-]web.http2 and http_server_config.http2 in %s both set HTTP/2; "
-                 "expected one of them",
-                 c->web_config_file);
-        goto fail;
-    }
-    if (!(set & PEX_WC_SET_CIPHERS))
-        t->cipher_suites = colon_list(c->flag_ciphers ? c->flag_ciphers : DEFAULT_CIPHERS);
-    if (!(set & PEX_WC_SET_GROUPS))
-        t->groups = colon_list(c->flag_groups ? c->flag_groups : DEFAULT_GROUPS);
-    t->sigalgs = colon_list(c->flag_sigalgs ? c->flag_sigalgs : DEFAULT_SIGALGS);
-    if (c->flag_http2 >= 0)
-        t->http2 = c->flag_http2;
-    if (!t->cert_file || !t->key_file || !t->ca_file || !t->cipher_suites || !t->groups ||
-        !t->sigalgs) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    return 0;
-fail:
-    pex_tls_config_free(t);
-    return -1;
 }
 
 void pex_config_free(struct pex_config *c)

@@ -4,7 +4,8 @@
  * The exporter is one single-threaded h2o event loop. Its parts, one file each:
  *
  *   main.c        startup order (flags -> pre-flight -> bind -> loop), signals, exit
- *   config.c      command-line flags and environment variables
+ *   config.c      command-line flags
+ *   config_tls.c  the TLS material's environment variables, defaults, web config
  *   webconfig.c   exporter-toolkit web-config.yml (tls_server_config) via libyaml
  *   tls.c         TLS policy, pre-flight checks, SSL_CTX construction, client
  *                 certificate checks (SAN allow-list), handshake-failure reasons
@@ -44,6 +45,15 @@
 #define PEX_ERR_LEN 512
 
 /* ---- config.c / webconfig.c ----------------------------------------------- */
+
+/* The seed's defaults (DESIGN.md section 6), shown by --help and used by config_tls.c. */
+#define PEX_DEFAULT_LISTEN  "[::1]:9090"
+#define PEX_DEFAULT_CERT    "/etc/portsyncd/metrics/server.crt"
+#define PEX_DEFAULT_KEY     "/etc/portsyncd/metrics/server.key"
+#define PEX_DEFAULT_CA      "/etc/portsyncd/metrics/ca.crt"
+#define PEX_DEFAULT_CIPHERS "TLS_AES_256_GCM_SHA384"
+#define PEX_DEFAULT_GROUPS  "P-384"
+#define PEX_DEFAULT_SIGALGS "ecdsa_secp384r1_sha384"
 
 #define PEX_MAX_SANS 64
 
