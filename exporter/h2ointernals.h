@@ -35,7 +35,7 @@ void pex_h2o_init(struct pex_server *srv);
  * it to h2o's HTTP/1 or HTTP/2 layer as h2o_accept() would, with the HTTP/2
  * stream limit applied
  * @srv: the server
- * @c: the connection, from pex_limits_accept(); takes a reference on the
+ * @c: the connection, from pex_conn_accept(); takes a reference on the
  *     server's current SSL_CTX into @c->ctx (released when @c closes)
  */
 void pex_h2o_accept(struct pex_server *srv, struct pex_conn *c);

@@ -1,5 +1,5 @@
 /*
- * exporter/limits.c - connection accounting and the deadlines h2o 2.2.5 lacks.
+ * exporter/limits.c - requests in flight, and the deadlines h2o 2.2.5 lacks.
  *
  * What h2o 2.2.5 offers: for HTTP/1 one timer
  * (http1.req_timeout) armed when the connection starts waiting for a request
@@ -18,14 +18,6 @@
  *                   certificate get that far);
  *   header size     HTTP/1: a pending request larger than --web.max-header-bytes
  *                   is cut (complete requests are checked in http.c: 431);
- *   connections     at --web.max-connections, a new connection evicts one
- *                   that has not sent a request and is not making progress
- *                   (pick_victim): cheap for an attacker to open, never a
- *                   working scraper's keep-alive connection nor a handshake
- *                   under way. With nothing to evict the new connection is
- *                   still taken up to twice the limit; there, the oldest
- *                   connection without a request is evicted, and only when
- *                   every connection has sent a request is the new one refused.
  *   stalled         a response the client takes nothing of for --web.stall-timeout
  *                   (or the idle timeout, if shorter) ends its connection: an
  *                   HTTP/2 stream whose flow-control window stays 0, a TCP
@@ -34,29 +26,22 @@
  *                   counts only the responses clients are taking
  *                   (pex_limits_busy_scrapes); the deadline bounds what they hold.
  *
- * Closing a socket h2o owns would free it twice, so a connection is ended
- * through pex_h2o_sock_shutdown(): h2o's next read fails and h2o closes it
- * itself. Every reliance on h2o internals is in h2ointernals.c.
+ * A connection is ended through conn.c (pex_conn_shutdown(), pex_conn_reset()),
+ * which knows how to make h2o close it; the connection limit is conn.c's too.
  */
-#include <arpa/inet.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 
 #include "pex.h"
 #include "psu/clock.h"
 #include "psu/log.h"
 
 #define SWEEP_MS 250
-/* A handshake or first request that has not moved for this long may be evicted. */
-#define EVICT_GRACE_MS 250
-/* ... and one that never sent a byte, after this long. */
-#define SILENT_GRACE_MS 100
 /* A response whose client took nothing for this long is parked: not counted
  * against --web.max-requests (a client taking a body takes a chunk every few
  * milliseconds; the loop itself may be busy for tens of them). */
 #define PEX_PARK_MS 250
-/* Refused handshakes and stalled connections: at most one line a second each. */
+/* Stalled connections: at most one line a second. */
 #define LOG_EVERY_NS 1000000000u
 
 static struct pex_server *lim_srv;
@@ -64,23 +49,6 @@ static struct pex_server *lim_srv;
 static uint64_t now_ms(struct pex_server *srv)
 {
     return h2o_now(srv->loop);
-}
-
-/* Refused handshakes are logged at most once a second, with a count of those
- * left out, so a flood cannot flood the journal. */
-static void log_hs_failure(struct pex_conn *c, int reason)
-{
-    static uint64_t last;
-    static unsigned suppressed;
-    uint64_t now = psu_clock_mono_ns();
-    if (now - last < LOG_EVERY_NS) {
-        suppressed++;
-        return;
-    }
-    psu_log_warn("TLS handshake from [%s] refused: %s (%u more refusals not logged)", c->peer,
-                 pex_hs_reason_text(reason), suppressed);
-    last = now;
-    suppressed = 0;
 }
 
 /* Stalled responses are logged like refused handshakes: at most one line a second. */
@@ -98,46 +66,6 @@ static void log_stalled(struct pex_conn *c, double seconds, const char *what)
                  c->peer, seconds, what, suppressed);
     last = now;
     suppressed = 0;
-}
-
-static void on_conn_close(void *data)
-{
-    struct pex_conn *c = data;
-    struct pex_server *srv = lim_srv;
-    /* Requests h2o has not disposed of yet forget their connection record. */
-    while (!h2o_linklist_is_empty(&c->inflight_list)) {
-        struct pex_inflight *f =
-            H2O_STRUCT_FROM_MEMBER(struct pex_inflight, on_conn, c->inflight_list.next);
-        h2o_linklist_unlink(&f->on_conn);
-        f->conn = NULL;
-    }
-    if (!c->hs_done) {
-        int r = c->hs_reason;
-        if (r < 0)
-            r = now_ms(srv) - c->accepted_ms + 50 >= srv->cfg.request_timeout_ms ? PEX_HS_TIMEOUT
-                                                                                 : PEX_HS_ABORTED;
-        srv->stats.hs_fail[r]++;
-        log_hs_failure(c, r);
-    }
-    h2o_linklist_unlink(&c->link);
-    srv->limits.nconns--;
-    SSL_CTX_free(c->ctx);
-    free(c);
-}
-
-struct pex_conn *pex_conn_of_sock(h2o_socket_t *sock)
-{
-    return pex_h2o_sock_on_close_data(sock, on_conn_close);
-}
-
-struct pex_conn *pex_conn_of_ssl(const SSL *ssl)
-{
-    return pex_conn_of_sock(pex_h2o_sock_of_ssl(ssl));
-}
-
-struct pex_conn *pex_conn_of_req(h2o_req_t *req)
-{
-    return pex_conn_of_sock(pex_h2o_sock_of_req(req));
 }
 
 void pex_inflight_start(struct pex_server *srv, struct pex_inflight *f, h2o_req_t *req,
@@ -221,143 +149,6 @@ unsigned pex_limits_busy_scrapes(struct pex_server *srv, unsigned *nparked)
     return busy;
 }
 
-/* Ends @c through h2o's own close path; @reset: as a TCP reset. */
-static void conn_end(struct pex_conn *c, int reset)
-{
-    if (c->shut)
-        return;
-    c->shut = 1;
-    pex_h2o_sock_shutdown(c->sock, reset);
-}
-
-void pex_conn_shutdown(struct pex_conn *c)
-{
-    conn_end(c, 0);
-}
-
-void pex_conn_progress(struct pex_conn *c)
-{
-    c->tls_seen = 1;
-    c->progress_ms = now_ms(lim_srv);
-}
-
-/*
- * The connection to evict for a new one, or NULL. Only connections that have
- * not sent a request are candidates, and among them first those that never
- * sent a TLS byte for SILENT_GRACE_MS (a real client sends its ClientHello
- * right after connecting), then those whose handshake or first request has not
- * moved for EVICT_GRACE_MS; the longest-stalled goes first. A connection with
- * bytes waiting in the kernel is skipped: the loop, not the client, is behind.
- * A client in the middle of a normal handshake makes progress every round
- * trip and is never chosen.
- */
-static int kernel_has_bytes(struct pex_conn *c)
-{
-    int n = 0;
-    return ioctl(h2o_socket_get_fd(c->sock), FIONREAD, &n) == 0 && n > 0;
-}
-
-static struct pex_conn *pick_victim(struct pex_server *srv, uint64_t silent_grace,
-                                    uint64_t stalled_grace)
-{
-    uint64_t now = now_ms(srv);
-    struct pex_conn *silent = NULL, *stalled = NULL;
-    for (h2o_linklist_t *l = srv->limits.conns.next; l != &srv->limits.conns; l = l->next) {
-        struct pex_conn *c = H2O_STRUCT_FROM_MEMBER(struct pex_conn, link, l);
-        if (c->requests || c->shut)
-            continue;
-        /* Bytes the loop has not read yet (it may be busy): not stalled. */
-        if (silent_grace && (now - c->progress_ms < silent_grace || kernel_has_bytes(c)))
-            continue;
-        if (!c->tls_seen) {
-            if (!silent)
-                silent = c; /* the list is oldest first */
-        } else if (now - c->progress_ms >= stalled_grace &&
-                   (!stalled || c->progress_ms < stalled->progress_ms)) {
-            stalled = c;
-        }
-    }
-    return silent ? silent : stalled;
-}
-
-struct pex_conn *pex_limits_accept(struct pex_server *srv, h2o_socket_t *sock)
-{
-    struct pex_limits *lim = &srv->limits;
-    srv->stats.accepted++;
-    if (lim->draining) {
-        h2o_socket_close(sock);
-        return NULL;
-    }
-    /* Count live (not yet shut) connections against the limit. */
-    if (lim->nconns >= srv->cfg.max_connections) {
-        unsigned live = 0;
-        for (h2o_linklist_t *l = lim->conns.next; l != &lim->conns; l = l->next)
-            live += !H2O_STRUCT_FROM_MEMBER(struct pex_conn, link, l)->shut;
-        if (live >= srv->cfg.max_connections) {
-            struct pex_conn *victim = pick_victim(srv, SILENT_GRACE_MS, EVICT_GRACE_MS);
-            /* At the hard cap, judge faster, and failing that take the oldest
-             * connection without a request: under a flood it is far more
-             * likely an attacker's than the newcomer is. */
-            if (!victim && live >= 2 * srv->cfg.max_connections)
-                victim = pick_victim(srv, SILENT_GRACE_MS / 10, EVICT_GRACE_MS / 2);
-            if (!victim && live >= 2 * srv->cfg.max_connections)
-                victim = pick_victim(srv, 0, 0);
-            if (victim) {
-                srv->stats.closed[PEX_CLOSE_EVICTED]++;
-                if (!victim->hs_done)
-                    victim->hs_reason = PEX_HS_EVICTED;
-                pex_conn_shutdown(victim);
-            } else if (live >= 2 * srv->cfg.max_connections) {
-                /* Nothing stalled to reclaim and the hard cap reached. */
-                srv->stats.closed[PEX_CLOSE_LIMIT]++;
-                h2o_socket_close(sock);
-                return NULL;
-            }
-        }
-    }
-    struct pex_conn *c = calloc(1, sizeof *c);
-    if (!c) {
-        h2o_socket_close(sock);
-        return NULL;
-    }
-    c->sock = sock;
-    c->accepted_ms = now_ms(srv);
-    c->progress_ms = c->accepted_ms;
-    c->hs_reason = -1;
-    c->moved_ms = c->accepted_ms;
-    h2o_linklist_init_anchor(&c->inflight_list);
-    struct sockaddr_in6 sa;
-    strcpy(c->peer, "?");
-    if (h2o_socket_getpeername(sock, (struct sockaddr *)&sa) >= sizeof sa &&
-        sa.sin6_family == AF_INET6)
-        inet_ntop(AF_INET6, &sa.sin6_addr, c->peer, sizeof c->peer);
-    pex_h2o_sock_on_close_set(sock, on_conn_close, c);
-    h2o_linklist_insert(&lim->conns, &c->link);
-    lim->nconns++;
-    return c;
-}
-
-unsigned pex_limits_revalidate(struct pex_server *srv)
-{
-    unsigned n = 0;
-    for (h2o_linklist_t *l = srv->limits.conns.next; l != &srv->limits.conns; l = l->next) {
-        struct pex_conn *c = H2O_STRUCT_FROM_MEMBER(struct pex_conn, link, l);
-        if (c->shut || c->revoked || !c->hs_done || !c->ssl ||
-            pex_tls_peer_allowed(srv->tls, c->ssl))
-            continue;
-        c->revoked = 1;
-        n++;
-        psu_log_info("connection from %s: the reloaded TLS material refuses its client "
-                     "certificate; closing it",
-                     c->peer);
-        if (!c->inflight) {
-            srv->stats.closed[PEX_CLOSE_REVOKED]++;
-            pex_conn_shutdown(c);
-        }
-    }
-    return n;
-}
-
 /* Ends a connection whose client takes no response data, with a reset, so
  * the kernel drops the bytes queued for a client that does not read instead
  * of keeping them in an orphaned socket. */
@@ -366,7 +157,7 @@ static void close_stalled(struct pex_server *srv, struct pex_conn *c, uint64_t i
 {
     srv->stats.closed[PEX_CLOSE_STALLED]++;
     log_stalled(c, (double)idle_ms / 1000.0, what);
-    conn_end(c, 1);
+    pex_conn_reset(c);
 }
 
 /*
@@ -458,7 +249,7 @@ static void on_sweep(h2o_timeout_entry_t *entry)
     struct pex_server *srv = lim_srv;
     (void)entry;
     uint64_t now = now_ms(srv);
-    for (h2o_linklist_t *l = srv->limits.conns.next; l != &srv->limits.conns; l = l->next)
+    for (h2o_linklist_t *l = srv->conns.list.next; l != &srv->conns.list; l = l->next)
         sweep_one(srv, H2O_STRUCT_FROM_MEMBER(struct pex_conn, link, l), now);
     h2o_timeout_link(srv->loop, &srv->limits.sweep_timeout, &srv->limits.sweep_entry);
 }
@@ -466,7 +257,6 @@ static void on_sweep(h2o_timeout_entry_t *entry)
 void pex_limits_init(struct pex_server *srv)
 {
     lim_srv = srv;
-    h2o_linklist_init_anchor(&srv->limits.conns);
     h2o_linklist_init_anchor(&srv->limits.inflight_list);
     h2o_timeout_init(srv->loop, &srv->limits.sweep_timeout, SWEEP_MS);
     srv->limits.sweep_entry = (h2o_timeout_entry_t){0};
@@ -478,15 +268,4 @@ void pex_limits_dispose(struct pex_server *srv)
 {
     h2o_timeout_unlink(&srv->limits.sweep_entry);
     h2o_timeout_dispose(srv->loop, &srv->limits.sweep_timeout);
-}
-
-void pex_limits_shutdown_all(struct pex_server *srv)
-{
-    srv->limits.draining = 1;
-    for (h2o_linklist_t *l = srv->limits.conns.next; l != &srv->limits.conns; l = l->next) {
-        struct pex_conn *c = H2O_STRUCT_FROM_MEMBER(struct pex_conn, link, l);
-        if (!c->hs_done && c->hs_reason < 0)
-            c->hs_reason = PEX_HS_ABORTED;
-        pex_conn_shutdown(c);
-    }
 }

@@ -113,7 +113,7 @@ static void reload(struct pex_server *srv)
     srv->stats.reload_last_ok = (double)psu_clock_real_ns() / 1e9;
     log_tls_in_use(n, &srv->cfg.tls, "reloaded TLS material for new connections");
     /* Open connections keep working, unless the new material refuses their client. */
-    unsigned revoked = pex_limits_revalidate(srv);
+    unsigned revoked = pex_conns_revalidate(srv);
     if (revoked)
         psu_log_info("%u open connection(s) refused by the reloaded material: closing", revoked);
     notify("READY=1");
@@ -128,7 +128,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (!sock)
             break;
-        struct pex_conn *c = pex_limits_accept(srv, sock);
+        struct pex_conn *c = pex_conn_accept(srv, sock);
         if (c)
             pex_h2o_accept(srv, c);
     }
@@ -229,6 +229,7 @@ static void serve(struct pex_server *srv, int lfd, int sfd)
     h2o_socket_t *sig = h2o_evloop_socket_create(srv->loop, sfd, H2O_SOCKET_FLAG_DONT_READ);
     sig->data = srv;
     h2o_socket_read_start(sig, on_signal);
+    pex_conns_init(srv);
     pex_limits_init(srv);
     pex_http_start(srv);
     notify("READY=1");
@@ -238,17 +239,17 @@ static void serve(struct pex_server *srv, int lfd, int sfd)
     /* Drain: no new connections, shut the open ones, let h2o close them. */
     h2o_socket_read_stop(srv->listener);
     h2o_socket_close(srv->listener);
-    pex_limits_shutdown_all(srv);
+    pex_conns_shutdown(srv);
     uint64_t deadline = psu_clock_mono_ns() + DRAIN_NS;
-    while (srv->limits.nconns && psu_clock_mono_ns() < deadline)
+    while (srv->conns.n && psu_clock_mono_ns() < deadline)
         h2o_evloop_run(srv->loop, 50);
     h2o_socket_read_stop(sig);
     h2o_socket_close(sig);
     pex_limits_dispose(srv);
     pex_http_stop(srv);
     h2o_evloop_run(srv->loop, 0);
-    if (srv->limits.nconns)
-        psu_log_warn("%u connection(s) still open at exit", srv->limits.nconns);
+    if (srv->conns.n)
+        psu_log_warn("%u connection(s) still open at exit", srv->conns.n);
 }
 
 int main(int argc, char **argv)

@@ -9,9 +9,10 @@
  *   webconfig.c   exporter-toolkit web-config.yml (tls_server_config) via libyaml
  *   tls.c         TLS policy, pre-flight checks, SSL_CTX construction, client
  *                 certificate checks (SAN allow-list), handshake-failure reasons
- *   limits.c      connection tracking: connection limit, first-request and
- *                 request-header deadlines (slowloris), eviction, stalled
- *                 responses, the --web.max-requests count
+ *   conn.c        accepted connections: connection limit, eviction, ending one
+ *   limits.c      requests in flight, the --web.max-requests count, and the
+ *                 first-request, request-header (slowloris) and stalled-
+ *                 response deadlines
  *   h2ointernals.c the only code that relies on h2o 2.2.5 internals: accept
  *                 and HTTP/2 stream limit, flow-control state, SSL -> socket
  *   http.c        h2o handlers: routing, /, /-/healthy, /-/ready, 404/405/431/503
@@ -392,7 +393,7 @@ struct pex_inflight {
 
 /* One accepted connection. Lives from accept to h2o's on_close. */
 struct pex_conn {
-    h2o_linklist_t link; /* in pex_limits.conns, oldest first */
+    h2o_linklist_t link; /* in pex_conns.list, oldest first */
     h2o_socket_t *sock;
     SSL_CTX *ctx; /* reference held until close: h2o keeps a bare pointer (h2ointernals.c) */
     uint64_t accepted_ms;
@@ -417,25 +418,29 @@ struct pex_conn {
     int _h2_settings_sent;         /* the SETTINGS frame was rewritten */
 };
 
+/* Every open connection (conn.c). */
+struct pex_conns {
+    h2o_linklist_t list; /* struct pex_conn.link, oldest first */
+    unsigned n;
+    int draining; /* shutting down: refuse new connections */
+};
+
 struct pex_limits {
-    h2o_linklist_t conns;
-    unsigned nconns;
     unsigned inflight;            /* requests being answered */
     h2o_linklist_t inflight_list; /* struct pex_inflight.all */
     h2o_timeout_t sweep_timeout;
     h2o_timeout_entry_t sweep_entry;
-    int draining; /* shutting down: refuse new connections */
 };
 
 struct pex_server; /* main.c */
 
 /**
- * pex_limits_revalidate - after a reload, mark the connections whose client the
+ * pex_conns_revalidate - after a reload, mark the connections whose client the
  * new TLS material refuses; each is shut down once its responses are done
  * @srv: the server (srv->tls is the new material)
  * Returns how many connections were marked.
  */
-unsigned pex_limits_revalidate(struct pex_server *srv);
+unsigned pex_conns_revalidate(struct pex_server *srv);
 
 /**
  * pex_limits_init - start the periodic sweep of deadlines
@@ -447,12 +452,12 @@ void pex_limits_init(struct pex_server *srv);
 void pex_limits_dispose(struct pex_server *srv);
 
 /**
- * pex_limits_accept - account a new connection, evicting or refusing at the limit
+ * pex_conn_accept - account a new connection, evicting or refusing at the limit
  * @srv: the server
  * @sock: the accepted socket
  * Returns the connection, or NULL when it was refused (the socket is closed).
  */
-struct pex_conn *pex_limits_accept(struct pex_server *srv, h2o_socket_t *sock);
+struct pex_conn *pex_conn_accept(struct pex_server *srv, h2o_socket_t *sock);
 
 /**
  * pex_inflight_start - account a request dispatched to a handler
@@ -511,8 +516,14 @@ void pex_conn_shutdown(struct pex_conn *c);
 /** pex_conn_progress - note that @c's handshake moved (TLS info callback) */
 void pex_conn_progress(struct pex_conn *c);
 
-/** pex_limits_shutdown_all - shut every connection down (SIGTERM) */
-void pex_limits_shutdown_all(struct pex_server *srv);
+/** pex_conns_shutdown - shut every connection down and accept no more (SIGTERM) */
+void pex_conns_shutdown(struct pex_server *srv);
+
+/** pex_conns_init - start with no connection; remembers @srv */
+void pex_conns_init(struct pex_server *srv);
+
+/** pex_conn_reset - pex_conn_shutdown() with a TCP reset (a client that does not read) */
+void pex_conn_reset(struct pex_conn *c);
 
 /* ---- http.c ---------------------------------------------------------------- */
 
@@ -560,6 +571,7 @@ struct pex_server {
     h2o_evloop_t *loop;
     h2o_socket_t *listener;
     struct pex_tls *tls; /* served to new connections */
+    struct pex_conns conns;
     struct pex_limits limits;
     struct pex_stats stats;
     struct pex_segment seg;

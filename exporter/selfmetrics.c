@@ -240,7 +240,7 @@ void pex_selfmetrics_render(struct pex_server *srv, enum psm_format fmt, struct 
         "SETTINGS_MAX_CONCURRENT_STREAMS.",
         NULL, (double)st->h2_refused);
     one(b, fmt, "portsyncd_exporter_connections", PSM_GAUGE, "Open client connections.", NULL,
-        srv->limits.nconns);
+        srv->conns.n);
     one(b, fmt, "portsyncd_exporter_connections_accepted_total", PSM_COUNTER,
         "TCP connections accepted.", NULL, (double)st->accepted);
     by_label(b, fmt, "portsyncd_exporter_connections_closed_total",
