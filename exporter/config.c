@@ -9,11 +9,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <h2o/version.h>    /* --version: H2O_VERSION only, not the library */
+#include <openssl/crypto.h> /* --version: OpenSSL_version() only */
 #include <limits.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "pex.h"
 #include "psu/log.h"
 

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pex.h"
+#include "config.h"
+#include "webconfig.h"
 
 /* A list given with commas or colons, as OpenSSL wants it: colons. */
 static char *colon_list(const char *v)

@@ -25,9 +25,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "pex.h"
+#include "conn.h"
+#include "h2ointernals.h"
+#include "requests.h"
 #include "psu/clock.h"
 #include "psu/log.h"
+#include "server.h"
+#include "stats.h"
+#include "tls.h"
 
 /* A handshake or first request that has not moved for this long may be evicted. */
 #define EVICT_GRACE_MS 250
@@ -123,6 +128,26 @@ void pex_conn_progress(struct pex_conn *c)
 {
     c->tls_seen = 1;
     c->progress_ms = now_ms(conn_srv);
+}
+
+int pex_conn_in_handshake(const struct pex_conn *c)
+{
+    return !c->hs_done;
+}
+
+void pex_conn_handshake_done(struct pex_conn *c, SSL *ssl)
+{
+    if (c->hs_done)
+        return;
+    c->hs_done = 1;
+    c->ssl = ssl;
+    conn_srv->stats.hs_ok++;
+}
+
+void pex_conn_refuse(struct pex_conn *c, int reason)
+{
+    if (c && c->hs_reason < 0)
+        c->hs_reason = reason;
 }
 
 /*

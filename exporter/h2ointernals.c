@@ -14,7 +14,7 @@
  *     in lib/http2/connection.c) and only refuses streams beyond 100. The
  *     exporter therefore
  *       - accepts connections itself (pex_h2o_accept: h2o_accept() minus its
- *         handshake timer, which limits.c's first-request deadline replaces),
+ *         handshake timer, which requests.c's first-request deadline replaces),
  *         so that it sees each HTTP/2 connection before h2o parses a byte of it;
  *       - wraps the connection's frame reader (h2o_http2_conn_t._read_expect,
  *         re-wrapped whenever h2o swaps it) to rewrite the value of
@@ -37,14 +37,14 @@
  *  2. Flow control (pex_h2o_flow_blocked): whether a stream's response data
  *     waits for a window, from h2o_http2_stream_t.output_window, _data and the
  *     connection's _write.window. A renamed field fails the build; a changed
- *     meaning would make limits.c count a zero-window stream as busy (it would
+ *     meaning would make requests.c count a zero-window stream as busy (it would
  *     hold a --web.max-requests slot until its stall deadline).
  *
  *  3. HTTP/2 progress (pex_h2o_req_bytes_framed): h2o_req_t.bytes_sent is
  *     public, but what it counts is not stated: 2.2.5's HTTP/2 adds each DATA
  *     frame as it frames it, HTTP/1 what it is handed. If an upgrade counted
  *     handed bytes for HTTP/2 too, a response trickling out through small
- *     windows would look parked after PEX_PARK_MS (limits.c) and be closed by
+ *     windows would look parked after PEX_PARK_MS (requests.c) and be closed by
  *     the stall deadline while still moving.
  *
  *  4. Which connection an OpenSSL handle belongs to (pex_h2o_sock_of_ssl): h2o
@@ -69,7 +69,7 @@
  *  7. Unparsed request bytes (pex_h2o_sock_unparsed): h2o_socket_t.input holds
  *     what was read and decrypted, and 2.2.5's HTTP/1 consumes a request from
  *     it only when its response is done, so on an idle connection its size is
- *     the start of the next request (the slowloris header deadline, limits.c).
+ *     the start of the next request (the slowloris header deadline, requests.c).
  *     An h2o that consumed headers as it parsed them would hide a trickled
  *     request from the header deadline (then only the idle timeout bounds it).
  *
@@ -90,7 +90,7 @@
  * 10. The SSL_CTX of a handshake (pex_h2o_accept): h2o_socket_ssl_handshake()
  *     keeps a bare pointer to the SSL_CTX until the handshake's first bytes
  *     arrive, so the connection holds a reference to it (released in
- *     limits.c's close callback) lest a reload free it first. Harmless if an
+ *     conn.c's close callback) lest a reload free it first. Harmless if an
  *     upgrade took its own reference.
  *
  * The stand-in h2o-private/khash.h exists only so that the installed
@@ -98,9 +98,7 @@
  */
 #include <sys/socket.h>
 
-#include "pex.h" /* h2o.h first: the h2o headers below rely on it */
-#include "psu/log.h"
-
+#include <h2o.h> /* first: the h2o headers below rely on it */
 #include <h2o/version.h>
 
 /* Every trick above was written against, and tested with, h2o 2.2.x. */
@@ -116,6 +114,11 @@
 #include <h2o/http1.h>
 #include <h2o/http2.h>
 #include <h2o/http2_internal.h>
+
+#include "conn.h"
+#include "h2ointernals.h"
+#include "psu/log.h"
+#include "server.h"
 
 typedef ssize_t (*expect_fn)(h2o_http2_conn_t *conn, const uint8_t *src, size_t len,
                              const char **err_desc);

@@ -12,13 +12,16 @@
  *
  * Before any handler: requests whose line and headers exceed
  * --web.max-header-bytes get 431, and telemetry requests beyond
- * --web.max-requests busy responses 503 (limits.c counts them).
+ * --web.max-requests busy responses 503 (requests.c counts them).
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "conn.h"
+#include "http.h"
 #include "http_int.h"
-#include "pex.h"
+#include "requests.h"
+#include "server.h"
 
 struct pex_handler {
     h2o_handler_t super;
@@ -117,7 +120,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
          * they cost one render per format and encoding), and responses parked
          * behind clients that take nothing (no work; the stall deadline and the
          * per-connection stream limit bound what they hold). */
-        if (srv->cfg.max_requests && pex_limits_busy_scrapes(srv, NULL) >= srv->cfg.max_requests) {
+        if (srv->cfg.max_requests && pex_requests_busy(srv, NULL) >= srv->cfg.max_requests) {
             pex_http_add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
             pex_http_respond_text(req, r, 503, "Service Unavailable",
                                   "too many concurrent requests (--web.max-requests)\n", 1);

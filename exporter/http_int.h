@@ -10,7 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pex.h"
+#include "requests.h"
+#include "psm/render.h"
+
+struct pex_server;
 
 /* A rendered scrape body shared by the requests of one batch. */
 struct pex_body {
@@ -27,7 +30,7 @@ struct pex_body {
 struct pex_resp {
     h2o_generator_t gen;
     struct pex_server *srv;
-    struct pex_inflight fl; /* accounting and stall tracking (limits.c) */
+    struct pex_inflight fl; /* accounting and stall tracking (requests.c) */
     char *body;             /* owned, or NULL */
     struct pex_body *shared;
     const char *out; /* the body being sent: body or shared->p */

@@ -16,8 +16,8 @@
  * @len: its length
  *
  * Returns PSM_FMT_OPENMETRICS when OpenMetrics (1.0.0, 0.0.1 or no version)
- * has a higher q than text (0.0.4, text/ *, * / *), else PSM_FMT_TEXT: ties go to
- * the format every scraper understands.
+ * has a higher q than text (text/plain 0.0.4, or a wildcard covering it), else
+ * PSM_FMT_TEXT: ties go to the format every scraper understands.
  */
 enum psm_format pex_accept_parse(const char *v, size_t len);
 

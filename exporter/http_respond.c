@@ -4,7 +4,7 @@
  * A body goes to h2o SEND_CHUNK bytes at a time, the next when h2o asks for it
  * (the generator's proceed: the client has taken the previous one). That keeps
  * what h2o copies per connection (HTTP/1 encrypts what it is given at once) to
- * one chunk, and each chunk taken is the progress that limits.c reads to tell a
+ * one chunk, and each chunk taken is the progress that requests.c reads to tell a
  * response being sent from one parked behind a client that takes nothing.
  *
  * A body lives in malloc'd memory: the request's own (r->body), or a scrape
@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "http_int.h"
-#include "pex.h"
+#include "requests.h"
+#include "server.h"
+#include "stats.h"
 
 void pex_http_body_release(struct pex_body *sb)
 {

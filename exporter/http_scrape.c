@@ -11,14 +11,21 @@
  * kept beyond the iteration. One iteration hands h2o at most BATCH_BYTES of
  * bodies; the scrapes beyond wait for the next iteration and a fresh render.
  */
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
+#include "h2ointernals.h"
+#include "http.h"
 #include "http_int.h"
 #include "http_negotiate.h"
-#include "pex.h"
 #include "psu/clock.h"
+#include "segment.h"
+#include "selfmetrics.h"
+#include "server.h"
+#include "stats.h"
+#include "tls.h"
 
 static const h2o_header_t *find(h2o_req_t *req, const h2o_token_t *t)
 {
@@ -77,7 +84,19 @@ static struct pex_body *render_body(struct pex_server *srv, enum psm_format fmt,
         }
     }
     srv->renders++;
-    pex_selfmetrics_render(srv, fmt, &b, &seg);
+    struct pex_self_view v = {
+        .stats = &srv->stats,
+        .seg = &srv->seg,
+        .status = &seg,
+        .inflight = srv->requests.inflight,
+        .conns = srv->conns.n,
+        .renders = srv->renders,
+        .cert_not_after = srv->tls->not_after,
+        .start_time = srv->start_time,
+        .openssl = OpenSSL_version(OPENSSL_VERSION),
+    };
+    v.busy = pex_requests_busy(srv, &v.parked);
+    pex_selfmetrics_render(&v, fmt, &b);
     psm_render_eof(&b, fmt);
     struct pex_body *sb = calloc(1, sizeof *sb);
     if (b.oom || !sb) {

@@ -16,9 +16,11 @@
  *            were accepted with.
  *   SIGTERM, SIGINT   stop accepting, close connections, exit 0.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -27,11 +29,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "conn.h"
+#include "h2ointernals.h"
+#include "http.h"
+#include "requests.h"
 #include "pex.h"
 #include "psu/clock.h"
 #include "psu/log.h"
 #include "psu/notify.h"
 #include "psu/proc.h"
+#include "segment.h"
+#include "server.h"
+#include "tls.h"
 
 #define LISTEN_BACKLOG   1024
 #define ACCEPTS_PER_WAKE 64
@@ -201,9 +211,9 @@ static void h2o_setup(struct pex_server *srv)
     g->server_name = h2o_iovec_init(H2O_STRLIT("")); /* no Server header, no version disclosed */
     g->max_request_entity_size = 4096;               /* no endpoint takes a body */
     /* No g->handshake_timeout: h2ointernals.c starts the handshakes, and the
-     * first-request deadline (limits.c) bounds them. */
+     * first-request deadline (requests.c) bounds them. */
     /* h2o 2.2.5: this one timer is the keep-alive idle time and the header
-     * deadline; limits.c enforces the shorter header deadline itself. */
+     * deadline; requests.c enforces the shorter header deadline itself. */
     g->http1.req_timeout = srv->cfg.idle_timeout_ms;
     g->http1.upgrade_to_http2 = 0;
     g->http2.idle_timeout = srv->cfg.idle_timeout_ms;
@@ -230,7 +240,7 @@ static void serve(struct pex_server *srv, int lfd, int sfd)
     sig->data = srv;
     h2o_socket_read_start(sig, on_signal);
     pex_conns_init(srv);
-    pex_limits_init(srv);
+    pex_requests_init(srv);
     pex_http_start(srv);
     notify("READY=1");
     while (!stop_requested)
@@ -245,7 +255,7 @@ static void serve(struct pex_server *srv, int lfd, int sfd)
         h2o_evloop_run(srv->loop, 50);
     h2o_socket_read_stop(sig);
     h2o_socket_close(sig);
-    pex_limits_dispose(srv);
+    pex_requests_dispose(srv);
     pex_http_stop(srv);
     h2o_evloop_run(srv->loop, 0);
     if (srv->conns.n)
@@ -266,7 +276,7 @@ int main(int argc, char **argv)
     psu_proc_sample(&ps);
     srv.start_time =
         ps.have & PSU_PROC_START_TIME ? ps.start_time : (double)psu_clock_real_ns() / 1e9;
-    pex_tls_init(&srv.stats);
+    pex_tls_init();
     char err[8192];
     if (pex_tls_config_load(&srv.cfg, &srv.cfg.tls, err, sizeof err) != 0) {
         psu_log_error("%s", err);

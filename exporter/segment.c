@@ -21,9 +21,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "pex.h"
 #include "psu/clock.h"
 #include "psu/log.h"
+#include "segment.h"
 
 /* A missing segment is looked for at most this often. */
 #define REOPEN_INTERVAL_NS 500000000u

@@ -22,13 +22,16 @@
  * reference on its context (h2ointernals.c, trick 10): h2o keeps a bare
  * pointer to it until the handshake's first bytes arrive.
  */
+#include <h2o.h> /* ALPN: h2o_ssl_register_alpn_protocols(), public API */
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "pex.h"
+#include "tls.h"
 #include "tls_int.h"
 
 static int tls_idx = -1;
@@ -47,9 +50,8 @@ static void tls_exdata_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx
     free(tls);
 }
 
-void pex_tls_init(struct pex_stats *stats)
+void pex_tls_init(void)
 {
-    pex_tls_verify_init(stats);
     if (tls_idx < 0)
         tls_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, tls_exdata_free);
 }

@@ -9,7 +9,7 @@
 #include <openssl/ssl.h>
 #include <stddef.h>
 
-#include "pex.h"
+#include "tls.h"
 
 /*
  * Problems found so far, one line each, in the caller's buffer: the
@@ -53,12 +53,6 @@ const char *pex_ssl_err(void);
  */
 int pex_tls_preflight(struct pex_errs *e, const struct pex_tls_config *t, X509 **cert,
                       EVP_PKEY **key);
-
-/**
- * pex_tls_verify_init - where tls_verify.c counts completed handshakes
- * @stats: the counters
- */
-void pex_tls_verify_init(struct pex_stats *stats);
 
 /**
  * pex_tls_verify_set - install the client-certificate verify callback and the

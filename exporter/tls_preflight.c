@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pex.h"
+#include "tls.h"
 #include "tls_int.h"
 
 void pex_errs_add(struct pex_errs *e, const char *fmt, ...)

@@ -6,41 +6,19 @@
  * callback's error or the fatal alert OpenSSL sent.
  *
  * The allow-list travels with the SSL_CTX (tls.c's ex_data), so a handshake is
- * always judged by the material of the context it started with.
+ * always judged by the material of the context it started with. What the
+ * callbacks learn goes to the connection through conn_tls.h, which is all
+ * this file knows of connections (it needs no h2o).
  */
 #include <arpa/inet.h>
 #include <openssl/x509v3.h>
 #include <string.h>
 #include <strings.h>
 
-#include "pex.h"
+#include "conn_tls.h"
+#include "stats.h"
+#include "tls.h"
 #include "tls_int.h"
-
-static struct pex_stats *tls_stats;
-
-void pex_tls_verify_init(struct pex_stats *stats)
-{
-    tls_stats = stats;
-}
-
-static const char *const reason_text[PEX_HS_NREASONS] = {
-    [PEX_HS_NO_CLIENT_CERT] = "no client certificate",
-    [PEX_HS_UNKNOWN_CA] = "client certificate not issued by the configured CA",
-    [PEX_HS_CERT_EXPIRED] = "client certificate expired",
-    [PEX_HS_CERT_NOT_YET_VALID] = "client certificate not yet valid",
-    [PEX_HS_SAN_NOT_ALLOWED] = "client certificate SAN not in client_allowed_sans",
-    [PEX_HS_CERT_IS_CA] = "client certificate is a CA certificate (CA:TRUE), not an end entity",
-    [PEX_HS_CERT_KEY_USAGE] = "client certificate keyUsage lacks digitalSignature",
-    [PEX_HS_CERT_EXT_KEY_USAGE] = "client certificate extendedKeyUsage lacks clientAuth",
-    [PEX_HS_BAD_CERT] = "client certificate rejected",
-    [PEX_HS_PROTOCOL_VERSION] = "client does not offer TLS 1.3",
-    [PEX_HS_NO_SHARED_PARAMS] = "no shared cipher suite, group or signature algorithm",
-    [PEX_HS_CLIENT_ALERT] = "client aborted the handshake with an alert",
-    [PEX_HS_TIMEOUT] = "handshake timed out",
-    [PEX_HS_EVICTED] = "evicted at the connection limit",
-    [PEX_HS_ABORTED] = "connection closed during the handshake",
-    [PEX_HS_OTHER] = "handshake failed",
-};
 
 static enum pex_hs_reason reason_of_verify_error(int e)
 {
@@ -86,35 +64,24 @@ static enum pex_hs_reason reason_of_alert(int desc)
     }
 }
 
-const char *pex_hs_reason_text(int r)
-{
-    return r >= 0 && r < PEX_HS_NREASONS ? reason_text[r] : "unknown";
-}
-
-static void set_reason(struct pex_conn *c, enum pex_hs_reason r)
-{
-    if (c && c->hs_reason < 0)
-        c->hs_reason = (int)r;
-}
-
+/* Handshake progress and outcome, told to the connection (conn_tls.h): every
+ * step counts as progress, a fatal alert is the reason it failed. */
 static void info_cb(const SSL *ssl, int where, int ret)
 {
     struct pex_conn *c = pex_conn_of_ssl(ssl);
-    if (!c)
+    if (!c || !pex_conn_in_handshake(c))
         return;
-    if (!c->hs_done)
-        pex_conn_progress(c);
-    if ((where & SSL_CB_HANDSHAKE_DONE) && !c->hs_done) {
-        c->hs_done = 1;
-        c->ssl = (SSL *)ssl;
-        tls_stats->hs_ok++;
+    pex_conn_progress(c);
+    if (where & SSL_CB_HANDSHAKE_DONE) {
+        pex_conn_handshake_done(c, (SSL *)ssl);
+        return;
     }
     /* ret: level << 8 | description; level 2 is fatal. */
-    if ((where & SSL_CB_ALERT) && (ret >> 8) == SSL3_AL_FATAL && !c->hs_done) {
+    if ((where & SSL_CB_ALERT) && (ret >> 8) == SSL3_AL_FATAL) {
         if (where & SSL_CB_WRITE)
-            set_reason(c, reason_of_alert(ret & 0xff));
+            pex_conn_refuse(c, reason_of_alert(ret & 0xff));
         else
-            set_reason(c, PEX_HS_CLIENT_ALERT);
+            pex_conn_refuse(c, PEX_HS_CLIENT_ALERT);
     }
 }
 
@@ -222,7 +189,7 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *xs)
             if (mine != PEX_LEAF_OK)
                 r = mine;
         }
-        set_reason(c, (enum pex_hs_reason)r);
+        pex_conn_refuse(c, r);
         return 0;
     }
     if (depth != 0 || !ssl)
@@ -230,7 +197,7 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *xs)
     int r = pex_tls_leaf_check(X509_STORE_CTX_get_current_cert(xs), tls ? &tls->sans : NULL);
     if (r != PEX_LEAF_OK) {
         X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
-        set_reason(c, (enum pex_hs_reason)r);
+        pex_conn_refuse(c, r);
         return 0;
     }
     return 1;

@@ -1,5 +1,5 @@
 /*
- * exporter/limits.c - requests in flight, and the deadlines h2o 2.2.5 lacks.
+ * exporter/requests.c - requests in flight, and the deadlines h2o 2.2.5 lacks.
  *
  * What h2o 2.2.5 offers: for HTTP/1 one timer
  * (http1.req_timeout) armed when the connection starts waiting for a request
@@ -24,7 +24,7 @@
  *                   window that stays full, bytes that stay in the kernel's send
  *                   queue. Parked responses cost no work, so --web.max-requests
  *                   counts only the responses clients are taking
- *                   (pex_limits_busy_scrapes); the deadline bounds what they hold.
+ *                   (pex_requests_busy); the deadline bounds what they hold.
  *
  * A connection is ended through conn.c (pex_conn_shutdown(), pex_conn_reset()),
  * which knows how to make h2o close it; the connection limit is conn.c's too.
@@ -32,9 +32,13 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 
-#include "pex.h"
+#include "conn.h"
+#include "h2ointernals.h"
+#include "requests.h"
 #include "psu/clock.h"
 #include "psu/log.h"
+#include "server.h"
+#include "stats.h"
 
 #define SWEEP_MS 250
 /* A response whose client took nothing for this long is parked: not counted
@@ -44,7 +48,7 @@
 /* Stalled connections: at most one line a second. */
 #define LOG_EVERY_NS 1000000000u
 
-static struct pex_server *lim_srv;
+static struct pex_server *req_srv;
 
 static uint64_t now_ms(struct pex_server *srv)
 {
@@ -75,8 +79,8 @@ void pex_inflight_start(struct pex_server *srv, struct pex_inflight *f, h2o_req_
     f->req = req;
     f->telemetry = telemetry;
     f->progress_ms = now_ms(srv);
-    h2o_linklist_insert(&srv->limits.inflight_list, &f->all);
-    srv->limits.inflight++;
+    h2o_linklist_insert(&srv->requests.inflight_list, &f->all);
+    srv->requests.inflight++;
     if (c) {
         f->conn = c;
         h2o_linklist_insert(&c->inflight_list, &f->on_conn);
@@ -96,7 +100,7 @@ void pex_inflight_progress(struct pex_server *srv, struct pex_inflight *f, int t
 void pex_inflight_end(struct pex_server *srv, struct pex_inflight *f)
 {
     h2o_linklist_unlink(&f->all);
-    srv->limits.inflight--;
+    srv->requests.inflight--;
     if (f->conn) {
         h2o_linklist_unlink(&f->on_conn);
         f->conn->inflight--;
@@ -130,11 +134,11 @@ static int parked(struct pex_inflight *f, uint64_t now)
     return now - f->progress_ms >= PEX_PARK_MS || (!f->taken && pex_h2o_flow_blocked(f->req));
 }
 
-unsigned pex_limits_busy_scrapes(struct pex_server *srv, unsigned *nparked)
+unsigned pex_requests_busy(struct pex_server *srv, unsigned *nparked)
 {
     uint64_t now = now_ms(srv);
     unsigned busy = 0, idle = 0;
-    for (h2o_linklist_t *l = srv->limits.inflight_list.next; l != &srv->limits.inflight_list;
+    for (h2o_linklist_t *l = srv->requests.inflight_list.next; l != &srv->requests.inflight_list;
          l = l->next) {
         struct pex_inflight *f = H2O_STRUCT_FROM_MEMBER(struct pex_inflight, all, l);
         if (!f->telemetry || !f->handed)
@@ -246,26 +250,26 @@ static void sweep_one(struct pex_server *srv, struct pex_conn *c, uint64_t now)
 
 static void on_sweep(h2o_timeout_entry_t *entry)
 {
-    struct pex_server *srv = lim_srv;
+    struct pex_server *srv = req_srv;
     (void)entry;
     uint64_t now = now_ms(srv);
     for (h2o_linklist_t *l = srv->conns.list.next; l != &srv->conns.list; l = l->next)
         sweep_one(srv, H2O_STRUCT_FROM_MEMBER(struct pex_conn, link, l), now);
-    h2o_timeout_link(srv->loop, &srv->limits.sweep_timeout, &srv->limits.sweep_entry);
+    h2o_timeout_link(srv->loop, &srv->requests.sweep_timeout, &srv->requests.sweep_entry);
 }
 
-void pex_limits_init(struct pex_server *srv)
+void pex_requests_init(struct pex_server *srv)
 {
-    lim_srv = srv;
-    h2o_linklist_init_anchor(&srv->limits.inflight_list);
-    h2o_timeout_init(srv->loop, &srv->limits.sweep_timeout, SWEEP_MS);
-    srv->limits.sweep_entry = (h2o_timeout_entry_t){0};
-    srv->limits.sweep_entry.cb = on_sweep;
-    h2o_timeout_link(srv->loop, &srv->limits.sweep_timeout, &srv->limits.sweep_entry);
+    req_srv = srv;
+    h2o_linklist_init_anchor(&srv->requests.inflight_list);
+    h2o_timeout_init(srv->loop, &srv->requests.sweep_timeout, SWEEP_MS);
+    srv->requests.sweep_entry = (h2o_timeout_entry_t){0};
+    srv->requests.sweep_entry.cb = on_sweep;
+    h2o_timeout_link(srv->loop, &srv->requests.sweep_timeout, &srv->requests.sweep_entry);
 }
 
-void pex_limits_dispose(struct pex_server *srv)
+void pex_requests_dispose(struct pex_server *srv)
 {
-    h2o_timeout_unlink(&srv->limits.sweep_entry);
-    h2o_timeout_dispose(srv->loop, &srv->limits.sweep_timeout);
+    h2o_timeout_unlink(&srv->requests.sweep_entry);
+    h2o_timeout_dispose(srv->loop, &srv->requests.sweep_timeout);
 }
