@@ -2,9 +2,9 @@
  * tests/fuzz/fuzz_accept.c - libFuzzer target: content negotiation of the
  * exporter's telemetry path. The input is "ACCEPT\nACCEPT-ENCODING" (no
  * newline: both headers get the whole input); pex_accept_parse() and
- * pex_gzip_accepted() are what the scrape handler runs on the request's headers. They
- * read (pointer, length) values that are not NUL-terminated, so ASan sees any
- * read past a header's end.
+ * pex_gzip_accepted() are what the scrape handler (http_scrape.c) runs on the
+ * request's headers. They read (pointer, length) values that are not
+ * NUL-terminated, so ASan sees any read past a header's end.
  *
  * Seeds (tests/fuzz/run-fuzzer.sh): the Accept and Accept-Encoding headers
  * Prometheus and curl send.

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "pex.h"
 #include "webconfig.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
