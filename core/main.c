@@ -132,12 +132,10 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {0},
     };
-    struct pcd_redis_opts ro = {.socket = "/var/run/redis/redis.sock",
-                                .port = 6379,
-                                .appl_db = 0,
-                                .config_db = 4,
-                                .state_db = 6,
-                                .timeout_ms = 2000};
+    struct pcd_redis_opts ro = {.timeout_ms = 2000};
+    /* One server for all three databases, from the flags. */
+    struct pcd_redis_endpoint one = {.socket = "/var/run/redis/redis.sock", .port = 6379};
+    int ids[PCD_DB_COUNT] = {0, 4, 6};
     struct pcd_linkmon_opts lo = {.old_mode = PCD_OLD_SONIC, .rcvbuf = 16 << 20};
     const char *shm = "portsyncd-metrics", *group = NULL;
     int queue_size = 4096, level = PSU_LOG_INFO, socket_given = 0;
@@ -146,23 +144,23 @@ int main(int argc, char **argv)
         int bad = 0;
         switch (c) {
         case OPT_SOCKET:
-            ro.socket = optarg;
+            one.socket = optarg;
             socket_given = 1;
             break;
         case OPT_HOST:
-            ro.host = optarg;
+            one.host = optarg;
             break;
         case OPT_PORT:
-            bad = parse_int("--redis-port", optarg, 1, 65535, &ro.port);
+            bad = parse_int("--redis-port", optarg, 1, 65535, &one.port);
             break;
         case OPT_APPL:
-            bad = parse_int("--appl-db", optarg, 0, 15, &ro.appl_db);
+            bad = parse_int("--appl-db", optarg, 0, 15, &ids[PCD_APPL_DB]);
             break;
         case OPT_CONFIG:
-            bad = parse_int("--config-db", optarg, 0, 15, &ro.config_db);
+            bad = parse_int("--config-db", optarg, 0, 15, &ids[PCD_CONFIG_DB]);
             break;
         case OPT_STATE:
-            bad = parse_int("--state-db", optarg, 0, 15, &ro.state_db);
+            bad = parse_int("--state-db", optarg, 0, 15, &ids[PCD_STATE_DB]);
             break;
         case OPT_TIMEOUT:
             bad = parse_int("--redis-timeout", optarg, 10, 600000, &ro.timeout_ms);
@@ -221,12 +219,16 @@ int main(int argc, char **argv)
                 argv[optind]);
         return 2;
     }
-    if (ro.host && socket_given) {
+    if (one.host && socket_given) {
         fprintf(stderr, "portsyncd: --redis-socket and --redis-host exclude each other\n");
         return 2;
     }
-    if (ro.host)
-        ro.socket = NULL;
+    if (one.host)
+        one.socket = NULL;
+    for (int i = 0; i < PCD_DB_COUNT; i++) {
+        ro.db[i] = one;
+        ro.db[i].id = ids[i];
+    }
     psu_log_init("portsyncd", (enum psu_log_level)level, PSU_LOG_STDERR);
 
     sigset_t set;
@@ -251,14 +253,9 @@ int main(int argc, char **argv)
     stop_queue = q;
     pthread_t sig_th;
     pthread_create(&sig_th, NULL, signal_thread, &set);
-    /* The address as redis.c names it in its own lines. */
-    char where[300];
-    if (ro.socket)
-        snprintf(where, sizeof where, "unix:%s", ro.socket);
-    else
-        snprintf(where, sizeof where, "tcp:%s:%d", ro.host, ro.port);
-    psu_log_notice("portsyncd %s starting: redis %s, metrics segment %s", PORTSYNCD_VERSION, where,
-                   shm);
+    char where[1100];
+    psu_log_notice("portsyncd %s starting: redis %s, metrics segment %s", PORTSYNCD_VERSION,
+                   pcd_redis_opts_describe(&ro, where, sizeof where), shm);
 
     struct pcd_sync s = {.m = &m, .q = q, .stop = &stop, .lm_opts = lo};
     s.db.r.o = ro;
