@@ -45,7 +45,7 @@ done
 pids+=($!)
 t_start=$(date +%s%N)
 ip netns exec "$NS" "$BIN/portsyncd" --redis-socket "$SOCK" --shm-name "$SEG" \
-    --log-level notice >"$TMP/portsyncd.log" 2>&1 &
+    --log-level notice --log-output STDERR >"$TMP/portsyncd.log" 2>&1 &
 pcd=$!
 pids+=($pcd)
 for _ in $(seq 200); do grep -q 'ready:' "$TMP/portsyncd.log" && break; sleep 0.01; done

@@ -1,7 +1,7 @@
 /*
  * core/main.c - portsyncd: command line, signals, and the threads (netlink
  * reader in linkmon.c, Redis writer in sync.c, heartbeat and health in
- * monitor.c).
+ * monitor.c, the LOGGER|portsyncd follower in logcfg.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logcfg.h"
 #include "monitor.h"
 #include "psu/log.h"
 #include "sync.h"
@@ -47,9 +48,13 @@ static const char usage[] =
     "  --shm-name NAME         metrics segment: an shm name or an absolute path\n"
     "                          (default portsyncd-metrics)\n"
     "  --shm-group GROUP       group that may read the segment (mode 0640)\n"
-    "  --log-level LEVEL       least severe level logged: EMERG, ALERT, CRIT, ERROR,\n"
-    "                          WARN, NOTICE, INFO (default), DEBUG (SONiC's names,\n"
-    "                          any case; the older error, warning still work)\n"
+    "  --log-level LEVEL       level until CONFIG_DB LOGGER|portsyncd is read, and its\n"
+    "                          LOGLEVEL when that is absent: EMERG, ALERT, CRIT, ERROR,\n"
+    "                          WARN, NOTICE (default), INFO, DEBUG (SONiC's names, any\n"
+    "                          case; the older error, warning still work)\n"
+    "  --log-output OUTPUT     LOGGER|portsyncd LOGOUTPUT when that is absent: SYSLOG\n"
+    "                          (default), STDOUT, STDERR; lines go to stderr until the\n"
+    "                          entry is read, then where it says\n"
     "  -h, --help              this text\n"
     "  -V, --version           version\n";
 
@@ -67,6 +72,7 @@ enum {
     OPT_SHM,
     OPT_GROUP,
     OPT_LOG,
+    OPT_LOG_OUTPUT,
 };
 
 static int parse_int(const char *flag, const char *v, long lo, long hi, int *out)
@@ -128,6 +134,7 @@ int main(int argc, char **argv)
         {"shm-name", required_argument, NULL, OPT_SHM},
         {"shm-group", required_argument, NULL, OPT_GROUP},
         {"log-level", required_argument, NULL, OPT_LOG},
+        {"log-output", required_argument, NULL, OPT_LOG_OUTPUT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {0},
@@ -138,7 +145,7 @@ int main(int argc, char **argv)
     int ids[PCD_DB_COUNT] = {0, 4, 6};
     struct pcd_linkmon_opts lo = {.old_mode = PCD_OLD_SONIC, .rcvbuf = 16 << 20};
     const char *shm = "portsyncd-metrics", *group = NULL;
-    int queue_size = 4096, level = PSU_LOG_INFO, socket_given = 0;
+    int queue_size = 4096, level = PSU_LOG_NOTICE, output = PSU_LOG_SYSLOG, socket_given = 0;
     int c;
     while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
         int bad = 0;
@@ -201,6 +208,16 @@ int main(int argc, char **argv)
                 bad = 1;
             }
             break;
+        case OPT_LOG_OUTPUT:
+            output = psu_log_output_parse(optarg);
+            if (output < 0) {
+                fprintf(stderr,
+                        "portsyncd: --log-output '%s' is not one of SYSLOG, STDOUT, STDERR "
+                        "(any case)\n",
+                        optarg);
+                bad = 1;
+            }
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -229,6 +246,7 @@ int main(int argc, char **argv)
         ro.db[i] = one;
         ro.db[i].id = ids[i];
     }
+    /* Stderr until LOGGER|portsyncd is read: the terminal, journald or supervisord sees it. */
     psu_log_init("portsyncd", (enum psu_log_level)level, PSU_LOG_STDERR);
 
     sigset_t set;
@@ -256,6 +274,15 @@ int main(int argc, char **argv)
     char where[1100];
     psu_log_notice("portsyncd %s starting: redis %s, metrics segment %s", PORTSYNCD_VERSION,
                    pcd_redis_opts_describe(&ro, where, sizeof where), shm);
+    struct pcd_logcfg_opts lco = {.config = ro.db[PCD_CONFIG_DB],
+                                  .timeout_ms = ro.timeout_ms,
+                                  .daemon = "portsyncd",
+                                  .default_level = level,
+                                  .default_output = output};
+    struct pcd_logcfg *lc = pcd_logcfg_start(&lco, err, sizeof err);
+    if (!lc)
+        psu_log_error("%s: logging stays at %s to stderr; port sync carries on", err,
+                      psu_log_level_name(level));
 
     struct pcd_sync s = {.m = &m, .q = q, .stop = &stop, .lm_opts = lo};
     s.db.r.o = ro;
@@ -264,6 +291,7 @@ int main(int argc, char **argv)
         psu_log_error("%s: no heartbeat, health or process metrics; port sync carries on", err);
     int rc = pcd_sync_run(&s);
     pcd_monitor_stop(&mon); /* before the metrics and the queue it reads go away */
+    pcd_logcfg_stop(lc);
     /*
      * The signal thread wakes the queue: end it (SIGUSR1 to that thread, which
      * sigwait()s for it) and join it before the queue is destroyed under it.

@@ -101,10 +101,11 @@ start_consumer() {
     wait_for 5 grep -q ready "$TMP/consumer.log"
 }
 
-# start_portsyncd ARGS...: in the namespace, logs in $TMP/portsyncd.log
+# start_portsyncd ARGS...: in the namespace, logs in $TMP/portsyncd.log (the
+# LOGGER|portsyncd entry it registers says STDERR, so they stay there)
 start_portsyncd() {
     ip netns exec "$NS" "$BIN/portsyncd" --redis-socket "$SOCK" --shm-name "$SEG" \
-        --log-level DEBUG "$@" >>"$TMP/portsyncd.log" 2>&1 &
+        --log-level DEBUG --log-output STDERR "$@" >>"$TMP/portsyncd.log" 2>&1 &
     PCD_PID=$!
 }
 # start_portsyncd_ready ARGS...: and wait until its initial dump is applied. Netdevs
@@ -143,4 +144,35 @@ state_matches_kernel() {
             [ "$(state EXISTS "PORT_TABLE|Ethernet$n")" = 0 ] || return 1
         fi
     done
+}
+
+# ---- syslog: where LOGOUTPUT SYSLOG sends the lines ----
+
+# syslog_listen: a unix datagram socket at $TMP/log.sock, every message it gets
+# appended as one line to $TMP/syslog.log (what rsyslog would receive on /dev/log).
+syslog_listen() {
+    /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+out = open(sys.argv[2], "ab", buffering=0)
+print("ready", flush=True)
+while True:
+    out.write(s.recv(65536).replace(b"\n", b" ") + b"\n")
+' "$TMP/log.sock" "$TMP/syslog.log" >"$TMP/syslog-listener.log" 2>&1 &
+    PIDS+=($!)
+    wait_for 5 grep -q ready "$TMP/syslog-listener.log"
+}
+
+# start_portsyncd_syslog ARGS...: portsyncd in the namespace and in a mount
+# namespace of its own whose /dev/log is the test's socket (an overlay on /dev,
+# so the host's /dev is not touched). The overlay hides /dev/shm: give it a
+# segment path (--shm-name /...). Stdout and stderr in $TMP/portsyncd.log.
+start_portsyncd_syslog() {
+    mkdir -p "$TMP/dev-up" "$TMP/dev-work"
+    ip netns exec "$NS" unshare --mount --propagation private sh -c '
+        mount -t overlay overlay -o "lowerdir=/dev,upperdir=$0/dev-up,workdir=$0/dev-work" /dev &&
+        touch /dev/log && mount --bind "$0/log.sock" /dev/log && exec "$@"' "$TMP" \
+        "$BIN/portsyncd" "$@" >>"$TMP/portsyncd.log" 2>&1 &
+    PCD_PID=$!
 }
