@@ -6,7 +6,9 @@
 source "$(dirname "$0")/lib.sh"
 P="$BIN/portsyncd"
 check "--help exits 0 and lists --redis-socket" bash -c "'$P' --help | grep -q -- --redis-socket"
-check "--help lists --log-output" bash -c "'$P' --help | grep -q -- --log-output"
+for flag in --db-config --namespace --db-global --log-output; do
+    check "--help lists $flag" bash -c "'$P' --help | grep -q -- '$flag'"
+done
 check "--version prints the version" bash -c "'$P' --version | grep -q '^portsyncd [0-9]'"
 bad() {
     local needle=$1 rc=0
