@@ -7,7 +7,9 @@
 #
 # Environment: CHANGE (admin: toggle IFF_UP, as a flap; mtu: 1500<->9100, cheaper
 # for the kernel, to find portsyncd's own ceiling), PORTS (32), SAMPLES (2000), RATES ("1000,2000,5000,10000,20000,40000,0"
-# where 0 = as fast as one thread can send), SECONDS_PER_RATE (2).
+# where 0 = as fast as one thread can send), SECONDS_PER_RATE (2), SPLIT (0; 1:
+# STATE_DB on a second redis-server, through a database_config.json, to measure
+# what two servers cost: two round trips per batch instead of one).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$(cd "${1:-$top/build/bin}" && pwd)
@@ -16,6 +18,7 @@ SAMPLES=${SAMPLES:-2000}
 RATES=${RATES:-1000,2000,5000,10000,20000,40000,0}
 SECONDS_PER_RATE=${SECONDS_PER_RATE:-2}
 CHANGE=${CHANGE:-admin}
+SPLIT=${SPLIT:-0}
 for b in portsyncd portsyncd-shmdump pcd-consumer pcd-bench; do
     [ -x "$BIN/$b" ] || { echo "portsyncd-bench.sh: $BIN/$b is missing (build with tests enabled: pcd-consumer lives in tests/)" >&2; exit 2; }
 done
@@ -36,6 +39,31 @@ redis-server --port 0 --unixsocket "$SOCK" --dir "$TMP" --save "" --appendonly n
     --notify-keyspace-events Kh >"$TMP/redis.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && break; sleep 0.05; done
+# Where portsyncd finds its databases, and the server pcd-bench watches STATE_DB on.
+STATE_SOCK=$SOCK
+db_args=(--redis-socket "$SOCK")
+if [ "$SPLIT" = 1 ]; then
+    STATE_SOCK=$TMP/state.sock
+    redis-server --port 0 --unixsocket "$STATE_SOCK" --dir "$TMP" --dbfilename state.rdb --save "" \
+        --appendonly no --notify-keyspace-events Kh >"$TMP/redis-state.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do redis-cli -s "$STATE_SOCK" ping >/dev/null 2>&1 && break; sleep 0.05; done
+    cat >"$TMP/database_config.json" <<JSON
+{
+    "INSTANCES": {
+        "redis": {"hostname": "127.0.0.1", "port": 6379, "unix_socket_path": "$SOCK"},
+        "redis_state": {"hostname": "127.0.0.1", "port": 6380, "unix_socket_path": "$STATE_SOCK"}
+    },
+    "DATABASES": {
+        "APPL_DB": {"id": 0, "separator": ":", "instance": "redis"},
+        "CONFIG_DB": {"id": 4, "separator": "|", "instance": "redis"},
+        "STATE_DB": {"id": 6, "separator": "|", "instance": "redis_state"}
+    },
+    "VERSION": "1.0"
+}
+JSON
+    db_args=(--db-config "$TMP/database_config.json")
+fi
 ip netns add "$NS"
 ip -n "$NS" link set lo up
 for i in $(seq 0 $((PORTS - 1))); do
@@ -44,8 +72,8 @@ done
 "$BIN/pcd-consumer" --socket "$SOCK" >"$TMP/consumer.log" 2>&1 &
 pids+=($!)
 t_start=$(date +%s%N)
-ip netns exec "$NS" "$BIN/portsyncd" --redis-socket "$SOCK" --shm-name "$SEG" \
-    --log-level notice >"$TMP/portsyncd.log" 2>&1 &
+ip netns exec "$NS" "$BIN/portsyncd" "${db_args[@]}" --shm-name "$SEG" \
+    --log-level notice --log-output STDERR >"$TMP/portsyncd.log" 2>&1 &
 pcd=$!
 pids+=($pcd)
 for _ in $(seq 200); do grep -q 'ready:' "$TMP/portsyncd.log" && break; sleep 0.01; done
@@ -62,10 +90,10 @@ done
     { echo "portsyncd-bench.sh: PortInitDone not reached; portsyncd log:" >&2; tail -n 20 "$TMP/portsyncd.log" >&2; exit 1; }
 init_ms=$(sed -n 's/.*PortInitDone: .*(\([0-9.]*\) ms after start).*/\1/p' "$TMP/portsyncd.log")
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(uname -r)"
-echo "setup: change = $CHANGE, $PORTS veth ports, redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on a unix socket"
+echo "setup: change = $CHANGE, $PORTS veth ports, redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on a unix socket$([ "$SPLIT" = 1 ] && echo ", STATE_DB on a second one (SPLIT=1: two round trips per batch)")"
 echo "PortInitDone ${init_ms} ms after start (includes creating the $PORTS veth pairs with ip; SONiC reference: ~14 ms with ports created by orchagent)"
 sleep 0.5
-ip netns exec "$NS" "$BIN/pcd-bench" --socket "$SOCK" --ports "$PORTS" --pid "$pcd" \
+ip netns exec "$NS" "$BIN/pcd-bench" --socket "$STATE_SOCK" --ports "$PORTS" --pid "$pcd" \
     --shm-name "$SEG" --shmdump "$BIN/portsyncd-shmdump" --latency-samples "$SAMPLES" \
     --rates "$RATES" --seconds "$SECONDS_PER_RATE" --change "$CHANGE"
 echo

@@ -86,7 +86,8 @@ static void usage(FILE *f)
             "psm_loadgen_ops_total, psm_loadgen_level and psm_loadgen_latency_seconds, the\n"
             "remainder counters) and update random series from T threads at full speed.\n"
             "\n"
-            "  --name, --shm-name NAME  shm segment name (default %s)\n"
+            "  --name, --shm-name NAME  shm segment name (default %s), or the absolute\n"
+            "                           path of its file in any directory\n"
             "  --series S               series to create, 0..%u (default 3000)\n"
             "  --threads T              updating threads, 0..%u (default 1; 0: none)\n"
             "  --seconds X              run time in seconds, may be fractional\n"
@@ -112,12 +113,20 @@ static int bad_arg(const char *flag, const char *value, const char *expected)
 }
 
 /* The library's shm name rule (psm__shm_name_ok), checked here to name the flag. */
-static int name_ok(const char *s)
+static int shm_name_ok(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 200 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
         return 0;
     return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+/* A name, or an absolute path whose last part is one (psm__seg_name_ok). */
+static int name_ok(const char *s)
+{
+    if (s[0] != '/')
+        return shm_name_ok(s);
+    return strlen(s) < PSM_MAX_PATH_LEN && shm_name_ok(strrchr(s, '/') + 1);
 }
 
 /* Parse an unsigned decimal in [min, max]; no sign, no junk, no silent clamping. */
@@ -189,7 +198,8 @@ static int parse_args(int argc, char **argv, struct lg_opts *o)
         case OPT_NAME:
             if (!name_ok(optarg))
                 return bad_arg("--name", optarg,
-                               "a shm name of 1-200 characters of [A-Za-z0-9._-]");
+                               "a shm name of 1-200 characters of [A-Za-z0-9._-], or an "
+                               "absolute path ending in one");
             o->name = optarg;
             break;
         case OPT_SERIES:
@@ -295,19 +305,27 @@ static void *lg_worker(void *arg)
     return NULL;
 }
 
-/* Fail early with a clear line rather than SIGBUS on a page tmpfs cannot back. */
+/*
+ * Fail early with a clear line rather than SIGBUS on a page the filesystem
+ * cannot back: /dev/shm for a name, the file's directory for a path.
+ */
 static int check_shm_space(const char *name, uint64_t need)
 {
+    char dir[PSM_MAX_PATH_LEN] = "/dev/shm";
+    if (name[0] == '/')
+        snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(name, '/') - name), name);
+    if (!dir[0])
+        snprintf(dir, sizeof dir, "/");
     struct statvfs vfs;
-    if (statvfs("/dev/shm", &vfs) != 0)
-        return 0; /* no tmpfs to ask: let psm_writer_open() decide */
+    if (statvfs(dir, &vfs) != 0)
+        return 0; /* nothing to ask: let psm_writer_open() decide */
     uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
     if (need <= avail)
         return 0;
     fprintf(stderr,
-            "psm-loadgen: segment %s: needs %llu MiB but /dev/shm has %llu MiB free: "
+            "psm-loadgen: segment %s: needs %llu MiB but %s has %llu MiB free: "
             "use fewer --series\n",
-            name, (unsigned long long)(need >> 20), (unsigned long long)(avail >> 20));
+            name, (unsigned long long)(need >> 20), dir, (unsigned long long)(avail >> 20));
     return -1;
 }
 

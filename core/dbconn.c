@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "dbconn.h"
 #include "psu/log.h"
 
@@ -23,11 +24,20 @@ int pcd_dbconn_connect(struct pcd_dbconn *db)
     int delay_ms = RETRY_MIN_MS, attempts = 0;
     char err[512];
     while (!atomic_load(db->stop)) {
-        if (pcd_redis_connect(&db->r, err, sizeof err) == 0) {
+        int rc = pcd_redis_connect(&db->r, err, sizeof err);
+        if (rc == 0 && pcd_batch_load(&db->r, err, sizeof err) != 0) {
+            pcd_redis_close(&db->r);
+            rc = -1;
+        }
+        if (rc == 0) {
+            char where[1100];
             db->connected = 1;
             psm_gauge_set(db->gauge, 1);
-            psu_log_notice("redis %s: connected (APPL_DB %d, CONFIG_DB %d, STATE_DB %d)",
-                           db->r.where, db->r.o.appl_db, db->r.o.config_db, db->r.o.state_db);
+            psu_log_notice("redis %s: connected%s",
+                           pcd_redis_opts_describe(&db->r.o, where, sizeof where),
+                           db->r.split ? " (STATE_DB on a server of its own: two round trips "
+                                         "per batch of link events)"
+                                       : "");
             return 0;
         }
         if (attempts++ == 0 || delay_ms >= RETRY_MAX_MS)
@@ -41,7 +51,7 @@ int pcd_dbconn_connect(struct pcd_dbconn *db)
 void pcd_dbconn_lost(struct pcd_dbconn *db, redisContext *c, const char *doing)
 {
     if (db->connected)
-        psu_log_error("redis %s: connection lost while %s: %s", db->r.where, doing,
+        psu_log_error("redis %s: connection lost while %s: %s", pcd_redis_where(&db->r, c), doing,
                       c && c->errstr[0] ? c->errstr : "no reply");
     db->connected = 0;
     psm_gauge_set(db->gauge, 0);

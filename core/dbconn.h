@@ -20,7 +20,8 @@ struct pcd_dbconn {
 };
 
 /**
- * pcd_dbconn_connect - connect to the three databases, retrying until it works
+ * pcd_dbconn_connect - connect to the three databases (each on its own server,
+ * or sharing one) and load the scripts, retrying until it works
  * @db: the connection (r.o, gauge and stop filled in)
  *
  * Waits 100 ms after the first failure, doubling up to 5 s; logs the first
@@ -30,13 +31,15 @@ struct pcd_dbconn {
 int pcd_dbconn_connect(struct pcd_dbconn *db);
 
 /**
- * pcd_dbconn_lost - the connection failed: say so once, close it, tell the gauge
+ * pcd_dbconn_lost - a connection failed: say so once, close them all, tell the gauge
  * @db: the connection
- * @c: the context that failed (its errstr is logged), or NULL
+ * @c: the context that failed (its server and errstr are logged), or NULL
  * @doing: what was being done, for the log line ("copying CONFIG_DB ports")
  *
  * Logs only if the connection was believed good (clear @db->connected first
- * to close without a line, when the cause was logged already).
+ * to close without a line, when the cause was logged already). Whichever
+ * server was lost, every context is closed and reconnected: the resync after a
+ * reconnection then covers all three databases.
  */
 void pcd_dbconn_lost(struct pcd_dbconn *db, redisContext *c, const char *doing);
 

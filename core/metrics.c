@@ -224,7 +224,8 @@ static const char *remedy(int e)
         return "stop the other writer or give portsyncd another --shm-name; the metrics appear "
                "under the name once it is free";
     case ENOSPC:
-        return "free space in the segment's filesystem (/dev/shm) or enlarge it";
+        return "free space in the segment's filesystem (/dev/shm, or the directory of its path) "
+               "or enlarge it";
     case EACCES:
     case EPERM:
     case EROFS:

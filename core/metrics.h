@@ -27,8 +27,8 @@ enum pcd_resync_reason {
 };
 
 struct pcd_metrics {
-    psm_writer_t *w; /* NULL: metrics disabled, every handle a sink */
-    char name[256];  /* the segment's name, for log lines */
+    psm_writer_t *w;             /* NULL: metrics disabled, every handle a sink */
+    char name[PSM_MAX_PATH_LEN]; /* the segment's name or path, for log lines */
     psm_counter_t *events_processed, *events_failed, *events_coalesced, *redis_reconnects;
     psm_counter_t *ignored[PCD_IGN_COUNT], *resyncs[PCD_RESYNC_COUNT];
     int flaps_id, oper_id;
@@ -42,7 +42,7 @@ struct pcd_metrics {
 /**
  * pcd_metrics_open - open the segment and register every metric, whatever it takes
  * @m: receives the handles
- * @shm_name: segment name
+ * @shm_name: segment name (a file in /dev/shm) or the absolute path of its file
  * @group: group to own the segment, or NULL
  *
  * Never stops portsyncd. A segment that cannot be used (name held by another live

@@ -1,5 +1,6 @@
 /*
- * core/redis.c - hiredis connections to APPL_DB, CONFIG_DB and STATE_DB.
+ * core/redis.c - hiredis connections to APPL_DB, CONFIG_DB and STATE_DB, each
+ * on its own server and database number (they may share one).
  *
  * SONiC's consumers (orchagent) never read APPL_DB PORT_TABLE:<key> written
  * directly: they pop the producer-state-table protocol. The two scripts below
@@ -30,35 +31,6 @@ static const char del_script[] = "local added = redis.call('SADD', KEYS[1], ARGV
                                  "if added > 0 then redis.call('PUBLISH', KEYS[3], 'G') end\n"
                                  "return added\n";
 
-/*
- * ARGV: appl db, state db, then per event: name, op, oper, admin, mtu.
- * Returns per event 1 (written), 0 (not in PORT_TABLE) or the error text.
- */
-static const char apply_script[] =
-    "local appl, state, res = ARGV[1], ARGV[2], {}\n"
-    "for i = 3, #ARGV, 5 do\n"
-    "  local name, op, key = ARGV[i], ARGV[i + 1], 'PORT_TABLE|' .. ARGV[i]\n"
-    "  local out = 1\n"
-    "  redis.call('SELECT', state)\n"
-    "  if op ~= 'N' then\n"
-    "    local d = redis.pcall('DEL', key)\n"
-    "    if type(d) == 'table' and d.err then out = d.err end\n"
-    "  end\n"
-    "  if op ~= 'D' and out == 1 then\n"
-    "    redis.call('SELECT', appl)\n"
-    "    if redis.call('EXISTS', 'PORT_TABLE:' .. name) == 1 then\n"
-    "      redis.call('SELECT', state)\n"
-    "      local h = redis.pcall('HSET', key, 'state', 'ok', 'netdev_oper_status', ARGV[i + 2],\n"
-    "                            'admin_status', ARGV[i + 3], 'mtu', ARGV[i + 4])\n"
-    "      if type(h) == 'table' and h.err then out = h.err end\n"
-    "    else\n"
-    "      out = 0\n"
-    "    end\n"
-    "  end\n"
-    "  res[#res + 1] = out\n"
-    "end\n"
-    "return res\n";
-
 static void observe(struct pcd_redis *r, uint64_t t0)
 {
     if (r->rtt)
@@ -75,23 +47,80 @@ void pcd_redis_close(struct pcd_redis *r)
     }
 }
 
-static redisContext *connect_one(struct pcd_redis *r, int db, const char *name, char *err,
-                                 size_t errlen)
+const char *pcd_db_name(enum pcd_db db)
 {
+    static const char *const names[PCD_DB_COUNT] = {"APPL_DB", "CONFIG_DB", "STATE_DB"};
+    return db < PCD_DB_COUNT ? names[db] : "?";
+}
+
+const char *pcd_redis_endpoint_where(const struct pcd_redis_endpoint *e, char *buf, size_t len)
+{
+    if (e->socket)
+        snprintf(buf, len, "unix:%s", e->socket);
+    else
+        snprintf(buf, len, "tcp:%s:%d", e->host ? e->host : "", e->port);
+    return buf;
+}
+
+int pcd_redis_endpoint_same_server(const struct pcd_redis_endpoint *a,
+                                   const struct pcd_redis_endpoint *b)
+{
+    if (a->socket || b->socket)
+        return a->socket && b->socket && strcmp(a->socket, b->socket) == 0;
+    return a->port == b->port && a->host && b->host && strcmp(a->host, b->host) == 0;
+}
+
+const char *pcd_redis_opts_describe(const struct pcd_redis_opts *o, char *buf, size_t len)
+{
+    char w[PCD_DB_COUNT][320];
+    for (int i = 0; i < PCD_DB_COUNT; i++)
+        pcd_redis_endpoint_where(&o->db[i], w[i], sizeof w[i]);
+    if (pcd_redis_endpoint_same_server(&o->db[PCD_APPL_DB], &o->db[PCD_CONFIG_DB]) &&
+        pcd_redis_endpoint_same_server(&o->db[PCD_APPL_DB], &o->db[PCD_STATE_DB]))
+        snprintf(buf, len, "%s (APPL_DB %d, CONFIG_DB %d, STATE_DB %d)", w[0], o->db[0].id,
+                 o->db[1].id, o->db[2].id);
+    else
+        snprintf(buf, len, "APPL_DB %d at %s, CONFIG_DB %d at %s, STATE_DB %d at %s", o->db[0].id,
+                 w[0], o->db[1].id, w[1], o->db[2].id, w[2]);
+    return buf;
+}
+
+const char *pcd_redis_where(const struct pcd_redis *r, const redisContext *c)
+{
+    if (c && c == r->config)
+        return r->where[PCD_CONFIG_DB];
+    if (c && c == r->state)
+        return r->where[PCD_STATE_DB];
+    return r->where[PCD_APPL_DB];
+}
+
+redisContext *pcd_redis_failed(const struct pcd_redis *r)
+{
+    redisContext *c[] = {r->appl, r->config, r->state};
+    for (size_t i = 0; i < 3; i++)
+        if (c[i] && c[i]->err)
+            return c[i];
+    return NULL;
+}
+
+static redisContext *connect_one(struct pcd_redis *r, enum pcd_db db, char *err, size_t errlen)
+{
+    const struct pcd_redis_endpoint *e = &r->o.db[db];
+    const char *name = pcd_db_name(db), *where = r->where[db];
     struct timeval tv = {r->o.timeout_ms / 1000, (r->o.timeout_ms % 1000) * 1000};
-    redisContext *c = r->o.socket ? redisConnectUnixWithTimeout(r->o.socket, tv)
-                                  : redisConnectWithTimeout(r->o.host, r->o.port, tv);
+    redisContext *c = e->socket ? redisConnectUnixWithTimeout(e->socket, tv)
+                                : redisConnectWithTimeout(e->host, e->port, tv);
     if (!c || c->err) {
-        snprintf(err, errlen, "redis %s: cannot connect for %s: %s", r->where, name,
+        snprintf(err, errlen, "redis %s: cannot connect for %s: %s", where, name,
                  c ? c->errstr : "out of memory");
         if (c)
             redisFree(c);
         return NULL;
     }
     redisSetTimeout(c, tv);
-    redisReply *rep = redisCommand(c, "SELECT %d", db);
+    redisReply *rep = redisCommand(c, "SELECT %d", e->id);
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "redis %s: SELECT %d for %s failed: %s", r->where, db, name,
+        snprintf(err, errlen, "redis %s: SELECT %d for %s failed: %s", where, e->id, name,
                  rep ? rep->str : c->errstr);
         if (rep)
             freeReplyObject(rep);
@@ -102,13 +131,14 @@ static redisContext *connect_one(struct pcd_redis *r, int db, const char *name, 
     return c;
 }
 
-static int load_script(struct pcd_redis *r, const char *src, char sha[41], char *err, size_t errlen)
+int pcd_redis_script_load(struct pcd_redis *r, redisContext *c, const char *src, char sha[41],
+                          char *err, size_t errlen)
 {
-    redisReply *rep = redisCommand(r->appl, "SCRIPT LOAD %s", src);
+    redisReply *rep = redisCommand(c, "SCRIPT LOAD %s", src);
     char why[256];
     if (!rep || pcd_reply_sha(rep, sha, why, sizeof why) != 0) {
-        snprintf(err, errlen, "redis %s: SCRIPT LOAD failed: %s", r->where,
-                 rep ? why : r->appl->errstr);
+        snprintf(err, errlen, "redis %s: SCRIPT LOAD failed: %s", pcd_redis_where(r, c),
+                 rep ? why : c->errstr);
         if (rep)
             freeReplyObject(rep);
         return -1;
@@ -122,16 +152,14 @@ int pcd_redis_connect(struct pcd_redis *r, char *err, size_t errlen)
     int rc = -1;
     atomic_store(&r->busy_since, psu_clock_mono_ns());
     pcd_redis_close(r);
-    if (r->o.socket)
-        snprintf(r->where, sizeof r->where, "unix:%s", r->o.socket);
-    else
-        snprintf(r->where, sizeof r->where, "tcp:%s:%d", r->o.host, r->o.port);
-    if (!(r->appl = connect_one(r, r->o.appl_db, "APPL_DB", err, errlen)) ||
-        !(r->config = connect_one(r, r->o.config_db, "CONFIG_DB", err, errlen)) ||
-        !(r->state = connect_one(r, r->o.state_db, "STATE_DB", err, errlen)) ||
-        load_script(r, set_script, r->set_sha, err, errlen) != 0 ||
-        load_script(r, del_script, r->del_sha, err, errlen) != 0 ||
-        load_script(r, apply_script, r->apply_sha, err, errlen) != 0)
+    for (int i = 0; i < PCD_DB_COUNT; i++)
+        pcd_redis_endpoint_where(&r->o.db[i], r->where[i], sizeof r->where[i]);
+    r->split = !pcd_redis_endpoint_same_server(&r->o.db[PCD_APPL_DB], &r->o.db[PCD_STATE_DB]);
+    if (!(r->appl = connect_one(r, PCD_APPL_DB, err, errlen)) ||
+        !(r->config = connect_one(r, PCD_CONFIG_DB, err, errlen)) ||
+        !(r->state = connect_one(r, PCD_STATE_DB, err, errlen)) ||
+        pcd_redis_script_load(r, r->appl, set_script, r->set_sha, err, errlen) != 0 ||
+        pcd_redis_script_load(r, r->appl, del_script, r->del_sha, err, errlen) != 0)
         pcd_redis_close(r);
     else
         rc = 0;
@@ -149,6 +177,20 @@ redisReply *pcd_redis_cmd(struct pcd_redis *r, redisContext *c, int argc, const 
     if (rep)
         observe(r, t0);
     return rep;
+}
+
+uint64_t pcd_redis_busy_begin(struct pcd_redis *r)
+{
+    uint64_t t0 = psu_clock_mono_ns();
+    atomic_store(&r->busy_since, t0);
+    return t0;
+}
+
+void pcd_redis_busy_end(struct pcd_redis *r, uint64_t t0, int ok)
+{
+    atomic_store(&r->busy_since, 0);
+    if (ok)
+        observe(r, t0);
 }
 
 /* EVALSHA, falling back to loading the script again if Redis forgot it. */
@@ -169,13 +211,14 @@ static int eval(struct pcd_redis *r, char sha[41], const char *src, int argc, co
         if (rc == PCD_EVAL_OK)
             return 0;
         if (rc == PCD_EVAL_ERROR) {
-            snprintf(err, errlen, "redis %s: producer-state-table write failed: %s", r->where, why);
+            snprintf(err, errlen, "redis %s: producer-state-table write failed: %s",
+                     r->where[PCD_APPL_DB], why);
             return 1;
         }
-        if (load_script(r, src, sha, err, errlen) != 0)
+        if (pcd_redis_script_load(r, r->appl, src, sha, err, errlen) != 0)
             return r->appl->err ? -1 : 1;
     }
-    snprintf(err, errlen, "redis %s: script vanished twice", r->where);
+    snprintf(err, errlen, "redis %s: script vanished twice", r->where[PCD_APPL_DB]);
     return 1;
 }
 
@@ -193,7 +236,7 @@ int pcd_pst_set(struct pcd_redis *r, const char *key, size_t keylen, size_t nfie
         return 1;
     }
     int hl = snprintf(hkey, sizeof hkey, "_PORT_TABLE:%.*s", (int)keylen, key);
-    int cl = snprintf(chan, sizeof chan, "PORT_TABLE_CHANNEL@%d", r->o.appl_db);
+    int cl = snprintf(chan, sizeof chan, "PORT_TABLE_CHANNEL@%d", r->o.db[PCD_APPL_DB].id);
     argv[2] = "3", lens[2] = 1;
     argv[3] = "PORT_TABLE_KEY_SET", lens[3] = 18;
     argv[4] = hkey, lens[4] = (size_t)hl;
@@ -215,7 +258,7 @@ int pcd_pst_del(struct pcd_redis *r, const char *key, char *err, size_t errlen)
     const char *argv[8];
     size_t lens[8];
     int hl = snprintf(hkey, sizeof hkey, "_PORT_TABLE:%s", key);
-    int cl = snprintf(chan, sizeof chan, "PORT_TABLE_CHANNEL@%d", r->o.appl_db);
+    int cl = snprintf(chan, sizeof chan, "PORT_TABLE_CHANNEL@%d", r->o.db[PCD_APPL_DB].id);
     argv[2] = "4", lens[2] = 1;
     argv[3] = "PORT_TABLE_KEY_SET", lens[3] = 18;
     argv[4] = hkey, lens[4] = (size_t)hl;
@@ -223,48 +266,4 @@ int pcd_pst_del(struct pcd_redis *r, const char *key, char *err, size_t errlen)
     argv[6] = "PORT_TABLE_DEL_SET", lens[6] = 18;
     argv[7] = key, lens[7] = strlen(key);
     return eval(r, r->del_sha, del_script, 8, argv, lens, err, errlen);
-}
-
-int pcd_state_apply(struct pcd_redis *r, const struct pcd_state_op *ops, size_t n, int *res,
-                    char (*errs)[160])
-{
-    enum { MAX = 256 };
-    const char *argv[5 + 5 * MAX];
-    size_t lens[5 + 5 * MAX];
-    char appl[12], state[12];
-    if (n > MAX)
-        n = MAX;
-    snprintf(appl, sizeof appl, "%d", r->o.appl_db);
-    snprintf(state, sizeof state, "%d", r->o.state_db);
-    size_t argc = 0;
-    argv[argc++] = "EVALSHA";
-    argv[argc++] = r->apply_sha;
-    argv[argc++] = "0";
-    argv[argc++] = appl;
-    argv[argc++] = state;
-    for (size_t i = 0; i < n; i++) {
-        static const char opname[][2] = {{'N'}, {'D'}, {'X'}};
-        argv[argc++] = ops[i].name;
-        argv[argc++] = opname[ops[i].op == 'D' ? 1 : ops[i].op == 'X' ? 2 : 0];
-        argv[argc++] = ops[i].oper;
-        argv[argc++] = ops[i].admin;
-        argv[argc++] = ops[i].mtu;
-    }
-    for (size_t i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        redisReply *rep = pcd_redis_cmd(r, r->appl, (int)argc, argv, lens);
-        if (!rep)
-            return -1;
-        int rc = pcd_reply_apply(rep, n, res, errs);
-        freeReplyObject(rep);
-        if (rc == PCD_EVAL_OK)
-            return 0;
-        if (rc == PCD_EVAL_ERROR)
-            return 1;
-        if (load_script(r, apply_script, r->apply_sha, errs[0], sizeof errs[0]) != 0)
-            return r->appl->err ? -1 : 1;
-    }
-    snprintf(errs[0], sizeof errs[0], "STATE_DB batch script vanished twice");
-    return 1;
 }

@@ -1,7 +1,9 @@
 /*
- * core/redis.h - the three SONiC databases over hiredis: connections with
- * timeouts, round trips timed into the redis_latency histogram, and SONiC's
- * producer-state-table writes to APPL_DB.
+ * core/redis.h - SONiC's three databases over hiredis: where each one is (an
+ * instance and a database number: they need not share a server), connections
+ * with timeouts, round trips timed into the redis_latency histogram, and
+ * SONiC's producer-state-table writes to APPL_DB. The STATE_DB batch of link
+ * events is batch.c's.
  */
 #ifndef PCD_REDIS_H
 #define PCD_REDIS_H
@@ -13,24 +15,94 @@
 
 #include "psm/writer.h"
 
-struct pcd_redis_opts {
-    const char *socket; /* unix socket path; NULL: use host/port */
+/* The databases portsyncd uses, in the order they are connected. */
+enum pcd_db { PCD_APPL_DB, PCD_CONFIG_DB, PCD_STATE_DB, PCD_DB_COUNT };
+
+/* Where one database lives: a Redis server and the database number on it. */
+struct pcd_redis_endpoint {
+    const char *socket; /* unix socket path; NULL: host/port */
     const char *host;
     int port;
-    int appl_db, config_db, state_db;
-    int timeout_ms; /* connect and command timeout */
+    int id; /* the database number (SELECT) */
+};
+
+struct pcd_redis_opts {
+    struct pcd_redis_endpoint db[PCD_DB_COUNT]; /* indexed by enum pcd_db */
+    int timeout_ms;                             /* connect and command timeout */
 };
 
 struct pcd_redis {
     struct pcd_redis_opts o;
     redisContext *appl, *config, *state;
-    char set_sha[41], del_sha[41], apply_sha[41];
-    psm_histogram_t *rtt; /* may be NULL */
-    char where[300];      /* "unix:/path" or "tcp:host:port", for messages */
+    char set_sha[41], del_sha[41];
+    /* The STATE_DB batch's scripts (batch.c): one of them is loaded per connection. */
+    char apply_sha[41], write_sha[41];
+    int split;                     /* APPL_DB and STATE_DB on different servers */
+    psm_histogram_t *rtt;          /* may be NULL */
+    char where[PCD_DB_COUNT][320]; /* "unix:/path" or "tcp:host:port", for messages */
     /* CLOCK_MONOTONIC ns at which the command (or connect) in flight began; 0: none.
      * The monitor thread reads it: a stalled Redis degrades health. */
     _Atomic uint64_t busy_since;
 };
+
+/** pcd_db_name - "APPL_DB", "CONFIG_DB" or "STATE_DB" */
+const char *pcd_db_name(enum pcd_db db);
+
+/**
+ * pcd_redis_endpoint_where - an endpoint's server as messages name it
+ * @e: the endpoint
+ * @buf: receives "unix:<path>" or "tcp:<host>:<port>"
+ * @len: size of @buf
+ * Returns @buf.
+ */
+const char *pcd_redis_endpoint_where(const struct pcd_redis_endpoint *e, char *buf, size_t len);
+
+/**
+ * pcd_redis_endpoint_same_server - do two endpoints name the same server?
+ * @a, @b: the endpoints
+ * Returns 1 for the same socket path or the same host and port, else 0 (a
+ * server reached once by socket and once by TCP counts as two).
+ */
+int pcd_redis_endpoint_same_server(const struct pcd_redis_endpoint *a,
+                                   const struct pcd_redis_endpoint *b);
+
+/**
+ * pcd_redis_opts_describe - where the three databases are, for the log
+ * @o: the options
+ * @buf: receives e.g. "unix:/var/run/redis/redis.sock (APPL_DB 0, CONFIG_DB 4,
+ *       STATE_DB 6)", or one "NAME N at WHERE" per database when they are not
+ *       all on one server
+ * @len: size of @buf
+ * Returns @buf.
+ */
+const char *pcd_redis_opts_describe(const struct pcd_redis_opts *o, char *buf, size_t len);
+
+/**
+ * pcd_redis_where - the server of one of @r's contexts, as messages name it
+ * @r: the connection set
+ * @c: r->appl, r->config or r->state (anything else: the APPL_DB server)
+ */
+const char *pcd_redis_where(const struct pcd_redis *r, const redisContext *c);
+
+/**
+ * pcd_redis_failed - the first of @r's contexts whose connection failed
+ * @r: the connection set
+ * Returns it, or NULL when none has failed.
+ */
+redisContext *pcd_redis_failed(const struct pcd_redis *r);
+
+/**
+ * pcd_redis_script_load - SCRIPT LOAD @src on @c
+ * @r: the connection set (for messages)
+ * @c: the context whose server runs the script
+ * @src: the script
+ * @sha: receives its SHA1
+ * @err: buffer for what failed
+ * @errlen: size of @err
+ * Returns 0, or -1 (@err says why; c->err is set when the connection failed).
+ */
+int pcd_redis_script_load(struct pcd_redis *r, redisContext *c, const char *src, char sha[41],
+                          char *err, size_t errlen);
 
 /**
  * pcd_redis_connect - connect to the three databases and load the scripts
@@ -56,6 +128,22 @@ redisReply *pcd_redis_cmd(struct pcd_redis *r, redisContext *c, int argc, const 
                           const size_t *lens);
 
 /**
+ * pcd_redis_busy_begin - a round trip made outside pcd_redis_cmd() (a
+ * pipeline) begins: the monitor sees Redis busy from now on
+ * @r: the connection set
+ * Returns the start time, for pcd_redis_busy_end().
+ */
+uint64_t pcd_redis_busy_begin(struct pcd_redis *r);
+
+/**
+ * pcd_redis_busy_end - that round trip ended; timed into the histogram if @ok
+ * @r: the connection set
+ * @t0: what pcd_redis_busy_begin() returned
+ * @ok: 1 if the replies arrived
+ */
+void pcd_redis_busy_end(struct pcd_redis *r, uint64_t t0, int ok);
+
+/**
  * pcd_pst_set - ProducerStateTable set of APPL_DB PORT_TABLE:<key> (atomic EVALSHA):
  * SADD PORT_TABLE_KEY_SET key; HSET _PORT_TABLE:key fields; PUBLISH
  * PORT_TABLE_CHANNEL@<db> G if the key was new to the key set
@@ -72,39 +160,5 @@ int pcd_pst_set(struct pcd_redis *r, const char *key, size_t keylen, size_t nfie
 
 /** pcd_pst_del - ProducerStateTable delete of PORT_TABLE:<key>; returns as pcd_pst_set() */
 int pcd_pst_del(struct pcd_redis *r, const char *key, char *err, size_t errlen);
-
-/* One link event for pcd_state_apply(). */
-struct pcd_state_op {
-    const char *name;  /* the port */
-    char op;           /* 'N' write if in PORT_TABLE, 'D' delete, 'X' delete then 'N' */
-    const char *oper;  /* "up" / "down" */
-    const char *admin; /* "up" / "down" */
-    char mtu[12];
-};
-
-/* pcd_state_apply() result per event. */
-#define PCD_APPLY_WRITTEN   1  /* STATE_DB PORT_TABLE|<name> written (or deleted, for 'D') */
-#define PCD_APPLY_NOT_FOUND 0  /* 'N'/'X': no APPL_DB PORT_TABLE:<name>, nothing written */
-#define PCD_APPLY_ERROR     -1 /* Redis refused this event's write (message in errs) */
-
-/**
- * pcd_state_apply - apply a batch of link events in one round trip
- * @r: the connection set
- * @ops: the events
- * @n: how many (at most 256)
- * @res: receives PCD_APPLY_* per event
- * @errs: receives the Redis error of each PCD_APPLY_ERROR event
- *
- * One EVALSHA on the APPL_DB connection does, per event and in order, what
- * SONiC's portsyncd does in two round trips: check APPL_DB PORT_TABLE:<name>,
- * then HSET (or DEL) STATE_DB PORT_TABLE|<name>. The script switches databases
- * with SELECT, which Redis confines to the script, so all three databases must
- * live on the one server portsyncd connects to (they do: one address is
- * configured). A write Redis refuses (e.g. a key of the wrong type) fails that
- * event only.
- * Returns 0, 1 if the script itself failed (@errs[0] says why), -1 on connection loss.
- */
-int pcd_state_apply(struct pcd_redis *r, const struct pcd_state_op *ops, size_t n, int *res,
-                    char (*errs)[160]);
 
 #endif

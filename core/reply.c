@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "redis.h"
+#include "batch.h"
 #include "reply.h"
 
 /* Bytes of a reply's text shown in messages: a hostile reply may be megabytes. */

@@ -331,7 +331,7 @@ static int config_ports(struct pcd_startup *st)
             if (why == PLAN_OOM) {
                 psu_log_error("out of memory reading the CONFIG_DB port list: retrying in 1 s");
             } else if (why == PLAN_LOST) {
-                lost(st, st->db->r.config, "reading CONFIG_DB ports");
+                lost(st, pcd_redis_failed(&st->db->r), "reading CONFIG_DB ports");
                 return -1;
             } else {
                 /* Logged with the reply: start over on a new connection, after a pause. */
@@ -349,7 +349,8 @@ static int config_ports(struct pcd_startup *st)
         psu_log_notice("warm start: %zu CONFIG_DB ports, APPL_DB copy and PortConfigDone skipped",
                        st->plan->n);
     } else if (config_copy(st, st->plan) != 0) {
-        lost(st, st->db->r.config, "copying CONFIG_DB ports");
+        /* The HGETALL (CONFIG_DB) or the copy (APPL_DB): whichever server failed. */
+        lost(st, pcd_redis_failed(&st->db->r), "copying CONFIG_DB ports");
         return -1;
     }
     psm_gauge_set(st->m->config_done, 1);

@@ -4,8 +4,9 @@
  * resync after a lost connection, PortInitDone and readiness once due, and the
  * drain on SIGTERM. SONiC's startup sequence before it is startup.c's.
  *
- * Each batch costs one round trip whatever its size: a script checks APPL_DB
- * PORT_TABLE and writes STATE_DB per event, in order (redis.c).
+ * Each batch costs one round trip whatever its size where APPL_DB and STATE_DB
+ * share a server (a script checks APPL_DB PORT_TABLE and writes STATE_DB per
+ * event, in order), two where they do not (batch.c).
  */
 #include <errno.h>
 #include <linux/rtnetlink.h>
@@ -18,9 +19,10 @@
 #include "psu/clock.h"
 #include "psu/log.h"
 #include "psu/notify.h"
+#include "batch.h"
 #include "sync.h"
 
-#define BATCH_MAX 256
+#define BATCH_MAX PCD_BATCH_MAX
 
 /* Tell systemd (Type=notify); a failure is logged, never fatal: port sync goes on. */
 static void notify(const char *state)
@@ -31,9 +33,9 @@ static void notify(const char *state)
 }
 
 /*
- * Apply a batch in one round trip (pcd_state_apply: check APPL_DB PORT_TABLE,
- * write STATE_DB, per event, in order). Returns 0, or -1 when the connection
- * was lost (nothing of the batch is accounted; the caller requeues).
+ * Apply a batch (pcd_batch_apply: check APPL_DB PORT_TABLE, write STATE_DB,
+ * per event, in order; one round trip, or two when STATE_DB has its own server). Returns 0, or -1
+ * when the connection was lost (nothing of the batch is accounted; the caller requeues).
  */
 static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
 {
@@ -47,9 +49,11 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
         ops[i].admin = (ev[i].flags & IFF_UP) ? "up" : "down";
         snprintf(ops[i].mtu, sizeof ops[i].mtu, "%u", ev[i].mtu);
     }
-    int rc = pcd_state_apply(&s->db.r, ops, n, res, errs);
+    int trips = 0;
+    int rc = pcd_batch_apply(&s->db.r, ops, n, res, errs, &trips);
     if (rc < 0)
-        return pcd_dbconn_lost(&s->db, s->db.r.appl, "writing STATE_DB PORT_TABLE"), -1;
+        return pcd_dbconn_lost(&s->db, pcd_redis_failed(&s->db.r), "writing STATE_DB PORT_TABLE"),
+               -1;
     if (rc > 0) {
         /*
          * The script as a whole failed (BUSY, READONLY, LOADING...): nothing of the
@@ -57,7 +61,7 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
          * batch is requeued and the reconnection resynchronises.
          */
         psu_log_error("%s: reconnecting", errs[0]);
-        pcd_dbconn_lost(&s->db, s->db.r.appl, "applying a batch");
+        pcd_dbconn_lost(&s->db, NULL, "applying a batch");
         usleep(200 * 1000);
         return -1;
     }
@@ -85,6 +89,9 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
         }
     }
     pcd_queue_done(s->q, done);
+    /* What tests count against the server's own command log (one round trip per batch). */
+    psu_log_debug("batch of %zu event%s applied in %d round trip%s", n, n == 1 ? "" : "s", trips,
+                  trips == 1 ? "" : "s");
     return 0;
 }
 
@@ -109,14 +116,22 @@ static void requeue(struct pcd_sync *s, const struct pcd_event *batch, size_t n)
         pcd_linkmon_resync(s->lm, PCD_RESYNC_QUEUE_FULL);
 }
 
-/* Once a second: an idle daemon notices a lost Redis too, so redis_connected tells the truth. */
+/*
+ * Once a second: an idle daemon notices a lost Redis too, so redis_connected
+ * tells the truth. Each connection is its own: any of them can be lost (a
+ * server of its own restarted, CLIENT KILL), and the next batch or startup step
+ * would fail on it.
+ */
 static void ping(struct pcd_sync *s)
 {
-    redisReply *pong = pcd_dbconn_cmd(&s->db, s->db.r.appl, 1, (const char *[]){"PING"});
-    if (pong)
-        freeReplyObject(pong);
-    else
-        pcd_dbconn_lost(&s->db, s->db.r.appl, "checking the connection (PING)");
+    redisContext *c[] = {s->db.r.appl, s->db.r.config, s->db.r.state};
+    for (size_t i = 0; i < 3 && s->db.connected; i++) {
+        redisReply *pong = pcd_dbconn_cmd(&s->db, c[i], 1, (const char *[]){"PING"});
+        if (pong)
+            freeReplyObject(pong);
+        else
+            pcd_dbconn_lost(&s->db, c[i], "checking the connection (PING)");
+    }
 }
 
 int pcd_sync_run(struct pcd_sync *s)

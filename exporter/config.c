@@ -1,6 +1,7 @@
 /*
- * exporter/config.c - command-line flags (node_exporter style) and the
- * environment variables of the seed, validated before anything is bound.
+ * exporter/config.c - command-line flags (node_exporter style), validated
+ * before anything is bound. Where the TLS material comes from (environment
+ * variables, defaults, the web config file) is config_tls.c's.
  *
  * Every error is one line that names the flag, the value and what was
  * expected; nothing is silently clamped.
@@ -8,20 +9,18 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <h2o/version.h>    /* --version: H2O_VERSION only, not the library */
+#include <openssl/crypto.h> /* --version: OpenSSL_version() only */
 #include <limits.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "pex.h"
+#include "psu/log.h"
 
-#define DEFAULT_LISTEN   "[::1]:9090"
-#define DEFAULT_CERT     "/etc/portsyncd/metrics/server.crt"
-#define DEFAULT_KEY      "/etc/portsyncd/metrics/server.key"
-#define DEFAULT_CA       "/etc/portsyncd/metrics/ca.crt"
-#define DEFAULT_CIPHERS  "TLS_AES_256_GCM_SHA384"
-#define DEFAULT_GROUPS   "P-384"
-#define DEFAULT_SIGALGS  "ecdsa_secp384r1_sha384"
 #define MAX_TIMEOUT_MS   (24ull * 3600 * 1000)
 #define MAX_REQUESTS_CAP 100000u
 #define SAFE_CHARS       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-~"
@@ -35,7 +34,8 @@ static void usage(FILE *f)
         "Serves the portsyncd metrics segment to Prometheus over TLS 1.3 with\n"
         "mandatory client certificates, on IPv6 only. See exporter/README.md.\n"
         "\n"
-        "  --web.listen-address=ADDR     [IPv6]:port to listen on (default " DEFAULT_LISTEN ")\n"
+        "  --web.listen-address=ADDR     [IPv6]:port to listen on (default " PEX_DEFAULT_LISTEN
+        ")\n"
         "  --web.telemetry-path=PATH     path of the metrics (default /metrics)\n"
         "  --web.config.file=FILE        exporter-toolkit web config (tls_server_config)\n"
         "  --web.max-requests=N          concurrent requests before 503; 0 no limit (default 40)\n"
@@ -46,20 +46,23 @@ static void usage(FILE *f)
         "  --web.stall-timeout=DUR       close a connection whose client takes no response\n"
         "                                data for this long (default 10s)\n"
         "  --[no-]web.http2              offer HTTP/2 with ALPN (default on)\n"
-        "  --tls.cipher-suites=LIST      TLS 1.3 suites (default " DEFAULT_CIPHERS ")\n"
-        "  --tls.groups=LIST             key exchange groups (default " DEFAULT_GROUPS ")\n"
-        "  --tls.signature-algorithms=L  signature algorithms (default " DEFAULT_SIGALGS ")\n"
+        "  --tls.cipher-suites=LIST      TLS 1.3 suites (default " PEX_DEFAULT_CIPHERS ")\n"
+        "  --tls.groups=LIST             key exchange groups (default " PEX_DEFAULT_GROUPS ")\n"
+        "  --tls.signature-algorithms=L  signature algorithms (default " PEX_DEFAULT_SIGALGS ")\n"
         "  --shm-name=NAME|PATH          metrics segment: /dev/shm/NAME, or the absolute\n"
         "                                path of its file (default %s)\n"
         "  --shm-owner=USER              user (name or uid) the segment's file must be\n"
         "                                owned by (default root)\n"
         "  --writer.heartbeat-max-age=D  writer counts as dead after this (default 5s)\n"
-        "  --log.level=LEVEL             error, warn, info or debug (default info)\n"
+        "  --log-level=LEVEL             least severe level logged: EMERG, ALERT, CRIT,\n"
+        "                                ERROR, WARN, NOTICE, INFO (default), DEBUG (SONiC's\n"
+        "                                names, any case; also error, warn, info, debug);\n"
+        "                                --log.level is the same flag\n"
         "  --check-config                run the pre-flight checks and exit\n"
         "  --help, --version\n"
         "\n"
         "Environment: PORTSYNCD_METRICS_CERT, PORTSYNCD_METRICS_KEY, PORTSYNCD_METRICS_CA\n"
-        "(defaults " DEFAULT_CERT ", " DEFAULT_KEY ", " DEFAULT_CA ");\n"
+        "(defaults " PEX_DEFAULT_CERT ", " PEX_DEFAULT_KEY ", " PEX_DEFAULT_CA ");\n"
         "the web config file's cert_file, key_file, client_ca_file take precedence.\n",
         PSM_DEFAULT_NAME);
 }
@@ -205,7 +208,7 @@ static int parse_uint(const char *flag, const char *v, unsigned min, unsigned ma
     errno = 0;
     unsigned long n = strtoul(v, &end, 10);
     if (errno || !*v || *end || v[0] == '-' || n < min || n > max) {
-        pex_log(PEX_LOG_ERROR, "%s: '%s' is not an integer from %u to %u", flag, v, min, max);
+        psu_log_error("%s: '%s' is not an integer from %u to %u", flag, v, min, max);
         return -1;
     }
     *out = (unsigned)n;
@@ -215,25 +218,12 @@ static int parse_uint(const char *flag, const char *v, unsigned min, unsigned ma
 static int parse_dur(const char *flag, const char *v, uint64_t min_ms, uint64_t *out)
 {
     if (pex_duration_parse(v, out) != 0 || *out < min_ms) {
-        pex_log(PEX_LOG_ERROR,
-                "%s: '%s' is not a duration of at least %llums and at most 24h "
-                "(e.g. 10s, 5m, 1m30s, 500ms)",
-                flag, v, (unsigned long long)min_ms);
+        psu_log_error("%s: '%s' is not a duration of at least %llums and at most 24h "
+                      "(e.g. 10s, 5m, 1m30s, 500ms)",
+                      flag, v, (unsigned long long)min_ms);
         return -1;
     }
     return 0;
-}
-
-/* A list given with commas or colons, as OpenSSL wants it: colons. */
-static char *colon_list(const char *v)
-{
-    char *s = strdup(v);
-    if (!s)
-        return NULL;
-    for (char *p = s; *p; p++)
-        if (*p == ',')
-            *p = ':';
-    return s;
 }
 
 enum {
@@ -255,6 +245,7 @@ enum {
     OPT_SHMOWNER,
     OPT_MAXAGE,
     OPT_LOGLEVEL,
+    OPT_LOGLEVEL_OLD,
     OPT_CHECK,
     OPT_HELP,
     OPT_VERSION,
@@ -280,14 +271,16 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
         {"shm-name", required_argument, NULL, OPT_SHM},
         {"shm-owner", required_argument, NULL, OPT_SHMOWNER},
         {"writer.heartbeat-max-age", required_argument, NULL, OPT_MAXAGE},
-        {"log.level", required_argument, NULL, OPT_LOGLEVEL},
+        {"log-level", required_argument, NULL, OPT_LOGLEVEL},
+        /* The spelling before portsyncd and the exporter shared one vocabulary. */
+        {"log.level", required_argument, NULL, OPT_LOGLEVEL_OLD},
         {"check-config", no_argument, NULL, OPT_CHECK},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
     memset(c, 0, sizeof *c);
-    const char *listen = DEFAULT_LISTEN, *path = "/metrics", *shm = PSM_DEFAULT_NAME;
+    const char *listen = PEX_DEFAULT_LISTEN, *path = "/metrics", *shm = PSM_DEFAULT_NAME;
     c->max_requests = 40;
     c->max_connections = 256;
     c->max_header_bytes = 8192;
@@ -355,7 +348,7 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
             break;
         case OPT_SHMOWNER:
             if (psm_owner_parse(optarg, &c->shm_trust.owner, err, sizeof err) != 0) {
-                pex_log(PEX_LOG_ERROR, "--shm-owner: %s", err);
+                psu_log_error("--shm-owner: %s", err);
                 return -1;
             }
             c->shm_trust.owner_set = 1;
@@ -365,14 +358,16 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
                 return -1;
             c->heartbeat_max_age = (double)age_ms / 1000.0;
             break;
-        case OPT_LOGLEVEL: {
-            enum pex_log_level l;
-            if (pex_log_level_parse(optarg, &l) != 0) {
-                pex_log(PEX_LOG_ERROR, "--log.level: '%s' is not one of error, warn, info, debug",
-                        optarg);
+        case OPT_LOGLEVEL:
+        case OPT_LOGLEVEL_OLD: {
+            int l = psu_log_level_parse(optarg);
+            if (l < 0) {
+                psu_log_error("%s: '%s' is not one of EMERG, ALERT, CRIT, ERROR, WARN, NOTICE, "
+                              "INFO, DEBUG (any case; also error, warn, info, debug)",
+                              o == OPT_LOGLEVEL ? "--log-level" : "--log.level", optarg);
                 return -1;
             }
-            pex_log_set_level(l);
+            psu_log_level_set(l);
             break;
         }
         case OPT_CHECK:
@@ -387,125 +382,50 @@ int pex_config_parse(struct pex_config *c, int argc, char **argv)
                    OpenSSL_version(OPENSSL_VERSION));
             return 1;
         case ':':
-            pex_log(PEX_LOG_ERROR, "flag %s needs a value (see --help)", argv[optind - 1]);
+            psu_log_error("flag %s needs a value (see --help)", argv[optind - 1]);
             return -1;
         default:
-            pex_log(PEX_LOG_ERROR, "unknown flag '%s' (see --help)", argv[optind - 1]);
+            psu_log_error("unknown flag '%s' (see --help)", argv[optind - 1]);
             return -1;
         }
     }
     if (optind < argc) {
-        pex_log(PEX_LOG_ERROR, "unexpected argument '%s' (flags only; see --help)", argv[optind]);
+        psu_log_error("unexpected argument '%s' (flags only; see --help)", argv[optind]);
         return -1;
     }
     if (pex_listen_parse(listen, &c->listen, err, sizeof err) != 0) {
-        pex_log(PEX_LOG_ERROR, "--web.listen-address: %s", err);
+        psu_log_error("--web.listen-address: %s", err);
         return -1;
     }
     if (path[0] != '/' || strcmp(path, "/") == 0 || strncmp(path, "/-/", 3) == 0 ||
         strlen(path) > 200 || path[strspn(path, SAFE_CHARS "/")] != '\0') {
-        pex_log(PEX_LOG_ERROR,
-                "--web.telemetry-path: '%s' must start with '/', must not be '/' or "
-                "under '/-/', and may hold only letters, digits and / . _ - ~",
-                path);
+        psu_log_error("--web.telemetry-path: '%s' must start with '/', must not be '/' or "
+                      "under '/-/', and may hold only letters, digits and / . _ - ~",
+                      path);
         return -1;
     }
     if (!shm_name_ok(shm)) {
-        pex_log(PEX_LOG_ERROR,
-                "--shm-name: '%s' must be an shm name of 1..200 letters, digits, '.', '_', '-' "
-                "or '~' (e.g. %s), or an absolute path whose last part is one",
-                shm, PSM_DEFAULT_NAME);
+        psu_log_error(
+            "--shm-name: '%s' must be an shm name of 1..200 letters, digits, '.', '_', '-' "
+            "or '~' (e.g. %s), or an absolute path whose last part is one",
+            shm, PSM_DEFAULT_NAME);
         return -1;
     }
     if (c->idle_timeout_ms < c->request_timeout_ms) {
-        pex_log(PEX_LOG_ERROR,
-                "--web.idle-timeout (%llums) must be at least --web.request-timeout "
-                "(%llums)",
-                (unsigned long long)c->idle_timeout_ms, (unsigned long long)c->request_timeout_ms);
+        psu_log_error("--web.idle-timeout (%llums) must be at least --web.request-timeout "
+                      "(%llums)",
+                      (unsigned long long)c->idle_timeout_ms,
+                      (unsigned long long)c->request_timeout_ms);
         return -1;
     }
     c->listen_text = strdup(listen);
     c->telemetry_path = strdup(path);
     c->shm_name = strdup(shm);
     if (!c->listen_text || !c->telemetry_path || !c->shm_name) {
-        pex_log(PEX_LOG_ERROR, "out of memory");
+        psu_log_error("out of memory");
         return -1;
     }
     return 0;
-}
-
-void pex_tls_config_free(struct pex_tls_config *t)
-{
-    free(t->cert_file);
-    free(t->key_file);
-    free(t->ca_file);
-    free(t->cipher_suites);
-    free(t->groups);
-    free(t->sigalgs);
-    for (unsigned i = 0; i < t->allowed_sans.n; i++)
-        free(t->allowed_sans.entry[i]);
-    memset(t, 0, sizeof *t);
-}
-
-static char *env_or(const char *name, const char *def, const char **src)
-{
-    const char *v = getenv(name);
-    if (v && *v) {
-        *src = name;
-        return strdup(v);
-    }
-    *src = "default";
-    return strdup(def);
-}
-
-int pex_tls_config_load(const struct pex_config *c, struct pex_tls_config *t, char *err,
-                        size_t errlen)
-{
-    memset(t, 0, sizeof *t);
-    t->cert_file = env_or("PORTSYNCD_METRICS_CERT", DEFAULT_CERT, &t->cert_src);
-    t->key_file = env_or("PORTSYNCD_METRICS_KEY", DEFAULT_KEY, &t->key_src);
-    t->ca_file = env_or("PORTSYNCD_METRICS_CA", DEFAULT_CA, &t->ca_src);
-    t->http2 = 1;
-    unsigned set = 0;
-    if (c->web_config_file && pex_webconfig_load(c->web_config_file, t, &set, err, errlen) != 0)
-        goto fail;
-    if ((set & PEX_WC_SET_CIPHERS) && c->flag_ciphers) {
-        snprintf(err, errlen,
-                 "--tls.cipher-suites and cipher_suites in %s both set the TLS 1.3 suites; "
-                 "expected one of them",
-                 c->web_config_file);
-        goto fail;
-    }
-    if ((set & PEX_WC_SET_GROUPS) && c->flag_groups) {
-        snprintf(err, errlen,
-                 "--tls.groups and curve_preferences in %s both set the groups; expected one "
-                 "of them",
-                 c->web_config_file);
-        goto fail;
-    }
-    if ((set & PEX_WC_SET_HTTP2) && c->flag_http2 >= 0) {
-        snprintf(err, errlen,
-                 "--[no-]web.http2 and http_server_config.http2 in %s both set HTTP/2; "
-                 "expected one of them",
-                 c->web_config_file);
-        goto fail;
-    }
-    if (!(set & PEX_WC_SET_CIPHERS))
-        t->cipher_suites = colon_list(c->flag_ciphers ? c->flag_ciphers : DEFAULT_CIPHERS);
-    if (!(set & PEX_WC_SET_GROUPS))
-        t->groups = colon_list(c->flag_groups ? c->flag_groups : DEFAULT_GROUPS);
-    t->sigalgs = colon_list(c->flag_sigalgs ? c->flag_sigalgs : DEFAULT_SIGALGS);
-    if (c->flag_http2 >= 0)
-        t->http2 = c->flag_http2;
-    if (!t->cert_file || !t->key_file || !t->ca_file || !t->cipher_suites || !t->groups ||
-        !t->sigalgs) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    return 0;
-fail:
-    pex_tls_config_free(t);
-    return -1;
 }
 
 void pex_config_free(struct pex_config *c)

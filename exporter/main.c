@@ -16,32 +16,54 @@
  *            were accepted with.
  *   SIGTERM, SIGINT   stop accepting, close connections, exit 0.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "conn.h"
+#include "h2ointernals.h"
+#include "http.h"
+#include "requests.h"
 #include "pex.h"
+#include "psu/clock.h"
+#include "psu/log.h"
+#include "psu/notify.h"
+#include "psu/proc.h"
+#include "segment.h"
+#include "server.h"
+#include "tls.h"
 
 #define LISTEN_BACKLOG   1024
 #define ACCEPTS_PER_WAKE 64
-#define DRAIN_SECONDS    2.0
+#define DRAIN_NS         (2 * 1000000000ull)
 
 static volatile int stop_requested;
+
+/* Tells systemd (Type=notify) about a state change; a failure costs only the
+ * notification, so it is logged and serving carries on. */
+static void notify(const char *state)
+{
+    if (psu_notify_send(state) < 0)
+        psu_log_warn("sd_notify to NOTIFY_SOCKET %s failed: %s (sending '%s')",
+                     getenv("NOTIFY_SOCKET"), strerror(errno), state);
+}
 
 static void log_errs(const char *errs)
 {
     char copy[8192];
     snprintf(copy, sizeof copy, "%s", errs);
     for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-        pex_log(PEX_LOG_ERROR, "%s", l);
+        psu_log_error("%s", l);
 }
 
 static unsigned count_lines(const char *s)
@@ -60,35 +82,35 @@ static void log_tls_in_use(const struct pex_tls *tls, const struct pex_tls_confi
     struct tm tm;
     if (gmtime_r(&na, &tm))
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    pex_log(PEX_LOG_INFO,
-            "%s: cert %s (%s) serial %s subject %s notAfter %s; key %s (%s); client CA %s (%s); "
-            "suites %s; groups %s; sigalgs %s; %u allowed client SANs; ALPN %s",
-            what, t->cert_file, t->cert_src, tls->serial, tls->subject, when, t->key_file,
-            t->key_src, t->ca_file, t->ca_src, t->cipher_suites, t->groups, t->sigalgs,
-            t->allowed_sans.n, t->http2 ? "h2,http/1.1" : "http/1.1");
+    psu_log_info(
+        "%s: cert %s (%s) serial %s subject %s notAfter %s; key %s (%s); client CA %s (%s); "
+        "suites %s; groups %s; sigalgs %s; %u allowed client SANs; ALPN %s",
+        what, t->cert_file, t->cert_src, tls->serial, tls->subject, when, t->key_file, t->key_src,
+        t->ca_file, t->ca_src, t->cipher_suites, t->groups, t->sigalgs, t->allowed_sans.n,
+        t->http2 ? "h2,http/1.1" : "http/1.1");
 }
 
 static void reload(struct pex_server *srv)
 {
     struct pex_tls_config t;
     char err[8192];
-    sd_notify(0, "RELOADING=1");
+    notify("RELOADING=1");
     if (pex_tls_config_load(&srv->cfg, &t, err, sizeof err) != 0) {
         srv->stats.reload_fail++;
-        pex_log(PEX_LOG_ERROR, "reload failed, still serving the previous TLS material: %s", err);
-        sd_notify(0, "READY=1");
+        psu_log_error("reload failed, still serving the previous TLS material: %s", err);
+        notify("READY=1");
         return;
     }
     struct pex_tls *n = pex_tls_build(&t, err, sizeof err);
     if (!n) {
         srv->stats.reload_fail++;
         log_errs(err);
-        pex_log(PEX_LOG_ERROR,
-                "reload failed (%u problem(s) above), still serving the previous TLS material "
-                "(serial %s)",
-                count_lines(err), srv->tls->serial);
+        psu_log_error(
+            "reload failed (%u problem(s) above), still serving the previous TLS material "
+            "(serial %s)",
+            count_lines(err), srv->tls->serial);
         pex_tls_config_free(&t);
-        sd_notify(0, "READY=1");
+        notify("READY=1");
         return;
     }
     struct pex_tls *old = srv->tls;
@@ -98,14 +120,13 @@ static void reload(struct pex_server *srv)
     pex_tls_config_free(&srv->cfg.tls);
     srv->cfg.tls = t;
     srv->stats.reload_ok++;
-    srv->stats.reload_last_ok = pex_now_real();
+    srv->stats.reload_last_ok = (double)psu_clock_real_ns() / 1e9;
     log_tls_in_use(n, &srv->cfg.tls, "reloaded TLS material for new connections");
     /* Open connections keep working, unless the new material refuses their client. */
-    unsigned revoked = pex_limits_revalidate(srv);
+    unsigned revoked = pex_conns_revalidate(srv);
     if (revoked)
-        pex_log(PEX_LOG_INFO, "%u open connection(s) refused by the reloaded material: closing",
-                revoked);
-    sd_notify(0, "READY=1");
+        psu_log_info("%u open connection(s) refused by the reloaded material: closing", revoked);
+    notify("READY=1");
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -117,7 +138,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (!sock)
             break;
-        struct pex_conn *c = pex_limits_accept(srv, sock);
+        struct pex_conn *c = pex_conn_accept(srv, sock);
         if (c)
             pex_h2o_accept(srv, c);
     }
@@ -131,10 +152,10 @@ static void on_signal(h2o_socket_t *sock, const char *err)
         return;
     while (read(h2o_socket_get_fd(sock), &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGHUP) {
-            pex_log(PEX_LOG_INFO, "SIGHUP: reloading the TLS material");
+            psu_log_info("SIGHUP: reloading the TLS material");
             reload(srv);
         } else {
-            pex_log(PEX_LOG_INFO, "%s: shutting down", strsignal((int)si.ssi_signo));
+            psu_log_info("%s: shutting down", strsignal((int)si.ssi_signo));
             stop_requested = 1;
         }
     }
@@ -144,8 +165,8 @@ static int listen_socket(const struct pex_config *c)
 {
     int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        pex_log(PEX_LOG_ERROR, "--web.listen-address %s: cannot create an IPv6 socket: %s",
-                c->listen_text, strerror(errno));
+        psu_log_error("--web.listen-address %s: cannot create an IPv6 socket: %s", c->listen_text,
+                      strerror(errno));
         return -1;
     }
     int one = 1;
@@ -154,8 +175,8 @@ static int listen_socket(const struct pex_config *c)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(fd, (const struct sockaddr *)&c->listen, sizeof c->listen) != 0 ||
         listen(fd, LISTEN_BACKLOG) != 0) {
-        pex_log(PEX_LOG_ERROR, "--web.listen-address %s: cannot listen: %s", c->listen_text,
-                strerror(errno));
+        psu_log_error("--web.listen-address %s: cannot listen: %s", c->listen_text,
+                      strerror(errno));
         close(fd);
         return -1;
     }
@@ -164,8 +185,8 @@ static int listen_socket(const struct pex_config *c)
     char addr[INET6_ADDRSTRLEN] = "?";
     if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
         inet_ntop(AF_INET6, &sa.sin6_addr, addr, sizeof addr);
-    pex_log(PEX_LOG_INFO, "listening on [%s]:%u (IPv6 only, TLS 1.3, client certificates required)",
-            addr, (unsigned)ntohs(sa.sin6_port));
+    psu_log_info("listening on [%s]:%u (IPv6 only, TLS 1.3, client certificates required)", addr,
+                 (unsigned)ntohs(sa.sin6_port));
     return fd;
 }
 
@@ -190,9 +211,9 @@ static void h2o_setup(struct pex_server *srv)
     g->server_name = h2o_iovec_init(H2O_STRLIT("")); /* no Server header, no version disclosed */
     g->max_request_entity_size = 4096;               /* no endpoint takes a body */
     /* No g->handshake_timeout: h2ointernals.c starts the handshakes, and the
-     * first-request deadline (limits.c) bounds them. */
+     * first-request deadline (requests.c) bounds them. */
     /* h2o 2.2.5: this one timer is the keep-alive idle time and the header
-     * deadline; limits.c enforces the shorter header deadline itself. */
+     * deadline; requests.c enforces the shorter header deadline itself. */
     g->http1.req_timeout = srv->cfg.idle_timeout_ms;
     g->http1.upgrade_to_http2 = 0;
     g->http2.idle_timeout = srv->cfg.idle_timeout_ms;
@@ -218,68 +239,75 @@ static void serve(struct pex_server *srv, int lfd, int sfd)
     h2o_socket_t *sig = h2o_evloop_socket_create(srv->loop, sfd, H2O_SOCKET_FLAG_DONT_READ);
     sig->data = srv;
     h2o_socket_read_start(sig, on_signal);
-    pex_limits_init(srv);
+    pex_conns_init(srv);
+    pex_requests_init(srv);
     pex_http_start(srv);
-    sd_notify(0, "READY=1");
+    notify("READY=1");
     while (!stop_requested)
         h2o_evloop_run(srv->loop, INT32_MAX);
-    sd_notify(0, "STOPPING=1");
+    notify("STOPPING=1");
     /* Drain: no new connections, shut the open ones, let h2o close them. */
     h2o_socket_read_stop(srv->listener);
     h2o_socket_close(srv->listener);
-    pex_limits_shutdown_all(srv);
-    double deadline = pex_now_mono() + DRAIN_SECONDS;
-    while (srv->limits.nconns && pex_now_mono() < deadline)
+    pex_conns_shutdown(srv);
+    uint64_t deadline = psu_clock_mono_ns() + DRAIN_NS;
+    while (srv->conns.n && psu_clock_mono_ns() < deadline)
         h2o_evloop_run(srv->loop, 50);
     h2o_socket_read_stop(sig);
     h2o_socket_close(sig);
-    pex_limits_dispose(srv);
+    pex_requests_dispose(srv);
     pex_http_stop(srv);
     h2o_evloop_run(srv->loop, 0);
-    if (srv->limits.nconns)
-        pex_log(PEX_LOG_WARN, "%u connection(s) still open at exit", srv->limits.nconns);
+    if (srv->conns.n)
+        psu_log_warn("%u connection(s) still open at exit", srv->conns.n);
 }
 
 int main(int argc, char **argv)
 {
     static struct pex_server srv;
+    /* Before the flags: their errors are logged too, in the same format. */
+    psu_log_init(PEX_NAME, PSU_LOG_INFO, PSU_LOG_STDERR);
     int rc = pex_config_parse(&srv.cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    srv.start_time = pex_now_real();
-    pex_tls_init(&srv.stats);
+    /* process_start_time_seconds: the kernel's record of the start (psu_proc
+     * samples it once), else now, a few milliseconds late. */
+    struct psu_proc_stats ps;
+    psu_proc_sample(&ps);
+    srv.start_time =
+        ps.have & PSU_PROC_START_TIME ? ps.start_time : (double)psu_clock_real_ns() / 1e9;
+    pex_tls_init();
     char err[8192];
     if (pex_tls_config_load(&srv.cfg, &srv.cfg.tls, err, sizeof err) != 0) {
-        pex_log(PEX_LOG_ERROR, "%s", err);
+        psu_log_error("%s", err);
         pex_config_free(&srv.cfg);
         return 2;
     }
     srv.tls = pex_tls_build(&srv.cfg.tls, err, sizeof err);
     if (!srv.tls) {
         log_errs(err);
-        pex_log(PEX_LOG_ERROR, "pre-flight failed with %u problem(s); not listening",
-                count_lines(err));
+        psu_log_error("pre-flight failed with %u problem(s); not listening", count_lines(err));
         pex_config_free(&srv.cfg);
         return 1;
     }
     log_tls_in_use(srv.tls, &srv.cfg.tls, "TLS material");
-    srv.stats.reload_last_ok = srv.start_time;
+    srv.stats.reload_last_ok = (double)psu_clock_real_ns() / 1e9;
     if (srv.cfg.check_only) {
-        pex_log(PEX_LOG_INFO, "pre-flight passed; configuration OK");
+        psu_log_info("pre-flight passed; configuration OK");
         pex_tls_free(srv.tls);
         pex_config_free(&srv.cfg);
         return 0;
     }
     if (geteuid() == 0)
-        pex_log(PEX_LOG_WARN, "running as root; run as an unprivileged user that can read only "
-                              "the segment and its certificate files (see README)");
+        psu_log_warn("running as root; run as an unprivileged user that can read only "
+                     "the segment and its certificate files (see README)");
     /* Nothing this process runs may gain privileges (setuid binaries, file caps). */
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     int sfd = signal_fd();
     int lfd = sfd < 0 ? -1 : listen_socket(&srv.cfg);
     if (sfd < 0 || lfd < 0) {
         if (sfd < 0)
-            pex_log(PEX_LOG_ERROR, "cannot set up signal handling: %s", strerror(errno));
+            psu_log_error("cannot set up signal handling: %s", strerror(errno));
         else
             close(sfd);
         pex_tls_free(srv.tls);
@@ -302,6 +330,6 @@ int main(int argc, char **argv)
     pex_segment_close(&srv.seg);
     pex_tls_free(srv.tls);
     pex_config_free(&srv.cfg);
-    pex_log(PEX_LOG_INFO, "stopped");
+    psu_log_info("stopped");
     return 0;
 }

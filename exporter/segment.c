@@ -21,10 +21,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "pex.h"
+#include "psu/clock.h"
+#include "psu/log.h"
+#include "segment.h"
 
-/* A missing segment is looked for at most this often (seconds). */
-#define REOPEN_INTERVAL 0.5
+/* A missing segment is looked for at most this often. */
+#define REOPEN_INTERVAL_NS 500000000u
 
 static const char *const refusal_label[PEX_SEG_NREFUSALS] = {
     [PEX_SEG_FIFO] = "fifo",
@@ -83,7 +85,7 @@ static void log_mapped(struct pex_segment *s)
 {
     if (s->last_state == 1)
         return;
-    pex_log(PEX_LOG_INFO, "segment '%s' mapped read-only", s->name);
+    psu_log_info("segment '%s' mapped read-only", s->name);
     s->last_state = 1;
     s->last_why = -1;
     s->last_refusal = -1;
@@ -98,8 +100,7 @@ static void log_unavailable(struct pex_segment *s, int e, const char *why)
         return;
     if (refusal >= 0)
         s->refused[refusal]++;
-    pex_log(PEX_LOG_WARN, "segment '%s' not available: %s; serving exporter metrics only", s->name,
-            why);
+    psu_log_warn("segment '%s' not available: %s; serving exporter metrics only", s->name, why);
     s->last_state = 0;
     s->last_why = e;
     s->last_refusal = refusal;
@@ -108,13 +109,13 @@ static void log_unavailable(struct pex_segment *s, int e, const char *why)
 void pex_segment_failed(struct pex_segment *s, const char *why)
 {
     s->errors++;
-    pex_log(PEX_LOG_ERROR, "segment '%s' failed validation and was unmapped: %s", s->name, why);
+    psu_log_error("segment '%s' failed validation and was unmapped: %s", s->name, why);
     psm_reader_close(s->r);
     s->r = NULL;
     s->last_state = 0;
     s->last_why = EPROTO;
     s->last_refusal = -1;
-    s->last_open_try = pex_now_mono();
+    s->last_open_try_ns = psu_clock_mono_ns();
 }
 
 void pex_segment_poll(struct pex_segment *s, struct pex_seg_status *st)
@@ -122,10 +123,10 @@ void pex_segment_poll(struct pex_segment *s, struct pex_seg_status *st)
     memset(st, 0, sizeof *st);
     st->live.reason = "segment not mapped";
     if (!s->r) {
-        double now = pex_now_mono();
-        if (s->last_state >= 0 && now - s->last_open_try < REOPEN_INTERVAL)
+        uint64_t now = psu_clock_mono_ns();
+        if (s->last_state >= 0 && now - s->last_open_try_ns < REOPEN_INTERVAL_NS)
             return;
-        s->last_open_try = now;
+        s->last_open_try_ns = now;
         if (psm_reader_open_opts(&s->r, s->name, s->trust, s->err, sizeof s->err) != 0) {
             int e = errno;
             s->r = NULL;
@@ -136,11 +137,11 @@ void pex_segment_poll(struct pex_segment *s, struct pex_seg_status *st)
         int rc = psm_reader_refresh(s->r);
         if (rc == 1) {
             s->remaps++;
-            pex_log(PEX_LOG_INFO, "segment '%s' was replaced; mapped the new one", s->name);
+            psu_log_info("segment '%s' was replaced; mapped the new one", s->name);
         } else if (rc < 0 && s->last_state != 2) {
             /* The old mapping stays valid (segments never shrink); say so once. */
-            pex_log(PEX_LOG_WARN, "segment '%s': %s; still serving the old mapping", s->name,
-                    psm_reader_error(s->r));
+            psu_log_warn("segment '%s': %s; still serving the old mapping", s->name,
+                         psm_reader_error(s->r));
             s->last_state = 2;
         } else if (rc == 0 && s->last_state == 2) {
             s->last_state = 1;

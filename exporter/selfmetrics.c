@@ -1,49 +1,18 @@
 /*
  * exporter/selfmetrics.c - the exporter's own metrics, appended after the
- * segment's families on every scrape, and the standard process_* metrics read
- * from /proc/self.
+ * segment's families on every scrape, and the standard process_* metrics
+ * (psu_proc: the sampler portsyncd uses for its own). It renders the figures
+ * its caller gathered (struct pex_self_view), and the labels stats.c names.
  *
  * Every labelled family lists all of its label values from the start (at 0),
  * so a rate() over a reason that has not happened yet is 0, not absent.
  */
-#include <dirent.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "pex.h"
-
-static const double dur_bounds[PEX_DURATION_BUCKETS] = {.0005, .001, .0025, .005, .01,
-                                                        .025,  .05,  .1,    .25,  1};
-static const int code_value[PEX_NCODES] = {200, 400, 404, 405, 431, 500, 503};
-static const char *const hs_label[PEX_HS_NREASONS] = {
-    "no_client_cert",  "unknown_ca",       "cert_expired",     "cert_not_yet_valid",
-    "san_not_allowed", "cert_is_ca",       "cert_key_usage",   "cert_ext_key_usage",
-    "bad_cert",        "protocol_version", "no_shared_params", "client_alert",
-    "timeout",         "evicted",          "aborted",          "other"};
-static const char *const close_label[PEX_NCLOSE] = {
-    "limit",           "evicted",          "first_request_timeout",
-    "header_timeout",  "header_too_large", "revoked_by_reload",
-    "stalled_response"};
-
-enum pex_code pex_code_index(int status)
-{
-    for (int i = 0; i < PEX_NCODES; i++)
-        if (code_value[i] == status)
-            return (enum pex_code)i;
-    return PEX_C500;
-}
-
-void pex_stats_observe_duration(struct pex_stats *st, double seconds)
-{
-    unsigned i = 0;
-    while (i < PEX_DURATION_BUCKETS && seconds > dur_bounds[i])
-        i++;
-    st->dur_bucket[i]++;
-    st->dur_count++;
-    st->dur_sum += seconds;
-}
+#include "psu/proc.h"
+#include "selfmetrics.h"
 
 static void one(struct psm_buf *b, enum psm_format fmt, const char *name, enum psm_type type,
                 const char *help, const char *unit, double v)
@@ -70,7 +39,7 @@ static void by_code(struct psm_buf *b, enum psm_format fmt, const char *name, co
     char codes[PEX_NCODES][8];
     const char *vals[PEX_NCODES];
     for (int i = 0; i < PEX_NCODES; i++) {
-        snprintf(codes[i], sizeof codes[i], "%d", code_value[i]);
+        snprintf(codes[i], sizeof codes[i], "%d", pex_code_value((enum pex_code)i));
         vals[i] = codes[i];
     }
     by_label(b, fmt, name, help, "code", vals, counts, PEX_NCODES);
@@ -90,7 +59,7 @@ static void duration_histogram(struct psm_buf *b, enum psm_format fmt, const str
     for (unsigned i = 0; i <= PEX_DURATION_BUCKETS; i++) {
         cum += st->dur_bucket[i];
         if (i < PEX_DURATION_BUCKETS)
-            psm_format_double(dur_bounds[i], num);
+            psm_format_double(pex_duration_bound(i), num);
         else
             strcpy(num, "+Inf");
         const char *vals[1] = {num};
@@ -102,9 +71,9 @@ static void duration_histogram(struct psm_buf *b, enum psm_format fmt, const str
     psm_render_sample(b, bucket, 0, NULL, NULL, (double)st->dur_count);
 }
 
-static void segment_families(struct pex_server *srv, enum psm_format fmt, struct psm_buf *b,
-                             const struct pex_seg_status *seg)
+static void segment_families(const struct pex_self_view *v, enum psm_format fmt, struct psm_buf *b)
 {
+    const struct pex_seg_status *seg = v->status;
     one(b, fmt, "portsyncd_exporter_segment_mapped", PSM_GAUGE,
         "1 if the metrics segment is mapped (read-only), 0 if it is missing or invalid.", NULL,
         seg->mapped);
@@ -118,7 +87,7 @@ static void segment_families(struct pex_server *srv, enum psm_format fmt, struct
         by_label(b, fmt, "portsyncd_exporter_segment_refused_total",
                  "Untrusted objects found at the segment's path (FIFO, directory, link, "
                  "device, another user's file, group/other-writable), counted when found.",
-                 "reason", vals, srv->seg.refused, PEX_SEG_NREFUSALS);
+                 "reason", vals, v->seg->refused, PEX_SEG_NREFUSALS);
     }
     if (seg->mapped) {
         static const char *const lbl[] = {"method"};
@@ -135,7 +104,7 @@ static void segment_families(struct pex_server *srv, enum psm_format fmt, struct
             "Seconds since the writer's last heartbeat in the segment.", "seconds",
             seg->live.heartbeat_age);
         struct psm_info info;
-        psm_reader_info(srv->seg.r, &info);
+        psm_reader_info(v->seg->r, &info);
         static const char *const areas[] = {"descriptors", "series", "strings", "cells"};
         const uint64_t ov[] = {info.overflow_desc, info.overflow_series, info.overflow_blob,
                                info.overflow_cells};
@@ -145,157 +114,115 @@ static void segment_families(struct pex_server *srv, enum psm_format fmt, struct
     }
     one(b, fmt, "portsyncd_exporter_segment_remaps_total", PSM_COUNTER,
         "Times the exporter followed a replaced segment to its new mapping.", NULL,
-        (double)srv->seg.remaps);
+        (double)v->seg->remaps);
     one(b, fmt, "portsyncd_exporter_segment_errors_total", PSM_COUNTER,
-        "Times the segment failed validation and was unmapped.", NULL, (double)srv->seg.errors);
+        "Times the segment failed validation and was unmapped.", NULL, (double)v->seg->errors);
     one(b, fmt, "portsyncd_exporter_torn_histograms_total", PSM_COUNTER,
         "Histogram snapshots that raced the writer on every retry (buckets and count agree, "
         "the sum may not).",
-        NULL, (double)srv->stats.torn);
-}
-
-/* /proc/self/stat fields 14 (utime), 15 (stime), 23 (vsize), 24 (rss). */
-static int proc_stat(double *cpu, double *vsize, double *rss)
-{
-    char buf[1024];
-    FILE *f = fopen("/proc/self/stat", "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    if (!p)
-        return -1;
-    unsigned long long utime = 0, stime = 0, vs = 0, rs = 0;
-    int field = 2;
-    for (char *save = NULL, *t = strtok_r(p + 1, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-        field++;
-        if (field == 14)
-            utime = strtoull(t, NULL, 10);
-        else if (field == 15)
-            stime = strtoull(t, NULL, 10);
-        else if (field == 23)
-            vs = strtoull(t, NULL, 10);
-        else if (field == 24) {
-            rs = strtoull(t, NULL, 10);
-            break;
-        }
-    }
-    double tck = (double)sysconf(_SC_CLK_TCK);
-    *cpu = (double)(utime + stime) / tck;
-    *vsize = (double)vs;
-    *rss = (double)rs * (double)sysconf(_SC_PAGESIZE);
-    return 0;
-}
-
-static double open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return 0;
-    double n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1; /* the directory's own descriptor */
+        NULL, (double)v->stats->torn);
 }
 
 /* 1 if the mapped segment already has a family whose name starts with @prefix. */
-static int segment_has_prefix(const struct pex_server *srv, const struct pex_seg_status *seg,
-                              const char *prefix)
+static int segment_has_prefix(const struct pex_self_view *v, const char *prefix)
 {
-    if (!seg->mapped || !srv->seg.r)
+    const psm_reader_t *r = v->seg->r;
+    if (!v->status->mapped || !r)
         return 0;
     size_t n = strlen(prefix);
-    for (uint32_t i = 0; i < psm_reader_desc_count(srv->seg.r); i++) {
-        const struct psm_desc_view *d = psm_reader_desc(srv->seg.r, i);
+    for (uint32_t i = 0; i < psm_reader_desc_count(r); i++) {
+        const struct psm_desc_view *d = psm_reader_desc(r, i);
         if (d->name.len >= n && memcmp(d->name.p, prefix, n) == 0)
             return 1;
     }
     return 0;
 }
 
-static void process_families(struct pex_server *srv, enum psm_format fmt, struct psm_buf *b,
-                             const struct pex_seg_status *seg)
+static void process_families(const struct pex_self_view *v, enum psm_format fmt, struct psm_buf *b)
 {
     /*
      * The process_* names are this process's. A writer that put process_*
      * families in the segment (portsyncd does not) would otherwise make the
      * exposition carry two families of one name, which scrapers refuse.
      */
-    if (segment_has_prefix(srv, seg, "process_"))
+    if (segment_has_prefix(v, "process_"))
         return;
-    double cpu, vsize, rss;
-    if (proc_stat(&cpu, &vsize, &rss) == 0) {
+    /* A figure psu_proc could not read is left out, not exported as 0. */
+    struct psu_proc_stats ps;
+    psu_proc_sample(&ps);
+    if (ps.have & PSU_PROC_CPU)
         one(b, fmt, "process_cpu_seconds_total", PSM_COUNTER,
-            "Total user and system CPU time spent in seconds.", "seconds", cpu);
+            "Total user and system CPU time spent in seconds.", "seconds", ps.cpu_seconds);
+    if (ps.have & PSU_PROC_RESIDENT)
         one(b, fmt, "process_resident_memory_bytes", PSM_GAUGE, "Resident memory size in bytes.",
-            "bytes", rss);
+            "bytes", ps.resident_bytes);
+    if (ps.have & PSU_PROC_VIRTUAL)
         one(b, fmt, "process_virtual_memory_bytes", PSM_GAUGE, "Virtual memory size in bytes.",
-            "bytes", vsize);
-    }
+            "bytes", ps.virtual_bytes);
     one(b, fmt, "process_start_time_seconds", PSM_GAUGE,
-        "Start time of the process since unix epoch in seconds.", "seconds", srv->start_time);
-    one(b, fmt, "process_open_fds", PSM_GAUGE, "Number of open file descriptors.", NULL,
-        open_fds());
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        "Start time of the process since unix epoch in seconds.", "seconds", v->start_time);
+    if (ps.have & PSU_PROC_OPEN_FDS)
+        one(b, fmt, "process_open_fds", PSM_GAUGE, "Number of open file descriptors.", NULL,
+            ps.open_fds);
+    /* +Inf when RLIMIT_NOFILE is unlimited, as portsyncd's own max_fds gauge. */
+    if (ps.have & PSU_PROC_MAX_FDS)
         one(b, fmt, "process_max_fds", PSM_GAUGE, "Maximum number of open file descriptors.", NULL,
-            rl.rlim_cur == RLIM_INFINITY ? 1e18 : (double)rl.rlim_cur);
+            ps.max_fds);
 }
 
-void pex_selfmetrics_render(struct pex_server *srv, enum psm_format fmt, struct psm_buf *b,
-                            const struct pex_seg_status *seg)
+void pex_selfmetrics_render(const struct pex_self_view *v, enum psm_format fmt, struct psm_buf *b)
 {
-    const struct pex_stats *st = &srv->stats;
+    const struct pex_stats *st = v->stats;
+    const char *hs_labels[PEX_HS_NREASONS], *close_labels[PEX_NCLOSE];
+    for (int i = 0; i < PEX_HS_NREASONS; i++)
+        hs_labels[i] = pex_hs_reason_label(i);
+    for (int i = 0; i < PEX_NCLOSE; i++)
+        close_labels[i] = pex_close_label(i);
     {
         static const char *const names[] = {"version", "openssl"};
-        const char *vals[] = {PEX_VERSION, OpenSSL_version(OPENSSL_VERSION)};
+        const char *vals[] = {PEX_VERSION, v->openssl};
         psm_render_family(b, fmt, "portsyncd_exporter_build_info", PSM_GAUGE,
                           "Version of portsyncd-exporter and the OpenSSL it runs with; always 1.",
                           NULL);
         psm_render_sample(b, "portsyncd_exporter_build_info", 2, names, vals, 1);
     }
-    segment_families(srv, fmt, b, seg);
+    segment_families(v, fmt, b);
     by_code(b, fmt, "portsyncd_exporter_scrapes_total",
             "Requests for the telemetry path, by HTTP status code.", st->scrapes);
     one(b, fmt, "portsyncd_exporter_scrape_renders_total", PSM_COUNTER,
         "Snapshots of the segment rendered for the telemetry path; scrapes that arrive "
         "together share one.",
-        NULL, (double)srv->renders);
+        NULL, (double)v->renders);
     by_code(b, fmt, "portsyncd_exporter_http_requests_total",
             "Requests for any path, by HTTP status code.", st->requests);
     duration_histogram(b, fmt, st);
     one(b, fmt, "portsyncd_exporter_requests_in_flight", PSM_GAUGE,
-        "Requests being answered, this one included.", NULL, srv->limits.inflight);
+        "Requests being answered, this one included.", NULL, v->inflight);
     {
         static const char *const lbl[] = {"state"};
         static const char *const busy[] = {"busy"}, *const parked[] = {"parked"};
-        unsigned np = 0, nb = pex_limits_busy_scrapes(srv, &np);
         psm_render_family(b, fmt, "portsyncd_exporter_scrape_responses", PSM_GAUGE,
                           "Telemetry responses being sent: busy (the client takes them; 503 "
                           "beyond --web.max-requests) or parked (the client takes nothing).",
                           NULL);
-        psm_render_sample(b, "portsyncd_exporter_scrape_responses", 1, lbl, busy, nb);
-        psm_render_sample(b, "portsyncd_exporter_scrape_responses", 1, lbl, parked, np);
+        psm_render_sample(b, "portsyncd_exporter_scrape_responses", 1, lbl, busy, v->busy);
+        psm_render_sample(b, "portsyncd_exporter_scrape_responses", 1, lbl, parked, v->parked);
     }
     one(b, fmt, "portsyncd_exporter_http2_streams_refused_total", PSM_COUNTER,
         "HTTP/2 streams refused (RST_STREAM REFUSED_STREAM) beyond the advertised "
         "SETTINGS_MAX_CONCURRENT_STREAMS.",
         NULL, (double)st->h2_refused);
     one(b, fmt, "portsyncd_exporter_connections", PSM_GAUGE, "Open client connections.", NULL,
-        srv->limits.nconns);
+        v->conns);
     one(b, fmt, "portsyncd_exporter_connections_accepted_total", PSM_COUNTER,
         "TCP connections accepted.", NULL, (double)st->accepted);
     by_label(b, fmt, "portsyncd_exporter_connections_closed_total",
              "Connections the exporter closed to enforce a limit, by reason.", "reason",
-             close_label, st->closed, PEX_NCLOSE);
+             close_labels, st->closed, PEX_NCLOSE);
     one(b, fmt, "portsyncd_exporter_tls_handshakes_total", PSM_COUNTER,
         "TLS handshakes completed with a verified client certificate.", NULL, (double)st->hs_ok);
     by_label(b, fmt, "portsyncd_exporter_tls_handshake_failures_total",
-             "TLS handshakes that did not complete, by reason.", "reason", hs_label, st->hs_fail,
+             "TLS handshakes that did not complete, by reason.", "reason", hs_labels, st->hs_fail,
              PEX_HS_NREASONS);
     {
         static const char *const results[] = {"success", "failure"};
@@ -306,7 +233,6 @@ void pex_selfmetrics_render(struct pex_server *srv, enum psm_format fmt, struct 
     one(b, fmt, "portsyncd_exporter_tls_last_reload_success_timestamp_seconds", PSM_GAUGE,
         "When the TLS material in use was loaded (unix seconds).", "seconds", st->reload_last_ok);
     one(b, fmt, "portsyncd_exporter_tls_server_cert_expiry_timestamp_seconds", PSM_GAUGE,
-        "notAfter of the server certificate in use (unix seconds).", "seconds",
-        srv->tls->not_after);
-    process_families(srv, fmt, b, seg);
+        "notAfter of the server certificate in use (unix seconds).", "seconds", v->cert_not_after);
+    process_families(v, fmt, b);
 }

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "pex.h"
+#include "webconfig.h"
 
 struct wc {
     const char *path;

@@ -6,9 +6,11 @@
  * zero bucket, a value above their range, a native histogram without
  * observations), then exits or holds the segment open.
  *
- *   psm-fixture --name NAME [--hold SECONDS] [--close] [--small] [--process]
+ *   psm-fixture --name NAME|PATH [--hold SECONDS] [--close] [--small] [--process]
  *               [--old-portsyncd]
  *
+ * NAME is a file in /dev/shm, PATH the absolute path of a file in any
+ * directory (the library decides what it accepts and says why not).
  * Without --hold it exits right after writing, leaving the segment with a
  * dead writer (as after a crash); --close marks a clean exit instead. --small
  * builds a segment of a few kilobytes (the fuzzer's seed; its native buckets
@@ -62,8 +64,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--old-portsyncd") == 0)
             old_portsyncd = 1;
         else {
-            fprintf(stderr, "usage: psm-fixture --name NAME [--hold SECONDS] [--close] [--small] "
-                            "[--process] [--old-portsyncd]\n");
+            fprintf(stderr, "usage: psm-fixture --name NAME|PATH [--hold SECONDS] [--close] "
+                            "[--small] [--process] [--old-portsyncd]\n");
             return 2;
         }
     }

@@ -21,8 +21,8 @@ PSM_VARIANTS=${PSM_VARIANTS:-release asan ubsan tsan fuzz}
 
 packages=(
     build-essential cmake clang libclang-rt-14-dev pkg-config
-    libcriterion-dev libmnl-dev libhiredis-dev libh2o-evloop-dev libssl-dev libyaml-dev
-    zlib1g-dev libsystemd-dev
+    libcriterion-dev libmnl-dev libhiredis-dev libjansson-dev libh2o-evloop-dev libssl-dev libyaml-dev
+    zlib1g-dev
     redis-server prometheus python3 python3-prometheus-client python3-h2 curl openssl iproute2 procps
     protobuf-compiler libprotobuf-dev python3-protobuf
     nginx-light util-linux dpkg-dev pandoc man-db supervisor

@@ -6,6 +6,9 @@
 source "$(dirname "$0")/lib.sh"
 P="$BIN/portsyncd"
 check "--help exits 0 and lists --redis-socket" bash -c "'$P' --help | grep -q -- --redis-socket"
+for flag in --db-config --namespace --db-global --log-output; do
+    check "--help lists $flag" bash -c "'$P' --help | grep -q -- '$flag'"
+done
 check "--version prints the version" bash -c "'$P' --version | grep -q '^portsyncd [0-9]'"
 bad() {
     local needle=$1 rc=0
@@ -19,6 +22,10 @@ bad "--old-interfaces 'maybe' is not one of sonic, ignore, off" --old-interfaces
 bad "--log-level 'loud'" --log-level loud
 for level in EMERG ALERT CRIT ERROR WARN NOTICE INFO DEBUG notice Debug error warning; do
     check "--log-level $level is accepted" bash -c "'$P' --log-level $level --version >/dev/null"
+done
+bad "--log-output 'journal' is not one of SYSLOG, STDOUT, STDERR" --log-output journal
+for output in SYSLOG STDOUT STDERR syslog; do
+    check "--log-output $output is accepted" bash -c "'$P' --log-output $output --version >/dev/null"
 done
 bad "exclude each other" --redis-socket /x --redis-host h
 bad "unexpected argument 'extra'" extra

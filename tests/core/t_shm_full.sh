@@ -11,7 +11,7 @@ start_consumer
 ip netns exec "$NS" unshare --mount sh -c \
     'mount -t tmpfs -o size=16k tmpfs /dev/shm && exec "$0" "$@"' \
     "$BIN/portsyncd" --redis-socket "$SOCK" --shm-name "$SEG" --log-level DEBUG \
-    >>"$TMP/portsyncd.log" 2>&1 &
+    --log-output STDERR >>"$TMP/portsyncd.log" 2>&1 &
 PCD_PID=$!
 check "portsyncd becomes ready" wait_for 10 grep -q 'ready: initial link dump applied' "$TMP/portsyncd.log"
 add_port 0

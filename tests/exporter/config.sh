@@ -117,6 +117,9 @@ refuses "web config cert_file overrides the environment" 1 "server certificate '
 # --- flags -------------------------------------------------------------------------------
 refuses "unknown flag" 2 "unknown flag '--web.listen-adress=x'" -- --web.listen-adress=x
 refuses "bad duration" 2 "--web.request-timeout: '10 seconds' is not a duration" -- --web.request-timeout='10 seconds'
+refuses "unknown log level" 2 "--log-level: 'loud' is not one of EMERG, ALERT, CRIT, ERROR, WARN, NOTICE, INFO, DEBUG" \
+    -- --log-level=loud
+refuses "unknown log level, old flag spelling" 2 "--log.level: 'loud' is not one of" -- --log.level=loud
 refuses "idle timeout below request timeout" 2 "--web.idle-timeout \(2000ms\) must be at least --web.request-timeout" \
     -- --web.idle-timeout=2s --web.request-timeout=5s
 refuses "telemetry path under /-/" 2 "--web.telemetry-path: '/-/metrics' must" -- --web.telemetry-path=/-/metrics
@@ -129,6 +132,14 @@ PORTSYNCD_METRICS_CERT="$C" PORTSYNCD_METRICS_KEY="$K" PORTSYNCD_METRICS_CA="$A"
     "$BIN/portsyncd-exporter" --web.config.file="$T/web.yml" --check-config >"$T/ok.log" 2>&1 || rc=$?
 check "a complete web config passes --check-config (rc=$rc)" test "$rc" -eq 0
 check "--check-config names the groups from curve_preferences" grep -q 'groups P-384:P-521' "$T/ok.log"
+check "log lines have portsyncd's format: time, name[pid], SONiC level" \
+    grep -Eq '^[0-9-]+T[0-9:.]+Z portsyncd-exporter\[[0-9]+\] INFO: pre-flight passed' "$T/ok.log"
+for flag in --log-level=WARN --log.level=warn; do
+    rc=0
+    PORTSYNCD_METRICS_CERT="$C" PORTSYNCD_METRICS_KEY="$K" PORTSYNCD_METRICS_CA="$A" \
+        "$BIN/portsyncd-exporter" "$flag" --check-config >"$T/quiet.log" 2>&1 || rc=$?
+    check "$flag passes and hides INFO lines (rc=$rc)" bash -c "[ $rc -eq 0 ] && ! [ -s '$T/quiet.log' ]"
+done
 rc=0
 "$BIN/portsyncd-exporter" --help >"$T/help.txt" 2>&1 || rc=$?
 check "--help exits 0 and lists the flags" bash -c "[ $rc -eq 0 ] && grep -q -- '--web.listen-address' '$T/help.txt'"

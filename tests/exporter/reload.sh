@@ -21,7 +21,17 @@ tls_server_config:
 YML
 }
 webcfg "scraper-1.example.net, scraper-2.example.net"
-start_exporter "$T/exp.log" --web.config.file="$T/web.yml"
+# A stand-in for systemd's notify socket (Type=notify), recording each datagram.
+$PY -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "w") as f:
+    while True:
+        f.write(s.recv(4096).decode() + "\n")
+        f.flush()' "$T/notify.sock" "$T/notify.out" &
+track_pid $!
+for i in $(seq 1 100); do [ -S "$T/notify.sock" ] && break; sleep 0.05; done
+NOTIFY_SOCKET=$T/notify.sock start_exporter "$T/exp.log" --web.config.file="$T/web.yml"
 PYC="$PY $(dirname "$0")/pyclient.py"
 serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
 S1=$(serial "$PKI/server.crt")
@@ -50,6 +60,8 @@ install -m 600 "$PKI/server2.key" "$D/server.key"
 hup
 check "reload logged with the new serial" grep -q "reloaded TLS material for new connections: .*serial $S2" "$T/exp.log"
 check "new connections see the new certificate" test "$($PYC serial "$EXP_PORT" "$PKI")" = "$S2"
+check "systemd is told READY=1, then RELOADING=1 and READY=1 around the reload" \
+    test "$(head -n 3 "$T/notify.out" | tr '\n' ' ')" = "READY=1 RELOADING=1 READY=1 "
 touch "$T/ka.go"
 rc=0
 wait "$ka" || rc=$?

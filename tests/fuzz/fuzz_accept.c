@@ -2,9 +2,9 @@
  * tests/fuzz/fuzz_accept.c - libFuzzer target: content negotiation of the
  * exporter's telemetry path. The input is "ACCEPT\nACCEPT-ENCODING" (no
  * newline: both headers get the whole input); pex_accept_parse() and
- * pex_gzip_accepted() are what on_req() runs on the request's headers. They
- * read (pointer, length) values that are not NUL-terminated, so ASan sees any
- * read past a header's end.
+ * pex_gzip_accepted() are what the scrape handler (http_scrape.c) runs on the
+ * request's headers. They read (pointer, length) values that are not
+ * NUL-terminated, so ASan sees any read past a header's end.
  *
  * Seeds (tests/fuzz/run-fuzzer.sh): the Accept and Accept-Encoding headers
  * Prometheus and curl send.
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pex.h"
+#include "http_negotiate.h"
 
 /* A copy in a buffer of its own length, so that reading past it is caught. */
 static char *dup_exact(const uint8_t *p, size_t n)

@@ -12,7 +12,8 @@
 #include <openssl/x509.h>
 #include <stdint.h>
 
-#include "pex.h"
+#include "stats.h"
+#include "tls.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "redis.h"
+#include "batch.h"
 #include "reply.h"
 
 /*

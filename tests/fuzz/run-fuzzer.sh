@@ -121,6 +121,69 @@ PY
     wait "$rpid" 2>/dev/null || true
     rm -rf "$rdir"
     ;;
+*dbconfig*)
+    # SONiC-shaped database_config.json and database_global.json, as
+    # sonic-buildimage's templates render them (single-ASIC with the chassis and
+    # BMP instances, an ASIC namespace's, the global file with a DPU), and the
+    # broken shapes of tests/core/t_db_config_bad.sh.
+    db() { # db NAME INSTANCE_OF_STATE_DB EXTRA_INSTANCE_JSON
+        cat >"$corpus/seed-$1.json" <<JSON
+{
+    "INSTANCES": {
+        "redis": {"hostname": "127.0.0.1", "port": 6379, "unix_socket_path": "/var/run/redis/redis.sock",
+                  "persistence_for_warm_boot": "yes"},
+        "redis_chassis": {"hostname": "redis_chassis.server", "port": 6380,
+                          "unix_socket_path": "/var/run/redis-chassis/redis_chassis.sock",
+                          "persistence_for_warm_boot": "yes"}$3
+    },
+    "DATABASES": {
+        "APPL_DB": {"id": 0, "separator": ":", "instance": "redis"},
+        "ASIC_DB": {"id": 1, "separator": ":", "instance": "redis"},
+        "COUNTERS_DB": {"id": 2, "separator": ":", "instance": "redis"},
+        "LOGLEVEL_DB": {"id": 3, "separator": ":", "instance": "redis"},
+        "CONFIG_DB": {"id": 4, "separator": "|", "instance": "redis"},
+        "PFC_WD_DB": {"id": 5, "separator": ":", "instance": "redis"},
+        "FLEX_COUNTER_DB": {"id": 5, "separator": ":", "instance": "redis"},
+        "STATE_DB": {"id": 6, "separator": "|", "instance": "$2"},
+        "SNMP_OVERLAY_DB": {"id": 7, "separator": "|", "instance": "redis"},
+        "RESTAPI_DB": {"id": 8, "separator": "|", "instance": "redis"},
+        "CHASSIS_APP_DB": {"id": 12, "separator": "|", "instance": "redis_chassis"},
+        "CHASSIS_STATE_DB": {"id": 13, "separator": "|", "instance": "redis_chassis"},
+        "APPL_STATE_DB": {"id": 14, "separator": ":", "instance": "redis"},
+        "BMP_STATE_DB": {"id": 20, "separator": "|", "instance": "redis_bmp"}
+    },
+    "VERSION": "1.0"
+}
+JSON
+    }
+    db sonic redis ',
+        "redis_bmp": {"hostname": "127.0.0.1", "port": 6400, "unix_socket_path": "/var/run/redis/redis_bmp.sock"}'
+    db split redis2 ',
+        "redis2": {"hostname": "127.0.0.1", "port": 6381, "unix_socket_path": "/var/run/redis/redis2.sock"}'
+    db tcp redis3 ',
+        "redis3": {"hostname": "10.1.0.32", "port": 6379}'
+    db missing redis4 ''
+    sed 's|/var/run/redis/redis.sock|/var/run/redis0/redis.sock|; s/127.0.0.1", "port": 6379/10.1.0.1", "port": 6379/' \
+        "$corpus/seed-sonic.json" >"$corpus/seed-asic0.json"
+    sed '/"APPL_DB"/s/"separator": ":"/"separator": "|"/' "$corpus/seed-sonic.json" >"$corpus/seed-bad-separator.json"
+    sed '0,/"port": 6379/s/"port": 6379/"port": "6379"/' "$corpus/seed-tcp.json" >"$corpus/seed-bad-port.json"
+    sed 's/"STATE_DB"/"STATE_DBX"/' "$corpus/seed-sonic.json" >"$corpus/seed-no-state-db.json"
+    cat >"$corpus/seed-global.json" <<'JSON'
+{
+    "INCLUDES": [
+        {"include": "../../redis/sonic-db/database_config.json"},
+        {"namespace": "asic0", "include": "../../redis0/sonic-db/database_config.json"},
+        {"namespace": "asic1", "include": "../../redis1/sonic-db/database_config.json"},
+        {"container_name": "dpu0", "include": "../../redisdpu0/sonic-db/database_config.json"}
+    ],
+    "VERSION": "1.0"
+}
+JSON
+    echo '{"INCLUDES": [{"namespace": "asic0"}, {"namespace": 1, "include": "x"}], "VERSION": "1.0"}' \
+        >"$corpus/seed-global-bad.json"
+    echo '{"INCLUDES": [{"namespace": "asic1", "include": "/abs/database_config.json"}, {"namespace": "asic1", "include": "b"}]}' \
+        >"$corpus/seed-global-dup.json"
+    ;;
 *webconfig*)
     # The YAML of the exporter's config tests (each `wc '...'` of config.sh) and
     # the README's example.

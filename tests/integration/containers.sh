@@ -72,9 +72,13 @@ PORTSYNCD_METRICS_CERT=/run/certs/server.crt PORTSYNCD_METRICS_KEY=/run/certs/se
     PORTSYNCD_METRICS_CA=/run/certs/ca.crt \
     unshare --pid --mount --fork --mount-proc --propagation private --kill-child=SIGTERM -- bash -c '
         set -e
-        t=$1 gid=$2; shift 2
+        t=$1 gid=$2 bin=$3; shift 3
         mount -t tmpfs -o mode=755 sidecar-run /run
-        mkdir /run/portsyncd /run/certs
+        mkdir /run/portsyncd /run/certs /run/bin
+        # The build may live under /tmp, which the sidecar gets empty: its binary
+        # comes in read-only, as the image would hold it.
+        mount -n --bind "$bin" /run/bin
+        mount -n -o remount,bind,ro /run/bin
         mount -n --bind "$t/seg" /run/portsyncd
         mount -n -o remount,bind,ro /run/portsyncd
         mount -n --bind "$t/certs" /run/certs
@@ -82,8 +86,8 @@ PORTSYNCD_METRICS_CERT=/run/certs/server.crt PORTSYNCD_METRICS_KEY=/run/certs/se
         mount -n -t tmpfs -o mode=1777 sidecar-tmp /tmp
         mount -n -t tmpfs -o mode=1777 sidecar-shm /dev/shm
         exec setpriv --reuid=65534 --regid=65534 --groups="$gid" --inh-caps=-all --bounding-set=-all \
-            --no-new-privs "$@"' sidecar "$TMP" "$MGID" \
-    "$BIN/portsyncd-exporter" "${EXP_ARGS[@]}" --writer.heartbeat-max-age=${MAX_AGE}s >"$TMP/exporter.log" 2>&1 &
+            --no-new-privs /run/bin/portsyncd-exporter "$@"' sidecar "$TMP" "$MGID" "$BIN" \
+    "${EXP_ARGS[@]}" --writer.heartbeat-max-age=${MAX_AGE}s >"$TMP/exporter.log" 2>&1 &
 UNSHARE_PID=$!
 PIDS+=("$UNSHARE_PID")
 wait_for 10 grep -q 'listening on' "$TMP/exporter.log"
@@ -99,7 +103,8 @@ expect_eq "exporter: no_new_privs" 1 "$(st NoNewPrivs)"
 check "exporter: its own PID namespace, not portsyncd's" \
     test "$(readlink "/proc/$EXP/ns/pid")" != "$(readlink "/proc/$PCD_PID/ns/pid")"
 expect_eq "exporter: it is pid 1 there" 1 "$(st NSpid | awk '{ print $NF }')"
-expect_eq "exporter: /run holds the segment directory and the certificates, nothing else" "certs portsyncd" \
+expect_eq "exporter: /run holds its binary, the segment directory and the certificates, nothing else" \
+    "bin certs portsyncd" \
     "$(ls "/proc/$EXP/root/run" | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "exporter: empty /dev/shm and /tmp (no other way to the host's files)" "" \
     "$(find "/proc/$EXP/root/dev/shm" "/proc/$EXP/root/tmp" -mindepth 1 | tr '\n' ' ')"

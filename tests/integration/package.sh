@@ -22,6 +22,7 @@ for f in ./usr/bin/portsyncd ./usr/bin/portsyncd-shmdump ./usr/bin/portsyncd-exp
 done
 check "the sidecar's run script stays executable" bash -c "dpkg-deb -c '$deb' | grep 'sonic/run-exporter-sidecar.sh' | grep -q '^-rwxr-xr-x'"
 check "dependencies come from the binaries (dpkg-shlibdeps)" bash -c "dpkg-deb -f '$deb' Depends | grep -q libhiredis"
+check "portsyncd's JSON parser is among them" bash -c "dpkg-deb -f '$deb' Depends | grep -q libjansson4"
 dpkg-deb -x "$deb" "$T/root"
 for b in portsyncd portsyncd-shmdump portsyncd-exporter; do
     check "$b from the package runs" bash -c "'$T/root/usr/bin/$b' --version | grep -q '0\\.'"

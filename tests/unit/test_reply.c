@@ -14,7 +14,7 @@
 #include <criterion/criterion.h>
 #endif
 
-#include "redis.h"
+#include "batch.h"
 #include "reply.h"
 
 TestSuite(reply, .timeout = 30);

@@ -23,21 +23,6 @@
 
 #if !defined(CLOCK_MONOTONIC) || !defined(CLOCK_BOOTTIME)
 #error "psu/clock.h needs POSIX clocks: build with _GNU_SOURCE or _POSIX_C_SOURCE >= 199309L"
-/**
- * psu_clock_mono_deadline - the CLOCK_MONOTONIC time @in_ns from now
- * @in_ns: how far ahead
- *
- * For pthread_cond_timedwait() on a condition variable created with
- * pthread_condattr_setclock(CLOCK_MONOTONIC): a deadline that a change of the
- * wall clock cannot move. Returns it as a normalised timespec.
- */
-static inline struct timespec psu_clock_mono_deadline(uint64_t in_ns)
-{
-    uint64_t t = psu_clock_mono_ns() + in_ns;
-    struct timespec ts = {.tv_sec = (time_t)(t / 1000000000u), .tv_nsec = (long)(t % 1000000000u)};
-    return ts;
-}
-
 #endif
 
 /* The clock @id as nanoseconds; 64 bits last until the year 2554. */
