@@ -204,6 +204,8 @@ void pex_http_scrape_queue(h2o_req_t *req, struct pex_resp *r)
     const h2o_header_t *enc = find(req, H2O_TOKEN_ACCEPT_ENCODING);
     r->fmt = pex_accept_parse(acc ? acc->value.base : NULL, acc ? acc->value.len : 0);
     r->gz = pex_gzip_accepted(enc ? enc->value.base : NULL, enc ? enc->value.len : 0);
+    if (r->fmt == PSM_FMT_PROTOBUF)
+        r->fmt = PSM_FMT_TEXT; /* until the self-metrics render protobuf too */
     r->req = req;
     r->t0_ns = psu_clock_mono_ns();
     h2o_linklist_insert(&srv->batch, &r->pending);
