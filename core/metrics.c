@@ -9,6 +9,7 @@
  * when the name can be used).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -136,7 +137,14 @@ static int metrics_register(struct pcd_metrics *m, struct ids *id, int keep_goin
                                     .label_names = r->labels,
                                     .bucket_count = r->nb,
                                     .bounds = r->bounds,
-                                    .flags = r->flags};
+                                    .flags = r->flags,
+                                    /*
+                                     * Every histogram (the two latencies) also gets
+                                     * native buckets, 1 us .. 10 s at schema 3: the
+                                     * classic ones above cannot resolve 0.1 ms.
+                                     */
+                                    .native = r->type == PSM_HISTOGRAM,
+                                    .native_schema = PSM_NATIVE_SCHEMA_DEFAULT};
         *r->id = psm_metric_register(m->w, &s, err, errlen);
         if (*r->id < 0) {
             if (!keep_going)
@@ -314,6 +322,17 @@ psm_counter_t *pcd_metrics_port_flaps(struct pcd_metrics *m, const char *port)
 psm_gauge_t *pcd_metrics_port_oper(struct pcd_metrics *m, const char *port)
 {
     return gauge_get(m, m->oper_id, &port);
+}
+
+void pcd_metrics_observe_ns(psm_histogram_t *h, const char *metric, uint64_t ns)
+{
+    psm_histogram_observe(h, (double)ns / 1e9);
+    /*
+     * Integer nanoseconds printed as seconds: the decimal is exact, and the value
+     * observed is the double nearest to it, so a reader of the log can rebuild
+     * every bucket without rounding doubts.
+     */
+    psu_log_debug("observe %s %" PRIu64 ".%09" PRIu64, metric, ns / 1000000000u, ns % 1000000000u);
 }
 
 void pcd_metrics_heartbeat(struct pcd_metrics *m)
