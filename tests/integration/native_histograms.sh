@@ -42,6 +42,9 @@ start_prometheus() {
 global:
   scrape_interval: 1s
   scrape_timeout: 900ms
+  evaluation_interval: 1s
+rule_files:
+  - $DEPLOY/prometheus/portsyncd-alerts.yml
 scrape_configs:
   - job_name: portsyncd
     scheme: https
@@ -59,7 +62,12 @@ YML
     PIDS+=($!)
     printf -v "API_$name" '%s' "http://127.0.0.1:$port/api/v1"
 }
-start_prometheus native --enable-feature=native-histograms
+# The native one with the flags deploy/prometheus/prometheus.default ships.
+ARGS=$(. "$DEPLOY/prometheus/prometheus.default" && echo "$ARGS")
+check "deploy/prometheus/prometheus.default enables native histograms ($ARGS)" \
+    grep -q -- '--enable-feature=native-histograms' <<<"$ARGS"
+# shellcheck disable=SC2086
+start_prometheus native $ARGS
 start_prometheus classic
 
 # value API QUERY: the first result's value, "" if none
@@ -138,6 +146,39 @@ expect_eq "native Prometheus: no classic _count for a native family" "" \
     "$(value "$API_native" portsyncd_event_latency_seconds_count)"
 check "native Prometheus: the exporter's own classic histogram is still classic" \
     bash -c "[ -n \"\$(curl -sS --get '$API_native/query' --data-urlencode 'query=portsyncd_exporter_scrape_duration_seconds_count' | $PY -c 'import json,sys; r=json.load(sys.stdin)[\"data\"][\"result\"]; print(r[0][\"value\"][1] if r else \"\")')\" ]"
+# The shipped recording rules: from the native histogram where there is one
+# (p50 ~0.1 ms), else from the classic buckets (a p50 in le=0.001 interpolates
+# to at least 0.5 ms).
+below() { $PY -c 'import sys; v = float(sys.argv[1] or "nan"); sys.exit(0 if v < float(sys.argv[2]) else 1)' "$@"; }
+p50_below() { below "$(value "$1" 'instance:portsyncd_event_latency_seconds:p50_rate5m')" "$2"; }
+check "native Prometheus: the recorded p50 comes from the native histogram (< 0.5 ms)" \
+    wait_for 20 p50_below "$API_native" 0.0005
+check "classic Prometheus: the recorded p50 falls back to the classic buckets (>= 0.5 ms)" \
+    bash -c "v=\$(curl -sS --get '$API_classic/query' --data-urlencode 'query=instance:portsyncd_event_latency_seconds:p50_rate5m' | $PY -c 'import json,sys; r=json.load(sys.stdin)[\"data\"][\"result\"]; print(r[0][\"value\"][1] if r else \"\")'); $PY -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= 0.0005 else 1)' \"\$v\""
+# Every latency query of the shipped dashboard answers in the Prometheus it is
+# meant for: the native panels in the native one, the others in both.
+check "the dashboard's latency queries answer (native panels: native Prometheus only)" \
+    $PY - "$DEPLOY/grafana/portsyncd-dashboard.json" "$API_native" "$API_classic" <<'PY'
+import json, sys, urllib.parse, urllib.request
+d, native, classic = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+def answers(api, expr):
+    expr = expr.replace("$__rate_interval", "1m").replace('=~"$instance"', '=~".*"')
+    url = api + "/query?" + urllib.parse.urlencode({"query": expr})
+    return bool(json.load(urllib.request.urlopen(url))["data"]["result"])
+ok = True
+for p in d["panels"]:
+    if "latency" not in p["title"].lower():
+        continue
+    for t in p["targets"]:
+        want = [native] if "native histogram)" in p["title"] else \
+               [classic] if "classic buckets)" in p["title"] else [native, classic]
+        for api in want:
+            if not answers(api, t["expr"]):
+                print(f"     panel {p['title']!r}: no answer from {api} to {t['expr']}")
+                ok = False
+sys.exit(0 if ok else 1)
+PY
+
 for name in native classic; do
     api=API_$name
     curl -sS "${!api}/targets" >"$TMP/targets-$name.json"
