@@ -188,10 +188,22 @@ static void pb_span(struct pb *w, int32_t offset, uint32_t length)
  * (the packed values, without tag and length). Both walks take the same
  * buckets, so the deltas' count matches the spans' lengths.
  */
+/*
+ * The zigzag encoding of the delta cur - prev, taken modulo 2^64 as the
+ * decoder's int64 sum does: a hostile segment's counts above 2^63 (which add up
+ * to the count modulo 2^64, as the reader sums them) must not overflow a signed
+ * subtraction.
+ */
+static uint64_t zigzag_delta(uint64_t cur, uint64_t prev)
+{
+    uint64_t d = cur - prev; /* the two's complement bits of the signed delta */
+    return (d << 1) ^ (d >> 63 ? UINT64_MAX : 0);
+}
+
 static void pb_native_walk(struct pb *w, const struct psm_native_snapshot *nat, int spans)
 {
     const struct psm_native_bucket *b = nat->buckets;
-    int64_t prev = 0;
+    uint64_t prev = 0;
     int32_t start = 0;
     uint32_t len = 0;
     for (uint32_t k = 0; k < nat->nbuckets; k++) {
@@ -205,14 +217,14 @@ static void pb_native_walk(struct pb *w, const struct psm_native_snapshot *nat, 
         } else {
             for (int32_t g = 0; g < gap; g++) {
                 if (!spans)
-                    pb_varint(w, zigzag(-prev));
+                    pb_varint(w, zigzag_delta(0, prev));
                 prev = 0;
             }
             len += (uint32_t)gap;
         }
         if (!spans)
-            pb_varint(w, zigzag((int64_t)b[k].count - prev));
-        prev = (int64_t)b[k].count;
+            pb_varint(w, zigzag_delta(b[k].count, prev));
+        prev = b[k].count;
         len++;
     }
     if (spans)

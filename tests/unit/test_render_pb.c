@@ -480,3 +480,30 @@ Test(renderpb, the_callers_own_histogram_carries_classic_and_native_buckets)
     psm_reader_close(r);
     psm_writer_close(w);
 }
+
+/*
+ * A hostile segment can hold bucket counts above 2^63 that still add up to the
+ * count modulo 2^64 (the reader's sums wrap as the cells do). The deltas between
+ * them must be computed without signed overflow (UBSan aborts on it).
+ */
+Test(renderpb, bucket_counts_beyond_int64_encode_without_overflow)
+{
+    psm_writer_t *w = tu_writer(&(struct psm_writer_opts){.name = seg});
+    psm_histogram_t *h =
+        psm_histogram_resolve(w, register_latency(w, "t_f_seconds", 1, 3, 0), NULL);
+    psm_histogram_observe(h, 0.002);
+    uint32_t a = psm_histogram_native_slot(h, 0.002), b = psm_histogram_native_slot(h, 0.2);
+    /* a: INT64_MAX, b: 2^63 + 2; together 2^64 + 1, which is the count modulo 2^64. */
+    atomic_fetch_add(&h->native[a], (uint64_t)INT64_MAX - 1);
+    atomic_fetch_add(&h->native[b], (UINT64_C(1) << 63) + 2);
+    psm_reader_t *r = tu_reader(seg);
+    struct body y;
+    render(r, &y);
+    struct slice hist = histogram_of(y.fam[0], 0), packed;
+    cr_assert(field(hist, 0x6a, 0, &packed, NULL), "native buckets sent");
+    int64_t first = unzigzag(get_varint(&packed));
+    cr_assert_eq(first, INT64_MAX);
+    psm_buf_free(&y.b);
+    psm_reader_close(r);
+    psm_writer_close(w);
+}
