@@ -36,6 +36,20 @@ check "reconcile duration recorded" bash -c "awk 'BEGIN { exit !(\"$(metric port
 check "the timer gauge says the default 30 s" metric_is portsyncd_warm_restart_timer_seconds 30
 check "hold over" metric_is portsyncd_reconcile_active 0
 check "the dump tool's table shows them" bash -c "'$BIN/portsyncd-shmdump' --name '$SEG' | grep -q portsyncd_reconcile_writes_saved_total"
+# The exporter renders the segment generically: the new metrics over mutual TLS.
+DEPLOY=$(cd "$(dirname "$0")/../../deploy" && pwd)
+"$DEPLOY/gen-certs.sh" --dir "$TMP/certs" --host localhost --client prometheus --days 2 >/dev/null
+PORTSYNCD_METRICS_CERT=$TMP/certs/server.crt PORTSYNCD_METRICS_KEY=$TMP/certs/server.key \
+    PORTSYNCD_METRICS_CA=$TMP/certs/ca.crt "$BIN/portsyncd-exporter" --web.listen-address='[::1]:0' \
+    --shm-name="$SEG" >"$TMP/exporter.log" 2>&1 &
+PIDS+=($!)
+wait_for 5 grep -q 'listening on \[::1\]:' "$TMP/exporter.log"
+port=$(sed -n 's/.*listening on \[::1\]:\([0-9]*\).*/\1/p' "$TMP/exporter.log" | head -n 1)
+curl -sS --max-time 10 --cacert "$TMP/certs/ca.crt" --cert "$TMP/certs/prometheus.crt" \
+    --key "$TMP/certs/prometheus.key" "https://[::1]:${port:-0}/metrics" >"$TMP/scrape.txt" 2>"$TMP/curl.err"
+check "the exporter serves portsyncd_warm_restart_state{state=\"reconciled\"} 1" \
+    grep -qx 'portsyncd_warm_restart_state{state="reconciled"} 1' "$TMP/scrape.txt"
+check "... and the saved writes ($saved)" grep -qx "portsyncd_reconcile_writes_saved_total ${saved:-x}" "$TMP/scrape.txt"
 # After reconciliation every event is written as on any run.
 ip -n "$NS" link set p4 down
 check "a flap after reconciliation reaches STATE_DB" \
