@@ -219,6 +219,15 @@ int pcd_reconcile_add_config_port(struct pcd_reconcile *rc, const char *name)
     return 0;
 }
 
+/* @v as a baseline value: one that cannot be ours (too long) differs from any kernel state. */
+static void field_set(char *dst, const char *v, size_t len)
+{
+    if (len >= FIELD_MAX || memchr(v, '\0', len))
+        snprintf(dst, FIELD_MAX, "\x01");
+    else
+        memcpy(dst, v, len), dst[len] = '\0';
+}
+
 /* One baseline entry: the four fields as STATE_DB has them ("" for an absent one). */
 static void baseline_set(struct rport *p, const redisReply *h)
 {
@@ -231,13 +240,23 @@ static void baseline_set(struct rport *p, const redisReply *h)
         for (int k = 0; k < F_COUNT; k++) {
             if (f->len != strlen(field_name[k]) || memcmp(f->str, field_name[k], f->len) != 0)
                 continue;
-            /* A value that cannot be ours (too long, a NUL in it) differs from any kernel state. */
-            if (v->len >= FIELD_MAX || memchr(v->str, '\0', v->len))
-                snprintf(p->db.f[k], FIELD_MAX, "\x01");
-            else
-                memcpy(p->db.f[k], v->str, v->len + 1);
+            field_set(p->db.f[k], v->str, v->len);
         }
     }
+}
+
+int pcd_reconcile_baseline_add(struct pcd_reconcile *rc, const char *name, const char *state,
+                               const char *oper, const char *admin, const char *mtu)
+{
+    struct rport *p = port_get(rc, name);
+    if (!p)
+        return -1;
+    const char *v[F_COUNT] = {state, oper, admin, mtu};
+    for (int k = 0; k < F_COUNT; k++)
+        field_set(p->db.f[k], v[k], strlen(v[k]));
+    p->has_db = 1;
+    rc->baseline_loaded = 1;
+    return 0;
 }
 
 int pcd_reconcile_load_baseline(struct pcd_reconcile *rc)

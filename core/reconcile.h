@@ -129,6 +129,20 @@ int pcd_reconcile_add_config_port(struct pcd_reconcile *rc, const char *name);
  */
 int pcd_reconcile_load_baseline(struct pcd_reconcile *rc);
 
+/**
+ * pcd_reconcile_baseline_add - one baseline entry, as STATE_DB PORT_TABLE|@name holds it
+ * @rc: the hold
+ * @name: the port
+ * @state: its fields state, netdev_oper_status, admin_status, mtu ("" for an absent one)
+ * @oper: see @state
+ * @admin: see @state
+ * @mtu: see @state
+ * What pcd_reconcile_load_baseline() does per entry it reads; the hold begins
+ * with the first. Returns 0, -1 with errno ENOMEM.
+ */
+int pcd_reconcile_baseline_add(struct pcd_reconcile *rc, const char *name, const char *state,
+                               const char *oper, const char *admin, const char *mtu);
+
 /** pcd_reconcile_active - 1 until reconciliation is done (NULL: 0) */
 int pcd_reconcile_active(const struct pcd_reconcile *rc);
 
