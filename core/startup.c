@@ -66,6 +66,13 @@ static int field_is(struct pcd_startup *st, redisContext *c, const char *key, co
 
 static int warm_start_check(struct pcd_startup *st)
 {
+    /*
+     * Once restore_count is written the decision is made: a connection lost
+     * after it (writing the state) must not count this start twice.
+     */
+    if (st->count_done)
+        return pcd_warm_state_set(st->db, st->m,
+                                  st->warm ? PCD_WARM_INITIALIZED : PCD_WARM_DISABLED);
     int sys = 0, swss = 0;
     if (field_is(st, st->db->r.state, "WARM_RESTART_ENABLE_TABLE|system", "enable", "true", &sys) ||
         field_is(st, st->db->r.state, "WARM_RESTART_ENABLE_TABLE|swss", "enable", "true", &swss))
@@ -102,6 +109,7 @@ static int warm_start_check(struct pcd_startup *st)
     if (rep->type == REDIS_REPLY_ERROR)
         psu_log_error("STATE_DB WARM_RESTART_TABLE|portsyncd restore_count: %s", rep->str);
     freeReplyObject(rep);
+    st->count_done = 1;
     psm_gauge_set(st->m->warm_start, st->warm);
     psu_log_notice("%s start (restore_count %lld)", st->warm ? "warm" : "cold", count);
     /* SONiC's daemons say where a warm start is: initialized now, disabled when cold. */

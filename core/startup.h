@@ -49,6 +49,7 @@ struct pcd_startup {
     unsigned settle_ms;           /* the reconcile settle window (set by the caller) */
     struct pcd_reconcile *rc;     /* warm or alone: the hold; NULL on a cold start */
     int baseline_done;            /* step 2b done */
+    int count_done;               /* step 2's restore_count written: warm decided */
 };
 
 /**
