@@ -344,6 +344,11 @@ int pcd_linkmon_initial_done(struct pcd_linkmon *lm)
     return pcd_linkstate_initial_done(lm->ls);
 }
 
+uint64_t pcd_linkmon_initial_done_ns(struct pcd_linkmon *lm)
+{
+    return pcd_linkstate_initial_done_ns(lm->ls);
+}
+
 void pcd_linkmon_stop(struct pcd_linkmon *lm)
 {
     if (!lm || !lm->running)

@@ -15,6 +15,7 @@
 
 /* What to do with Ethernet* netdevs that exist when a cold start begins. */
 enum pcd_old_mode {
+    PCD_OLD_AUTO,   /* default: a restart alone is taken over (no old interfaces), else SONIC */
     PCD_OLD_SONIC,  /* SONiC: bring them down and ignore their ifindexes for the run */
     PCD_OLD_IGNORE, /* ignore their ifindexes, leave them as they are */
     PCD_OLD_OFF,    /* treat them like any other netdev */
@@ -63,6 +64,13 @@ void pcd_linkmon_resync(struct pcd_linkmon *lm, enum pcd_resync_reason why);
  * Safe from any thread. Returns 1 or 0.
  */
 int pcd_linkmon_initial_done(struct pcd_linkmon *lm);
+
+/**
+ * pcd_linkmon_initial_done_ns - when the first complete dump ended (its
+ * NLMSG_DONE's receipt, CLOCK_MONOTONIC ns), 0 before; safe from any thread
+ * @lm: the reader
+ */
+uint64_t pcd_linkmon_initial_done_ns(struct pcd_linkmon *lm);
 
 /** pcd_linkmon_stop - stop the thread and close the socket (again: nothing; NULL is fine) */
 void pcd_linkmon_stop(struct pcd_linkmon *lm);

@@ -51,6 +51,7 @@ struct pcd_linkstate {
     int redump;       /* a dump is wanted */
     unsigned reasons; /* enum pcd_resync_reason bits the next dump answers */
     atomic_int initial_done;
+    _Atomic uint64_t initial_done_ns; /* receipt time of that dump's NLMSG_DONE */
     struct pcd_port *ports;
     uint32_t nports, cap_ports;
     struct pcd_old *old;
@@ -229,6 +230,8 @@ static int dump_done(struct pcd_linkstate *ls, uint64_t t)
             p->present = 0;
     }
     if (!atomic_load(&ls->initial_done)) {
+        /* The time first: a thread that sees initial_done also sees when. */
+        atomic_store(&ls->initial_done_ns, t ? t : 1);
         atomic_store(&ls->initial_done, 1);
         pcd_queue_wake(ls->q); /* the writer may be waiting to say READY=1 */
     }
@@ -317,4 +320,9 @@ int pcd_linkstate_dump_active(const struct pcd_linkstate *ls)
 int pcd_linkstate_initial_done(struct pcd_linkstate *ls)
 {
     return atomic_load(&ls->initial_done);
+}
+
+uint64_t pcd_linkstate_initial_done_ns(struct pcd_linkstate *ls)
+{
+    return atomic_load(&ls->initial_done_ns);
 }

@@ -113,4 +113,14 @@ int pcd_linkstate_dump_active(const struct pcd_linkstate *ls);
  */
 int pcd_linkstate_initial_done(struct pcd_linkstate *ls);
 
+/**
+ * pcd_linkstate_initial_done_ns - when the first complete dump ended
+ * @ls: the model
+ * Any thread may ask. Returns the CLOCK_MONOTONIC receipt time of the
+ * NLMSG_DONE of the first complete dump of ours, or 0 while there is none: an
+ * event received at or before it (pcd_event.t_last) is the kernel's state as
+ * that dump found it, one received after it is a change since.
+ */
+uint64_t pcd_linkstate_initial_done_ns(struct pcd_linkstate *ls);
+
 #endif

@@ -18,6 +18,7 @@
 #include "logcfg.h"
 #include "monitor.h"
 #include "psu/log.h"
+#include "reconcile.h"
 #include "sync.h"
 
 #ifndef PORTSYNCD_VERSION
@@ -49,11 +50,16 @@ static const char usage[] =
     "Netlink:\n"
     "  --netlink-rcvbuf BYTES  receive buffer (default 16777216)\n"
     "  --queue-size PORTS      distinct ports the netlink->Redis queue holds (default 4096)\n"
-    "  --old-interfaces MODE   Ethernet* netdevs present at a cold start: 'sonic' (bring\n"
-    "                          down and ignore for the run, as SONiC; default), 'ignore'\n"
+    "  --old-interfaces MODE   Ethernet* netdevs present at a cold start: 'auto' (default:\n"
+    "                          portsyncd restarted alone on a live switch takes over\n"
+    "                          without touching them, else as 'sonic'), 'sonic' (always\n"
+    "                          bring down and ignore for the run, as SONiC), 'ignore'\n"
     "                          (ignore for the run, leave up: their STATE_DB entries stay\n"
-    "                          stale until the netdevs are recreated), 'off' (handle like\n"
-    "                          any netdev; use this to restart portsyncd alone)\n"
+    "                          STALE until the netdevs are recreated), 'off' (handle like\n"
+    "                          any netdev)\n"
+    "  --reconcile-settle MS   warm restart or restart alone: a change after the initial\n"
+    "                          dump that returns to the pre-restart state within MS is a\n"
+    "                          transient, not written (default 500)\n"
     "Metrics and logs:\n"
     "  --shm-name NAME         metrics segment: an shm name or an absolute path\n"
     "                          (default portsyncd-metrics)\n"
@@ -79,6 +85,7 @@ enum {
     OPT_RCVBUF,
     OPT_QUEUE,
     OPT_OLD,
+    OPT_SETTLE,
     OPT_SHM,
     OPT_GROUP,
     OPT_LOG,
@@ -224,6 +231,7 @@ int main(int argc, char **argv)
         {"netlink-rcvbuf", required_argument, NULL, OPT_RCVBUF},
         {"queue-size", required_argument, NULL, OPT_QUEUE},
         {"old-interfaces", required_argument, NULL, OPT_OLD},
+        {"reconcile-settle", required_argument, NULL, OPT_SETTLE},
         {"shm-name", required_argument, NULL, OPT_SHM},
         {"shm-group", required_argument, NULL, OPT_GROUP},
         {"log-level", required_argument, NULL, OPT_LOG},
@@ -237,7 +245,8 @@ int main(int argc, char **argv)
     };
     struct pcd_redis_opts ro = {.timeout_ms = 2000};
     struct db_flags df = {.port = -1, .id = {-1, -1, -1}};
-    struct pcd_linkmon_opts lo = {.old_mode = PCD_OLD_SONIC, .rcvbuf = 16 << 20};
+    struct pcd_linkmon_opts lo = {.old_mode = PCD_OLD_AUTO, .rcvbuf = 16 << 20};
+    int settle_ms = PCD_SETTLE_DEFAULT_MS;
     const char *shm = "portsyncd-metrics", *group = NULL;
     int queue_size = 4096, level = PSU_LOG_NOTICE, output = PSU_LOG_SYSLOG;
     int c;
@@ -286,7 +295,9 @@ int main(int argc, char **argv)
             bad = parse_int("--queue-size", optarg, 16, 1 << 20, &queue_size);
             break;
         case OPT_OLD:
-            if (strcmp(optarg, "sonic") == 0)
+            if (strcmp(optarg, "auto") == 0)
+                lo.old_mode = PCD_OLD_AUTO;
+            else if (strcmp(optarg, "sonic") == 0)
                 lo.old_mode = PCD_OLD_SONIC;
             else if (strcmp(optarg, "ignore") == 0)
                 lo.old_mode = PCD_OLD_IGNORE;
@@ -294,10 +305,13 @@ int main(int argc, char **argv)
                 lo.old_mode = PCD_OLD_OFF;
             else {
                 fprintf(stderr,
-                        "portsyncd: --old-interfaces '%s' is not one of sonic, ignore, off\n",
+                        "portsyncd: --old-interfaces '%s' is not one of auto, sonic, ignore, off\n",
                         optarg);
                 bad = 1;
             }
+            break;
+        case OPT_SETTLE:
+            bad = parse_int("--reconcile-settle", optarg, 1, 60000, &settle_ms);
             break;
         case OPT_SHM:
             shm = optarg;
@@ -389,7 +403,8 @@ int main(int argc, char **argv)
         psu_log_error("%s: logging stays at %s to stderr; port sync carries on", err,
                       psu_log_level_name(level));
 
-    struct pcd_sync s = {.m = &m, .q = q, .stop = &stop, .lm_opts = lo};
+    struct pcd_sync s = {
+        .m = &m, .q = q, .stop = &stop, .lm_opts = lo, .settle_ms = (unsigned)settle_ms};
     s.db.r.o = ro;
     struct pcd_monitor mon = {.m = &m, .q = q, .redis_busy_since = &s.db.r.busy_since};
     if (pcd_monitor_start(&mon, err, sizeof err) != 0)

@@ -28,6 +28,8 @@ static const char *const port_label[] = {"port"};
 static const char *const reason_label[] = {"reason"};
 static const char *const ignore_names[PCD_IGN_COUNT] = {"name", "kind_team", "dellink_with_master",
                                                         "old_interface", "not_in_port_table"};
+static const char *const warm_state_names[PCD_WARM_STATES] = {"disabled", "initialized", "restored",
+                                                              "reconciled"};
 static const char *const resync_names[PCD_RESYNC_COUNT] = {
     "enobufs", "queue_full", "redis_reconnect", "dump_interrupted", "netlink_error"};
 
@@ -45,7 +47,7 @@ struct reg {
 /* Metric ids, filled by registration (-1: not registered, its handles are sinks). */
 struct ids {
     int ev, fail, coal, reconn, ign, rs, qd, mem, health, rc, nc, init, cfg, warm, lat, rlat, build,
-        cpu, vsz, fds, maxfds, start;
+        cpu, vsz, fds, maxfds, start, wstate, wtimer, alone, ractive, rdur, rheld, rsaved, rstale;
 };
 
 /*
@@ -126,6 +128,33 @@ static int metrics_register(struct pcd_metrics *m, struct ids *id, int keep_goin
         {&id->start, "portsyncd_start_time_seconds",
          "When portsyncd started, in seconds since the epoch.", "seconds", PSM_GAUGE, 0, NULL, 0,
          NULL, 0},
+        {&id->wstate, "portsyncd_warm_restart_state",
+         "STATE_DB WARM_RESTART_TABLE|portsyncd state: 1 for the state this run is in, 0 for the "
+         "others.",
+         NULL, PSM_GAUGE, 1, (const char *const[]){"state"}, 0, NULL, 0},
+        {&id->wtimer, "portsyncd_warm_restart_timer_seconds",
+         "The reconcile timer of this run (CONFIG_DB WARM_RESTART|swss portsyncd_timer); 0 on a "
+         "cold start.",
+         "seconds", PSM_GAUGE, 0, NULL, 0, NULL, 0},
+        {&id->alone, "portsyncd_restart_alone",
+         "1 if this run took over a live switch (portsyncd restarted alone, no warm flag).", NULL,
+         PSM_GAUGE, 0, NULL, 0, NULL, 0},
+        {&id->ractive, "portsyncd_reconcile_active",
+         "1 while STATE_DB writes are held against the pre-restart baseline.", NULL, PSM_GAUGE, 0,
+         NULL, 0, NULL, 0},
+        {&id->rdur, "portsyncd_reconcile_duration_seconds",
+         "From the start to reconciliation, for the last warm restart or restart alone.", "seconds",
+         PSM_GAUGE, 0, NULL, 0, NULL, 0},
+        {&id->rheld, "portsyncd_reconcile_writes_held_total",
+         "STATE_DB PORT_TABLE writes held during a hold (kernel state equal to the baseline, or "
+         "in the settle window, or a deletion waiting for reconciliation).",
+         NULL, PSM_COUNTER, 0, NULL, 0, NULL, 0},
+        {&id->rsaved, "portsyncd_reconcile_writes_saved_total",
+         "Held writes that never had to be made (counted at reconciliation).", NULL, PSM_COUNTER, 0,
+         NULL, 0, NULL, 0},
+        {&id->rstale, "portsyncd_reconcile_stale_removed_total",
+         "STATE_DB PORT_TABLE entries of ports gone from the kernel, deleted at reconciliation.",
+         NULL, PSM_COUNTER, 0, NULL, 0, NULL, 0},
     };
     for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++) {
         const struct reg *r = &regs[i];
@@ -210,6 +239,15 @@ static void metrics_resolve(struct pcd_metrics *m, const struct ids *id)
     m->open_fds = gauge_get(m, id->fds, NULL);
     m->max_fds = gauge_get(m, id->maxfds, NULL);
     m->start_time = gauge_get(m, id->start, NULL);
+    for (int i = 0; i < PCD_WARM_STATES; i++)
+        m->warm_state[i] = gauge_get(m, id->wstate, &warm_state_names[i]);
+    m->warm_timer = gauge_get(m, id->wtimer, NULL);
+    m->restart_alone = gauge_get(m, id->alone, NULL);
+    m->reconcile_active = gauge_get(m, id->ractive, NULL);
+    m->reconcile_duration = gauge_get(m, id->rdur, NULL);
+    m->reconcile_held = counter_get(m, id->rheld, NULL);
+    m->reconcile_saved = counter_get(m, id->rsaved, NULL);
+    m->reconcile_stale = counter_get(m, id->rstale, NULL);
     /* Gauges describe this run: a re-attached segment keeps counters, not states. */
     psm_gauge_set(m->queue_depth, 0);
     psm_gauge_set(m->redis_connected, 0);
@@ -217,6 +255,11 @@ static void metrics_resolve(struct pcd_metrics *m, const struct ids *id)
     psm_gauge_set(m->init_done, 0);
     psm_gauge_set(m->config_done, 0);
     psm_gauge_set(m->health, 0);
+    for (int i = 0; i < PCD_WARM_STATES; i++)
+        psm_gauge_set(m->warm_state[i], 0);
+    psm_gauge_set(m->warm_timer, 0);
+    psm_gauge_set(m->restart_alone, 0);
+    psm_gauge_set(m->reconcile_active, 0);
     /* The kernel's record of the start, not when the metrics happened to be opened. */
     struct psu_proc_stats st;
     psu_proc_sample(&st);

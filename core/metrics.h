@@ -26,6 +26,9 @@ enum pcd_resync_reason {
     PCD_RESYNC_COUNT
 };
 
+/* WARM_RESTART_TABLE state values portsyncd writes (reconcile.h enum pcd_warm_state). */
+#define PCD_WARM_STATES 4
+
 struct pcd_metrics {
     psm_writer_t *w;             /* NULL: metrics disabled, every handle a sink */
     char name[PSM_MAX_PATH_LEN]; /* the segment's name or path, for log lines */
@@ -37,6 +40,10 @@ struct pcd_metrics {
     psm_histogram_t *event_latency, *redis_latency;
     psm_counter_t *cpu_seconds;
     psm_gauge_t *vsize, *open_fds, *max_fds, *start_time;
+    /* Restarts without a flap (reconcile.c). */
+    psm_gauge_t *warm_state[PCD_WARM_STATES], *warm_timer, *restart_alone;
+    psm_gauge_t *reconcile_active, *reconcile_duration;
+    psm_counter_t *reconcile_held, *reconcile_saved, *reconcile_stale;
 };
 
 /**

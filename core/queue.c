@@ -161,6 +161,7 @@ int pcd_queue_push(struct pcd_queue *q, const struct pcd_link *l, uint64_t t_ns)
         .mtu = l->mtu,
         .folded = 1,
         .t_first = t_ns,
+        .t_last = t_ns,
     };
     memcpy(e.name, l->name, sizeof e.name);
     pthread_mutex_lock(&q->mu);

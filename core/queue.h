@@ -24,6 +24,7 @@ struct pcd_event {
     uint32_t mtu;
     uint32_t folded;  /* netlink events this entry stands for */
     uint64_t t_first; /* CLOCK_MONOTONIC ns of the oldest folded receipt */
+    uint64_t t_last;  /* ... and of the newest: when the kernel's state was this one */
 };
 
 /* Opaque: its lock, ring and hash belong to queue.c; both threads go through the functions. */

@@ -66,6 +66,13 @@ static int field_is(struct pcd_startup *st, redisContext *c, const char *key, co
 
 static int warm_start_check(struct pcd_startup *st)
 {
+    /*
+     * Once restore_count is written the decision is made: a connection lost
+     * after it (writing the state) must not count this start twice.
+     */
+    if (st->count_done)
+        return pcd_warm_state_set(st->db, st->m,
+                                  st->warm ? PCD_WARM_INITIALIZED : PCD_WARM_DISABLED);
     int sys = 0, swss = 0;
     if (field_is(st, st->db->r.state, "WARM_RESTART_ENABLE_TABLE|system", "enable", "true", &sys) ||
         field_is(st, st->db->r.state, "WARM_RESTART_ENABLE_TABLE|swss", "enable", "true", &swss))
@@ -102,9 +109,11 @@ static int warm_start_check(struct pcd_startup *st)
     if (rep->type == REDIS_REPLY_ERROR)
         psu_log_error("STATE_DB WARM_RESTART_TABLE|portsyncd restore_count: %s", rep->str);
     freeReplyObject(rep);
+    st->count_done = 1;
     psm_gauge_set(st->m->warm_start, st->warm);
     psu_log_notice("%s start (restore_count %lld)", st->warm ? "warm" : "cold", count);
-    return 0;
+    /* SONiC's daemons say where a warm start is: initialized now, disabled when cold. */
+    return pcd_warm_state_set(st->db, st->m, st->warm ? PCD_WARM_INITIALIZED : PCD_WARM_DISABLED);
 }
 
 /*
@@ -323,7 +332,8 @@ static int config_copy(struct pcd_startup *st, const struct pcd_config_plan *p)
     return 0;
 }
 
-static int config_ports(struct pcd_startup *st)
+/* The plan (step 2a), once; 0, or -1 to retry (logged, paused where that helps). */
+static int plan_ready(struct pcd_startup *st)
 {
     if (!st->plan) {
         enum plan_failure why;
@@ -345,6 +355,13 @@ static int config_ports(struct pcd_startup *st)
             if (pcd_dbconn_pause(st->db, 1000) != 0)
                 return -1;
     }
+    return 0;
+}
+
+static int config_ports(struct pcd_startup *st)
+{
+    if (plan_ready(st) != 0)
+        return -1;
     if (st->warm) {
         psu_log_notice("warm start: %zu CONFIG_DB ports, APPL_DB copy and PortConfigDone skipped",
                        st->plan->n);
@@ -380,6 +397,89 @@ static int write_port_init_done(struct pcd_startup *st)
     return 0;
 }
 
+/*
+ * ---- steps 2a and 2b: restart alone, the baseline ----
+ *
+ * Restart alone: a cold start (no warm flag) where at least one CONFIG_DB port
+ * was consumed into APPL_DB (PORT_TABLE:<name> has admin_status) and its netdev
+ * exists. On a real cold start swss.sh flushes APPL_DB first, so a consumed
+ * port means orchagent is alive and created that netdev: bringing the netdevs
+ * down (SONiC's cold path) would be an outage for a daemon restart.
+ */
+static enum pcd_restart restart_kind(struct pcd_startup *st, enum pcd_old_mode mode)
+{
+    if (st->warm)
+        return PCD_RESTART_WARM;
+    const struct pcd_config_plan *p = st->plan;
+    size_t consumed = 0, live = 0;
+    const char *example = NULL;
+    for (size_t i = 0; i < p->n; i++) {
+        if (!p->consumed[i])
+            continue;
+        consumed++;
+        if (if_nametoindex(p->names[i]) != 0) {
+            live++;
+            example = example ? example : p->names[i];
+        }
+    }
+    if (live == 0)
+        return PCD_RESTART_COLD;
+    char what[256];
+    snprintf(what, sizeof what,
+             "portsyncd restarted alone on a live switch: %zu of %zu CONFIG_DB ports already "
+             "consumed into APPL_DB, %zu of them with their netdev (%s, ...)",
+             consumed, p->n, live, example);
+    switch (mode) {
+    case PCD_OLD_SONIC:
+        psu_log_warn("%s; --old-interfaces sonic: bringing every Ethernet netdev down as SONiC's "
+                     "cold start does (an outage of every port)",
+                     what);
+        return PCD_RESTART_COLD;
+    case PCD_OLD_IGNORE:
+        psu_log_warn("%s; --old-interfaces ignore: their STATE_DB entries stay STALE for the "
+                     "whole run (no flap, MTU change or deletion of those netdevs is published)",
+                     what);
+        return PCD_RESTART_COLD;
+    default:
+        psu_log_notice("%s: taking over without touching the links; STATE_DB reconciled "
+                       "against its pre-restart state",
+                       what);
+        psm_gauge_set(st->m->restart_alone, 1);
+        return PCD_RESTART_ALONE;
+    }
+}
+
+/* Step 2b: the timer, the hold and its baseline; 0, or -1 to retry (connection lost). */
+static int baseline_ready(struct pcd_startup *st)
+{
+    if (st->baseline_done || st->kind == PCD_RESTART_COLD)
+        return 0;
+    if (!st->rc) {
+        unsigned timer;
+        if (pcd_warm_timer_read(st->db, &timer) != 0)
+            return -1;
+        st->rc = pcd_reconcile_new(st->db, st->m, st->kind, timer, st->settle_ms, st->started_ns);
+        for (size_t i = 0; st->rc && i < st->plan->n; i++)
+            if (pcd_reconcile_add_config_port(st->rc, st->plan->names[i]) != 0) {
+                pcd_reconcile_free(st->rc);
+                st->rc = NULL;
+            }
+        if (!st->rc) {
+            /* Without a hold every event is written, as on a cold start: no flap avoided. */
+            psu_log_error("out of memory for the reconciliation: STATE_DB is rewritten as on a "
+                          "cold start");
+            st->baseline_done = 1;
+            return 0;
+        }
+    }
+    if (pcd_reconcile_load_baseline(st->rc) != 0)
+        return -1;
+    if (st->kind == PCD_RESTART_WARM && pcd_warm_state_set(st->db, st->m, PCD_WARM_RESTORED) != 0)
+        return -1;
+    st->baseline_done = 1;
+    return 0;
+}
+
 /* ---- the sequence ---- */
 
 void pcd_startup_init(struct pcd_startup *st, struct pcd_dbconn *db, struct pcd_metrics *m)
@@ -402,14 +502,26 @@ int pcd_startup_run(struct pcd_startup *st, struct pcd_linkmon *lm,
             return -1;
         if (!st->lm_started) {
             /* 1, 2. switch_type; warm or cold, and restore_count. */
-            if (read_switch_type(st) != 0 || warm_start_check(st) != 0)
+            if (!st->plan && (read_switch_type(st) != 0 || warm_start_check(st) != 0))
+                continue;
+            /* 2a. CONFIG_DB's ports, and what kind of start this is. */
+            if (!st->plan) {
+                if (plan_ready(st) != 0)
+                    continue;
+                st->kind = restart_kind(st, lm_opts->old_mode);
+            }
+            /* 2b. The baseline, before any event is applied. */
+            if (baseline_ready(st) != 0)
                 continue;
             /*
-             * 3. Netlink: joined and its dump requested before CONFIG_DB is read,
-             * so no netdev created meanwhile is missed.
+             * 3. Netlink: joined and its dump requested before anything is
+             * copied to APPL_DB, so no netdev created meanwhile is missed. A
+             * restart alone has no old interfaces: its netdevs are live.
              */
-            lm_opts->cold = !st->warm;
+            lm_opts->cold = st->kind == PCD_RESTART_COLD && !st->warm;
             lm_opts->dpu = st->dpu;
+            if (lm_opts->old_mode == PCD_OLD_AUTO)
+                lm_opts->old_mode = PCD_OLD_SONIC;
             char err[512];
             if (pcd_linkmon_start(lm, lm_opts, err, sizeof err) != 0) {
                 psu_log_error("%s", err);
@@ -437,6 +549,8 @@ int pcd_startup_port_init_done(struct pcd_startup *st)
 
 void pcd_startup_free(struct pcd_startup *st)
 {
+    pcd_reconcile_free(st->rc);
+    st->rc = NULL;
     pcd_portset_free(&st->pending);
     plan_free(st->plan);
     st->plan = NULL;

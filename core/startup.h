@@ -5,11 +5,17 @@
  *   1. connect to APPL_DB, CONFIG_DB, STATE_DB; read DEVICE_METADATA|localhost
  *      switch_type (dpu: no old-interface handling)
  *   2. warm-start check: WARM_RESTART_ENABLE_TABLE|system or |swss enable=true;
- *      WARM_RESTART_TABLE|portsyncd restore_count incremented (warm) or 0 (cold)
+ *      WARM_RESTART_TABLE|portsyncd restore_count incremented (warm) or 0
+ *      (cold), and state initialized (warm) or disabled (cold)
+ *   2a. CONFIG_DB PORT|<name> read (cold: which a consumer took before this
+ *      run); a cold start where a consumed port's netdev exists is portsyncd
+ *      restarted alone on a live switch (reconcile.h)
+ *   2b. warm or alone: the reconcile timer and STATE_DB PORT_TABLE read as the
+ *      baseline (warm: state restored)
  *   3. the netlink reader started: RTNLGRP_LINK joined, RTM_GETLINK dump asked
- *      for, before CONFIG_DB is read so that nothing is missed
- *   4. every CONFIG_DB PORT|<name> into the "not yet created" set (cold: less
- *      the ports a consumer took before this run) and copied to APPL_DB
+ *      for, before anything is copied to APPL_DB so that no netdev is missed
+ *   4. every CONFIG_DB port into the "not yet created" set (cold: less the
+ *      ports a consumer took before this run) and copied to APPL_DB
  *      PORT_TABLE (producer-state table); PortConfigDone count=<ports>
  *   5. after each batch of link events, once no port waits: PortInitDone lanes=0
  *
@@ -26,6 +32,7 @@
 #include "linkmon.h"
 #include "metrics.h"
 #include "portset.h"
+#include "reconcile.h"
 
 struct pcd_config_plan;
 
@@ -38,6 +45,11 @@ struct pcd_startup {
     struct pcd_portset pending;   /* CONFIG_DB ports without a netdev yet */
     struct pcd_config_plan *plan; /* step 4's ports, kept across a retry */
     uint64_t started_ns;          /* CLOCK_MONOTONIC at pcd_startup_init() */
+    enum pcd_restart kind;        /* decided by step 2a */
+    unsigned settle_ms;           /* the reconcile settle window (set by the caller) */
+    struct pcd_reconcile *rc;     /* warm or alone: the hold; NULL on a cold start */
+    int baseline_done;            /* step 2b done */
+    int count_done;               /* step 2's restore_count written: warm decided */
 };
 
 /**

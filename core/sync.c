@@ -81,6 +81,7 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
         }
         pcd_metrics_observe_ns(s->m->event_latency, "portsyncd_event_latency_seconds",
                                now - ev[i].t_first);
+        pcd_reconcile_applied(s->st.rc, &ev[i]);
         if (ev[i].type == RTM_NEWLINK) {
             pcd_startup_port_created(&s->st, ev[i].name);
             psu_log_debug("STATE_DB PORT_TABLE|%s: oper %s admin %s mtu %s", ev[i].name,
@@ -94,6 +95,33 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
     psu_log_debug("batch of %zu event%s applied in %d round trip%s", n, n == 1 ? "" : "s", trips,
                   trips == 1 ? "" : "s");
     return 0;
+}
+
+/*
+ * During a warm restart or a restart alone (reconcile.h): take out of the batch
+ * the events the hold keeps from STATE_DB. They are handled (counted
+ * processed); a held NEWLINK of a port with a STATE_DB entry counts as created
+ * for PortInitDone, as its write would have. Returns how many are left, in order.
+ */
+static size_t hold_filter(struct pcd_sync *s, struct pcd_event *ev, size_t n, uint64_t done_ns)
+{
+    if (!pcd_reconcile_active(s->st.rc))
+        return n;
+    size_t kept = 0;
+    uint64_t held = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (pcd_reconcile_filter(s->st.rc, &ev[i], done_ns)) {
+            ev[kept++] = ev[i];
+            continue;
+        }
+        held += ev[i].folded;
+        if (ev[i].type == RTM_NEWLINK)
+            pcd_startup_port_created(&s->st, ev[i].name);
+        psu_log_debug("STATE_DB PORT_TABLE|%s: held (reconciliation pending)", ev[i].name);
+    }
+    psm_counter_add(s->m->events_processed, held);
+    pcd_queue_done(s->q, held);
+    return kept;
 }
 
 /* Startup failed or was stopped: undo what it set up. */
@@ -141,6 +169,7 @@ int pcd_sync_run(struct pcd_sync *s)
     s->db.stop = s->stop;
     s->db.r.rtt = s->m->redis_latency;
     pcd_startup_init(&s->st, &s->db, s->m);
+    s->st.settle_ms = s->settle_ms;
     if (!(s->lm = pcd_linkmon_new(s->q, s->m))) {
         psu_log_error("out of memory for the netlink reader");
         return give_up(s);
@@ -165,11 +194,18 @@ int pcd_sync_run(struct pcd_sync *s)
             psm_counter_inc(s->m->redis_reconnects);
             pcd_linkmon_resync(s->lm, PCD_RESYNC_REDIS);
         }
-        size_t n = pcd_queue_pop(s->q, batch, BATCH_MAX, draining ? 0 : 200);
+        /* Read before the pop: every event of a dump that ended by now is queued. */
+        uint64_t done_ns = pcd_linkmon_initial_done_ns(s->lm);
+        int wait = draining ? 0 : pcd_reconcile_wait_ms(s->st.rc, psu_clock_mono_ns(), 200);
+        size_t n = pcd_queue_pop(s->q, batch, BATCH_MAX, wait);
+        int drained = n < BATCH_MAX;
+        n = hold_filter(s, batch, n, done_ns);
         if (n && apply_batch(s, batch, n) != 0) {
             requeue(s, batch, n);
             continue;
         }
+        if (pcd_reconcile_tick(s->st.rc, psu_clock_mono_ns(), done_ns, drained) != 0)
+            continue;
         if (pcd_startup_port_init_done(&s->st) != 0)
             continue;
         if (!s->ready_sent && pcd_linkmon_initial_done(s->lm) && pcd_queue_pending(s->q) == 0) {

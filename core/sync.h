@@ -20,6 +20,7 @@ struct pcd_sync {
     struct pcd_queue *q;
     struct pcd_linkmon_opts lm_opts; /* cold and dpu are decided at startup */
     atomic_int *stop;
+    unsigned settle_ms;   /* the reconcile settle window (reconcile.h) */
     struct pcd_dbconn db; /* db.r.o: where Redis is; the rest is set by pcd_sync_run() */
     /* The writer thread's own. */
     struct pcd_startup st;

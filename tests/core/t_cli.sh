@@ -18,7 +18,7 @@ bad() {
 }
 bad "--redis-port '0' is not an integer from 1 to 65535" --redis-port 0
 bad "--state-db 'x' is not an integer" --state-db x
-bad "--old-interfaces 'maybe' is not one of sonic, ignore, off" --old-interfaces maybe
+bad "--old-interfaces 'maybe' is not one of auto, sonic, ignore, off" --old-interfaces maybe
 bad "--log-level 'loud'" --log-level loud
 for level in EMERG ALERT CRIT ERROR WARN NOTICE INFO DEBUG notice Debug error warning; do
     check "--log-level $level is accepted" bash -c "'$P' --log-level $level --version >/dev/null"

@@ -47,8 +47,10 @@ expect_eq "off: no netdev was brought down" 0 "$(grep -c 'brought down' "$TMP/po
 ip -n "$NS" link set p0 down
 check "off: their events flow" \
     wait_for 10 bash -c "[ \"\$(redis-cli -s $SOCK -n 6 HGET 'PORT_TABLE|Ethernet0' netdev_oper_status)\" = down ]"
-# Documented limit: a netdev deleted while no portsyncd ran is not in the dump, and
-# this run never believed it present, so its STATE_DB entry is not removed.
+# A netdev deleted while no portsyncd ran is not in the dump; this run (a restart
+# alone: its other ports are consumed and live) deletes its STATE_DB entry at
+# reconciliation, at the 30 s timer since its CONFIG_DB port never settles
+# (t_warm_deleted.sh shows that with a short timer).
 echo "     (off: STATE_DB PORT_TABLE|Ethernet12 of the netdev deleted before this run: exists=$(state EXISTS 'PORT_TABLE|Ethernet12'))"
 check "off run exits 0" stop_portsyncd
 finish

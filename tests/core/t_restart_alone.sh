@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # portsyncd restarted alone while its ports exist and are consumed: PortInitDone
 # is written again at once (the consumed ports already have netdevs) and STATE_DB
-# sees no writes. With the default --old-interfaces sonic the existing Ethernet
-# netdevs are brought down and ignored (SONiC's behaviour, documented); with
+# sees no writes. With --old-interfaces sonic the existing Ethernet netdevs are
+# brought down and ignored (SONiC's behaviour, documented; no longer the default:
+# the default takes a restart alone over, t_restart_alone_live.sh); with
 # --old-interfaces ignore they are left up.
 source "$(dirname "$0")/lib.sh"
 start_redis
@@ -33,11 +34,12 @@ expect_eq "ignore mode leaves Ethernet4 admin up" up "$(ip -n "$NS" -o link show
 check "events of the old netdevs are counted as ignored" bash -c "[ \"\$(\"$BIN/portsyncd-shmdump\" --name $SEG --format prometheus | awk '\$1 == \"portsyncd_events_ignored_total{reason=\\\"old_interface\\\"}\" {print \$2}')\" -ge 4 ]"
 check "second run exits 0" stop_portsyncd
 
-# Default (SONiC) mode: the old netdevs are brought down through netlink.
-start_portsyncd
+# SONiC's mode, asked for: the old netdevs are brought down through netlink.
+start_portsyncd --old-interfaces sonic
 check "sonic mode brings Ethernet4 down" wait_for 5 bash -c "! ip -n $NS -o link show Ethernet4 | grep -q '[<,]UP[,>]'"
 sleep 0.3
 expect_eq "still no STATE_DB PORT_TABLE write" 0 "$(grep -c '^pmessage' "$TMP/keyspace.log")"
 check "the bring-down is logged" grep -q 'old interface Ethernet4 .* brought down' "$TMP/portsyncd.log"
+check "and the outage is said as a warning" grep -q 'WARN: portsyncd restarted alone on a live switch: 4 of 4 .*--old-interfaces sonic: bringing every Ethernet netdev down' "$TMP/portsyncd.log"
 check "third run exits 0" stop_portsyncd
 finish

@@ -160,8 +160,8 @@ ctl start portsyncd >/dev/null 2>&1 || true
 check "SONiC's line, no arguments: RUNNING" bash -c "supervisorctl -c '$TMP/supervisord.conf' status portsyncd | grep -q RUNNING"
 pid=$(ctl pid portsyncd)
 expect_eq "no arguments" "$BIN/portsyncd " "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
-# A cold start: the netdevs that were there are old interfaces (brought down and
-# ignored, as SONiC does); a new one is synced.
+# A cold start of portsyncd alone (its ports consumed, their netdevs there):
+# taken over without touching them (portsyncd(8), OLD INTERFACES); a new one is synced.
 add_port 12
 check "no arguments: a new port reaches STATE_DB" \
     wait_for 5 bash -c "[ \"\$(redis-cli -s $SOCK -n 6 HGET 'PORT_TABLE|Ethernet12' state)\" = ok ]"
