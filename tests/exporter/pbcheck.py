@@ -15,10 +15,14 @@ classic. Exits 1 with the first difference.
 """
 import json
 import math
+import os
 import sys
 
 sys.path.insert(0, sys.argv[1])
 import metrics_pb2  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proto"))
+import delimited  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 # Self-metrics that two scrapes a moment apart give the same value.
@@ -28,30 +32,8 @@ STABLE = ("portsyncd_exporter_build_info", "portsyncd_exporter_segment_mapped",
 SELF = ("portsyncd_exporter_", "process_")
 
 
-def varint(data, pos):
-    n = shift = 0
-    start = pos
-    while True:
-        b = data[pos]
-        n |= (b & 0x7F) << shift
-        pos += 1
-        shift += 7
-        if b < 0x80:
-            break
-    if pos - start > 5:
-        sys.exit("a length of more than 5 bytes: Prometheus 2.42 refuses it")
-    return n, pos
-
-
 def decode(data):
-    fams, pos = [], 0
-    while pos < len(data):
-        n, pos = varint(data, pos)
-        if pos + n > len(data):
-            sys.exit("a family runs past the end of the body")
-        fams.append(metrics_pb2.MetricFamily.FromString(data[pos:pos + n]))
-        pos += n
-    return fams
+    return [metrics_pb2.MetricFamily.FromString(msg) for _, msg in delimited.messages(data)]
 
 
 def key(name, labels):

@@ -31,26 +31,8 @@ check "... and it gunzips" bash -c "gzip -dc '$T/body.pb.gz' >'$T/gunzipped.pb'"
 ct=$(pcurl client -H 'Accept: application/vnd.google.protobuf' -o /dev/null -w '%{content_type}' "$(url /metrics)")
 check "protobuf without proto= and encoding=delimited gets text ($ct)" bash -c "[[ '$ct' == text/plain* ]]"
 
-# protoc reads one message: 0x0A before each length makes the stream one Families.
-wrap() {
-    $PY - "$1" "$2" <<'PY'
-import sys
-data, out, i = open(sys.argv[1], "rb").read(), bytearray(), 0
-while i < len(data):
-    n = shift = 0
-    j = i
-    while True:
-        b = data[j]
-        n |= (b & 0x7F) << shift
-        j += 1
-        shift += 7
-        if b < 0x80:
-            break
-    out += b"\x0a" + data[i:j + n]
-    i = j + n
-open(sys.argv[2], "wb").write(bytes(out))
-PY
-}
+# protoc reads one message: delimited.py makes the stream one Families.
+wrap() { $PY "$proto/delimited.py" "$1" "$2"; }
 for body in body gunzipped; do
     wrap "$T/$body.pb" "$T/$body.wrapped"
     rc=0

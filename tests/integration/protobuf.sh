@@ -15,26 +15,8 @@ proto=$top/tests/proto
 "$BIN/portsyncd-shmdump" --name "$SEG" --format json >"$TMP/body.json"
 check "the body is not empty" test -s "$TMP/body.pb"
 
-# protoc reads one message: 0x0A before each length makes the stream one Families.
-$PY - "$TMP/body.pb" "$TMP/wrapped.pb" <<'PY'
-import sys
-data, out, i = open(sys.argv[1], "rb").read(), bytearray(), 0
-while i < len(data):
-    n = shift = 0
-    j = i
-    while True:
-        b = data[j]
-        n |= (b & 0x7F) << shift
-        j += 1
-        shift += 7
-        if b < 0x80:
-            break
-    assert j - i <= 5, "Prometheus reads at most 5 bytes of a length"
-    assert j + n <= len(data), "a family runs past the end of the body"
-    out += b"\x0a" + data[i:j + n]
-    i = j + n
-open(sys.argv[2], "wb").write(bytes(out))
-PY
+# protoc reads one message: delimited.py makes the stream one Families.
+$PY "$proto/delimited.py" "$TMP/body.pb" "$TMP/wrapped.pb"
 rc=0
 protoc -I"$proto" --decode=Families stream.proto <"$TMP/wrapped.pb" >"$TMP/decoded.txt" 2>"$TMP/protoc.log" || rc=$?
 check "protoc --decode accepts the whole body (rc=$rc)" test "$rc" -eq 0
@@ -46,18 +28,14 @@ check "protoc sees native buckets" grep -q "positive_span" "$TMP/decoded.txt"
 # The same body through generated Python classes, against the text and JSON.
 protoc -I"$proto" --python_out="$TMP" metrics.proto
 check "values equal the text exposition of the same snapshot" \
-    env PYTHONPATH="$TMP" $PY - "$TMP/body.pb" "$TMP/body.txt" "$TMP/body.json" <<'PY'
+    env PYTHONPATH="$TMP:$proto" $PY - "$TMP/body.pb" "$TMP/body.txt" "$TMP/body.json" <<'PY'
 import json, math, sys
-from google.protobuf.internal.decoder import _DecodeVarint32
 from prometheus_client.parser import text_string_to_metric_families
+import delimited
 import metrics_pb2
 
 data = open(sys.argv[1], "rb").read()
-fams, pos = [], 0
-while pos < len(data):
-    n, pos = _DecodeVarint32(data, pos)
-    fams.append(metrics_pb2.MetricFamily.FromString(data[pos:pos + n]))
-    pos += n
+fams = [metrics_pb2.MetricFamily.FromString(m) for _, m in delimited.messages(data)]
 types = {metrics_pb2.COUNTER: "counter", metrics_pb2.GAUGE: "gauge",
          metrics_pb2.HISTOGRAM: "histogram"}
 
