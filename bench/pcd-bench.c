@@ -511,5 +511,12 @@ int main(int argc, char **argv)
     printf("final state correct in every phase: %s\n", all_ok ? "yes" : "NO");
     printf("rss: portsyncd %ld kB, redis-server %ld kB\n", pcd_proc_rss_kb(psd_pid),
            pcd_proc_rss_kb(redis_pid));
+    redisFree(c);
+    mnl_socket_close(nl);
+    if (nl_bare)
+        mnl_socket_close(nl_bare);
+    free(lat);
+    free(bare_if);
+    free(ifindex);
     return all_ok ? 0 : 1;
 }

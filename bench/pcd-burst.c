@@ -187,6 +187,9 @@ static struct burst_result run_burst(struct sender *s, redisContext *c, struct m
     freeReplyObject(redisCommand(sub, "PSUBSCRIBE __keyspace@6__:PORT_TABLE|Ethernet*"));
     double *seen = calloc((size_t)nburst, sizeof *seen);
     int *ask = malloc(sizeof *ask * (size_t)nburst);
+    /* Read round in which a port was last asked for: one HGET per port per read. */
+    unsigned *asked = calloc((size_t)nburst, sizeof *asked);
+    unsigned reads = 0;
     long long p0 = pcd_proc_cpu_ns(psd_pid), r0 = pcd_proc_cpu_ns(redis_pid);
     for (int t = 0; t < nthreads; t++) {
         s[t].up = up;
@@ -205,11 +208,14 @@ static struct burst_result run_burst(struct sender *s, redisContext *c, struct m
         }
         int nask = 0;
         void *rep;
+        reads++;
         while (redisGetReplyFromReader(sub, &rep) == REDIS_OK && rep) {
             int n = pcd_notify_port(rep);
             freeReplyObject(rep);
-            if (n >= 0 && n % 4 == 0 && n / 4 < nburst && !seen[n / 4])
+            if (n >= 0 && n % 4 == 0 && n / 4 < nburst && !seen[n / 4] && asked[n / 4] != reads) {
+                asked[n / 4] = reads;
                 ask[nask++] = n / 4;
+            }
         }
         for (int i = 0; i < nask; i++)
             redisAppendCommand(c, "HGET PORT_TABLE|Ethernet%d admin_status", ask[i] * 4);
@@ -258,6 +264,7 @@ static struct burst_result run_burst(struct sender *s, redisContext *c, struct m
     free(ks);
     free(seen);
     free(ask);
+    free(asked);
     redisFree(sub);
     return res;
 }
@@ -332,6 +339,9 @@ int main(int argc, char **argv)
                "median down %.2f ms, up %.2f ms (%d rounds)\n",
                nburst, nports, nthreads, pcd_median(k[0], (size_t)rounds),
                pcd_median(k[1], (size_t)rounds), rounds);
+        for (int t = 0; t < nthreads; t++)
+            mnl_socket_close(s[t].nl);
+        free(ifindex);
         return 0;
     }
     struct mnl_socket *dump = pcd_nl_open(4 << 20);
@@ -371,5 +381,11 @@ int main(int argc, char **argv)
                up ? "up  " : "down", m[0], m[1], m[2], m[3], m[4]);
     }
     printf("every port exact after every burst: %s\n", bad ? "NO" : "yes");
+    for (int t = 0; t < nthreads; t++)
+        mnl_socket_close(s[t].nl);
+    mnl_socket_close(dump);
+    redisFree(c);
+    pthread_barrier_destroy(&go);
+    free(ifindex);
     return bad ? 1 : 0;
 }
