@@ -25,6 +25,7 @@ scrape() { # scrape PORT PID: one pex-scrape run; sets R_* from its RESULT line
     for kv in $(grep '^RESULT' "$T/run.txt"); do
         case $kv in *=*) eval "R_${kv%%=*}=${kv#*=}" ;; esac
     done
+    R_kb=$(sed -n 's/.* \([0-9.]*\) KB\/response.*/\1/p' "$T/run.txt")
     [ "${R_errors:-1}" = 0 ] || { echo "vs-nginx.sh: scrape errors:" >&2; cat "$T/run.txt" >&2; exit 1; }
 }
 med() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
@@ -93,16 +94,16 @@ for S in 100 1000; do
     e_rate='' e_cpu='' n1_rate='' n1_cpu='' n2_rate=''
     for r in $(seq "$ROUNDS"); do
         scrape "$EXP_PORT" "$EXP_PID"
-        e_rate+=" $R_rate" e_cpu+=" $R_cpu_us"
+        e_rate+=" $R_rate" e_cpu+=" $R_cpu_us" e_kb=$R_kb
         scrape "$n1p" "$n1"
-        n1_rate+=" $R_rate" n1_cpu+=" $R_cpu_us"
+        n1_rate+=" $R_rate" n1_cpu+=" $R_cpu_us" n_kb=$R_kb
         # The master's pid: its CPU is not the workers', only the rate counts here.
         scrape "$n2p" "$n2"
         n2_rate+=" $R_rate"
     done
     er=$(echo "$e_rate" | med) n1r=$(echo "$n1_rate" | med) n2r=$(echo "$n2_rate" | med)
     echo
-    echo "== $S series, $(wc -c <"$T/metrics-$S.txt") bytes per response"
+    echo "== $S series, $(wc -c <"$T/metrics-$S.txt") bytes in the file; pex-scrape read $e_kb KB per response from the exporter, $n_kb KB from nginx"
     echo "  exporter /metrics (one event loop):  runs$e_rate /s; median $er /s, $(echo "$e_cpu" | med) us CPU per scrape"
     echo "  nginx static, one process:           runs$n1_rate /s; median $n1r /s, $(echo "$n1_cpu" | med) us CPU per scrape"
     echo "  nginx static, worker_processes auto: runs$n2_rate /s; median $n2r /s"
