@@ -112,6 +112,10 @@ sleep 0.5
 ip netns exec "$NS" "$BIN/pcd-bench" --socket "$STATE_SOCK" --ports "$PORTS" --pid "$pcd" \
     --redis-pid "$redis_pid" --bare-netns "$BARE" --latency-samples "$SAMPLES" \
     --rates "$RATES" --seconds "$SECONDS_PER_RATE" --rounds "$ROUNDS" --change "$CHANGE"
+# Where redis-server's time goes, by its own accounting (usec_per_call is inside
+# the command only: the socket and event-loop work around it is not counted).
+echo "redis-server commandstats (portsyncd's EVALSHA batches; HGETs are pcd-bench's):"
+redis-cli -s "$STATE_SOCK" INFO commandstats | tr -d '\r' | grep -E '^cmdstat_(evalsha|hset|hget|exists|publish):' | sed 's/^/  /'
 echo
 echo "SONiC C++ portsyncd reference (DESIGN.md section 4, same method on this kind of machine):"
 echo "  isolated change p50/p99 212-216/350-378 us; at 1,000/s p50/p99 96-112/212-220 us;"
