@@ -139,7 +139,12 @@ r0=$(resyncs)
 sleep 1
 ip netns exec "$NS" "$BIN/pcd-burst" --socket "$SOCK" --ports "$PORTS" --burst "$BURST" \
     --threads "$THREADS" --pid "$pcd" --redis-pid "$redis_pid" --rounds "$ROUNDS"
-echo "netlink resyncs during the bursts: $(($(resyncs) - r0)) (ENOBUFS: the buffer overflowed and portsyncd re-dumped)"
+n=$(($(resyncs) - r0))
+if [ "$n" -gt 0 ]; then
+    echo "netlink resyncs during the bursts: $n (ENOBUFS: the buffer overflowed and portsyncd re-dumped)"
+else
+    echo "netlink resyncs during the bursts: 0 (the buffer did not overflow this time: portsyncd kept up with the kernel)"
+fi
 grep -c 'ENOBUFS\|resync' "$TMP/portsyncd-small.log" >/dev/null && grep -m2 -i 'resync\|ENOBUFS' "$TMP/portsyncd-small.log" | sed 's/^/  portsyncd: /'
 echo "rss after the bursts: portsyncd $(awk '/VmRSS/ {print $2}' "/proc/$pcd/status") kB"
 echo
