@@ -26,10 +26,8 @@
  * alternately with the daemon's closed loop.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,37 +299,6 @@ static double run_kernel(struct mnl_socket *nl, const int *bare_if, double secon
     return r;
 }
 
-/* A netlink socket and the ifindexes of the ports in the namespace /run/netns/@name. */
-static struct mnl_socket *bare_open(const char *name, int *bare_if)
-{
-    char path[300];
-    snprintf(path, sizeof path, "/run/netns/%s", name);
-    int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    int other = open(path, O_RDONLY | O_CLOEXEC);
-    if (self < 0 || other < 0 || setns(other, CLONE_NEWNET) < 0) {
-        fprintf(stderr, "pcd-bench: --bare-netns %s: %s (expected a namespace from ip netns add)\n",
-                name, strerror(errno));
-        exit(2);
-    }
-    struct mnl_socket *nl = pcd_nl_open(0);
-    for (int i = 0; nl && i < nports; i++) {
-        char ifn[32];
-        snprintf(ifn, sizeof ifn, "Ethernet%d", i * 4);
-        bare_if[i] = (int)if_nametoindex(ifn);
-        if (!bare_if[i]) {
-            fprintf(stderr, "pcd-bench: no netdev %s in namespace %s\n", ifn, name);
-            exit(1);
-        }
-    }
-    if (!nl || setns(self, CLONE_NEWNET) < 0) {
-        perror("pcd-bench: bare namespace");
-        exit(1);
-    }
-    close(self);
-    close(other);
-    return nl;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: pcd-bench --socket PATH --ports N --pid PID --redis-pid PID "
@@ -393,18 +360,10 @@ int main(int argc, char **argv)
         perror("pcd-bench: netlink");
         return 1;
     }
-    ifindex = calloc((size_t)nports, sizeof *ifindex);
-    for (int i = 0; i < nports; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "Ethernet%d", i * 4);
-        ifindex[i] = (int)if_nametoindex(name);
-        if (!ifindex[i]) {
-            fprintf(stderr, "pcd-bench: no netdev %s in this namespace\n", name);
-            return 1;
-        }
-    }
-    int *bare_if = calloc((size_t)nports, sizeof *bare_if);
-    struct mnl_socket *nl_bare = bare ? bare_open(bare, bare_if) : NULL;
+    int *bare_if = NULL;
+    struct mnl_socket *nl_bare = bare ? pcd_nl_open_netns(bare, nports, &bare_if) : NULL;
+    if (!(ifindex = pcd_ports_ifindex(nports, "this namespace")) || (bare && !nl_bare))
+        return 1;
     redisContext *c = pcd_redis_open(sock_path, 6);
 
     /* Baselines: one Redis round trip from here; both processes idle. */

@@ -309,15 +309,8 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    ifindex = calloc((size_t)nports, sizeof *ifindex);
-    for (int i = 0; i < nports; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "Ethernet%d", i * 4);
-        if (!(ifindex[i] = (int)if_nametoindex(name))) {
-            fprintf(stderr, "pcd-burst: no netdev %s in this namespace\n", name);
-            return 1;
-        }
-    }
+    if (!(ifindex = pcd_ports_ifindex(nports, "this namespace")))
+        return 1;
     struct sender s[MAX_THREADS];
     for (int t = 0; t < nthreads; t++) {
         s[t] = (struct sender){.first = nburst * t / nthreads};

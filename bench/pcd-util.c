@@ -3,6 +3,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -96,6 +98,54 @@ struct mnl_socket *pcd_nl_open(int rcvbuf)
     }
     if (rcvbuf > 0)
         setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    return nl;
+}
+
+int *pcd_ports_ifindex(int n, const char *where)
+{
+    int *ix = calloc((size_t)n, sizeof *ix);
+    for (int i = 0; ix && i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "Ethernet%d", i * 4);
+        if (!(ix[i] = (int)if_nametoindex(name))) {
+            fprintf(stderr, "pcd-bench: no netdev %s in %s\n", name, where);
+            free(ix);
+            return NULL;
+        }
+    }
+    return ix;
+}
+
+struct mnl_socket *pcd_nl_open_netns(const char *name, int n, int **ifindex)
+{
+    char path[300], where[300];
+    snprintf(path, sizeof path, "/run/netns/%s", name);
+    snprintf(where, sizeof where, "namespace %s", name);
+    int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    int other = open(path, O_RDONLY | O_CLOEXEC);
+    struct mnl_socket *nl = NULL;
+    if (self < 0 || other < 0 || setns(other, CLONE_NEWNET) < 0) {
+        fprintf(stderr, "pcd-bench: namespace %s: %s (expected one made by ip netns add)\n", name,
+                strerror(errno));
+    } else {
+        /* Sockets keep the namespace they were made in: open it, then go back. */
+        nl = pcd_nl_open(0);
+        *ifindex = nl ? pcd_ports_ifindex(n, where) : NULL;
+        if (!nl)
+            perror("pcd-bench: netlink in the namespace");
+        if (setns(self, CLONE_NEWNET) < 0) {
+            perror("pcd-bench: back to our namespace");
+            exit(1);
+        }
+        if (nl && !*ifindex) {
+            mnl_socket_close(nl);
+            nl = NULL;
+        }
+    }
+    if (self >= 0)
+        close(self);
+    if (other >= 0)
+        close(other);
     return nl;
 }
 

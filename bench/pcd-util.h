@@ -52,6 +52,29 @@ long pcd_proc_rss_kb(int pid);
 struct mnl_socket *pcd_nl_open(int rcvbuf);
 
 /**
+ * pcd_ports_ifindex() - ifindexes of Ethernet0, Ethernet4, ... Ethernet(4*(@n-1))
+ * in the caller's network namespace.
+ * @n: number of ports
+ * @where: the namespace, for the message ("this namespace", "namespace X")
+ *
+ * Return: a calloc'ed array of @n ifindexes, or NULL after printing which
+ * netdev is missing.
+ */
+int *pcd_ports_ifindex(int n, const char *where);
+
+/**
+ * pcd_nl_open_netns() - pcd_nl_open() in the namespace /run/netns/@name, and
+ * pcd_ports_ifindex() there; the calling thread is back in its own namespace
+ * on return.
+ * @name: a namespace made by `ip netns add`
+ * @n: number of ports
+ * @ifindex: receives the ports' ifindexes in that namespace
+ *
+ * Return: the socket, or NULL after printing what failed.
+ */
+struct mnl_socket *pcd_nl_open_netns(const char *name, int n, int **ifindex);
+
+/**
  * pcd_nl_put_change() - append one RTM_NEWLINK to @buf at @off.
  * @buf: message buffer
  * @off: where the message starts; advanced past it
