@@ -52,7 +52,7 @@ for n in "${COUNTS[@]}"; do
     "$BIN/pcd-consumer" --socket "$sock" >"$d/consumer.log" 2>&1 &
     PIDS+=($!)
     ip netns add "$NS"
-    ip netns exec "$NS" "$BIN/portsyncd" --redis-socket "$sock" --shm-name "$d/metrics" >"$d/portsyncd.log" 2>&1 &
+    ip netns exec "$NS" "$BIN/portsyncd" --redis-socket "$sock" --shm-name "$d/metrics" --log-output STDERR >"$d/portsyncd.log" 2>&1 &
     PIDS+=($!)
     wait_for 10 grep -q 'ready: initial link dump applied' "$d/portsyncd.log"
     for ((i = 0; i < n; i++)); do

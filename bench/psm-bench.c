@@ -3,7 +3,9 @@
  *
  * Part 1, here, the writer's hot path: ns per operation of psm_counter_inc (on
  * an unlabelled and a labelled counter), psm_gauge_set and
- * psm_histogram_observe, with 1 and 2 threads hammering the same handle, each
+ * psm_histogram_observe (classic buckets only, and classic plus native
+ * buckets as portsyncd's latencies have them), with 1 and 2 threads hammering
+ * the same handle, each
  * next to a bare relaxed atomic_fetch_add measured in the same run with the
  * same thread count. Part 2, bench-render.c, the scrape path.
  *
@@ -39,6 +41,7 @@ enum op {
     OP_COUNTER_LABELLED,
     OP_GAUGE,
     OP_HISTOGRAM,
+    OP_HISTOGRAM_NATIVE,
     OP_COUNT,
     OP_PRIVATE /* parallelism probe: no shared memory at all */
 };
@@ -46,7 +49,7 @@ enum op {
 static const char *const op_names[OP_COUNT] = {
     "atomic_fetch_add relaxed (baseline)", "psm_counter_inc (unlabelled)",
     "psm_counter_inc (labelled)",          "psm_gauge_set",
-    "psm_histogram_observe (7 buckets)",
+    "psm_histogram_observe (7 buckets)",   "psm_histogram_observe (7 + native)",
 };
 
 struct hot {
@@ -54,7 +57,7 @@ struct hot {
     char pad[64 - sizeof(_Atomic uint64_t)];
     psm_counter_t *counter, *labelled;
     psm_gauge_t *gauge;
-    psm_histogram_t *hist;
+    psm_histogram_t *hist, *native;
 };
 
 static void print_machine(const struct bench_config *cfg)
@@ -155,6 +158,9 @@ static void run_op(struct hot *h, enum op op, uint64_t n)
     case OP_HISTOGRAM:
         loop_hist(h->hist, n);
         break;
+    case OP_HISTOGRAM_NATIVE:
+        loop_hist(h->native, n);
+        break;
     default:
         break;
     }
@@ -233,7 +239,7 @@ static psm_writer_t *hot_open(char *name, size_t namelen, struct hot *h)
     bench_cleanup_add(name);
     static const char *const lname[] = {"port"};
     static const char *const lval[] = {"Ethernet0"};
-    const struct psm_metric_spec specs[4] = {
+    const struct psm_metric_spec specs[5] = {
         {.name = "psm_bench_plain_total", .help = "unlabelled", .type = PSM_COUNTER},
         {.name = "psm_bench_labelled_total",
          .help = "labelled",
@@ -253,9 +259,20 @@ static psm_writer_t *hot_open(char *name, size_t namelen, struct hot *h)
          .label_names = lname,
          .bucket_count = BENCH_NBOUNDS,
          .bounds = bench_bounds},
+        /* portsyncd's latency shape: the same classic buckets, native 1 us .. 10 s at schema 3. */
+        {.name = "psm_bench_native_seconds",
+         .help = "histogram with native buckets",
+         .unit = "seconds",
+         .type = PSM_HISTOGRAM,
+         .label_count = 1,
+         .label_names = lname,
+         .bucket_count = BENCH_NBOUNDS,
+         .bounds = bench_bounds,
+         .native = 1,
+         .native_schema = PSM_NATIVE_SCHEMA_DEFAULT},
     };
-    int id[4];
-    for (int k = 0; k < 4; k++) {
+    int id[5];
+    for (int k = 0; k < 5; k++) {
         id[k] = psm_metric_register(w, &specs[k], err, sizeof err);
         if (id[k] < 0) {
             fprintf(stderr, "psm-bench: %s\n", err);
@@ -268,6 +285,7 @@ static psm_writer_t *hot_open(char *name, size_t namelen, struct hot *h)
     h->labelled = psm_counter_resolve(w, id[1], lval);
     h->gauge = psm_gauge_resolve(w, id[2], lval);
     h->hist = psm_histogram_resolve(w, id[3], lval);
+    h->native = psm_histogram_resolve(w, id[4], lval);
     if (errno) {
         fprintf(stderr, "psm-bench: segment %s: cannot create the series: %s\n", name,
                 strerror(errno));
@@ -288,7 +306,14 @@ static int hot_verify(struct hot *h, const uint64_t *expect)
         {"unlabelled counter", psm_counter_get(h->counter), expect[OP_COUNTER]},
         {"labelled counter", psm_counter_get(h->labelled), expect[OP_COUNTER_LABELLED]},
         {"histogram count", atomic_load(h->hist->count), expect[OP_HISTOGRAM]},
+        {"native histogram count", atomic_load(h->native->count), expect[OP_HISTOGRAM_NATIVE]},
+        {"native buckets' total", 0, expect[OP_HISTOGRAM_NATIVE]}, /* filled below */
     };
+    /* The native buckets, zero bucket included, must add up to the same count. */
+    uint64_t native = 0;
+    for (uint32_t k = 0; k <= h->native->native_count; k++)
+        native += atomic_load(&h->native->native[k]);
+    v[sizeof v / sizeof v[0] - 1].got = native;
     int bad = 0;
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         if (v[i].got != v[i].want) {
@@ -338,7 +363,7 @@ int bench_hot(const struct bench_config *cfg)
             if (op == OP_COUNTER || op == OP_COUNTER_LABELLED)
                 snprintf(target, sizeof target, "<= %.1fx  %s", TARGET_COUNTER_RATIO,
                          bench_mark(ratio <= TARGET_COUNTER_RATIO));
-            else if (op == OP_HISTOGRAM && t == 1)
+            else if ((op == OP_HISTOGRAM || op == OP_HISTOGRAM_NATIVE) && t == 1)
                 snprintf(target, sizeof target, "<= %.0f ns %s", TARGET_OBSERVE_NS,
                          bench_mark(m <= TARGET_OBSERVE_NS));
             printf("%-37s %3u %9.2f %10.1f %8.2fx  %s\n", op_names[op], t, m, t * 1e3 / m, ratio,

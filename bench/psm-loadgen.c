@@ -54,6 +54,7 @@ struct lg_opts {
     double seconds;
     int fixed; /* --observe-value given */
     double value;
+    int native; /* --native: the histograms have native buckets too */
 };
 
 struct lg_state {
@@ -79,7 +80,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: psm-loadgen [--name NAME] [--series S] [--threads T] [--seconds X]\n"
-            "                   [--observe-value V]\n"
+            "                   [--observe-value V] [--native]\n"
             "\n"
             "Build a fresh metrics segment with S labelled series (a third each of\n"
             "psm_loadgen_ops_total, psm_loadgen_level and psm_loadgen_latency_seconds, the\n"
@@ -94,6 +95,8 @@ static void usage(FILE *f)
             "  --observe-value V        every histogram observation and gauge value is V\n"
             "                           and every counter step is 1, so _sum == _count * V\n"
             "                           (exactly, for a V such as 0.25 or 0.5)\n"
+            "  --native                 the histograms have native buckets too (schema 3,\n"
+            "                           1 us .. 10 s), as portsyncd's latency histograms\n"
             "  --help                   this text\n"
             "  --version                print the version\n"
             "\n"
@@ -172,7 +175,8 @@ static int parse_args(int argc, char **argv, struct lg_opts *o)
         OPT_SERIES = 's',
         OPT_THREADS = 't',
         OPT_SECONDS = 'd',
-        OPT_VALUE = 'v'
+        OPT_VALUE = 'v',
+        OPT_NATIVE = 'N'
     };
     static const struct option longopts[] = {
         {"name", required_argument, NULL, OPT_NAME},
@@ -181,6 +185,7 @@ static int parse_args(int argc, char **argv, struct lg_opts *o)
         {"threads", required_argument, NULL, OPT_THREADS},
         {"seconds", required_argument, NULL, OPT_SECONDS},
         {"observe-value", required_argument, NULL, OPT_VALUE},
+        {"native", no_argument, NULL, OPT_NATIVE},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -217,6 +222,9 @@ static int parse_args(int argc, char **argv, struct lg_opts *o)
             if (parse_double("--observe-value", optarg, "a finite number", &o->value))
                 return -1;
             o->fixed = 1;
+            break;
+        case OPT_NATIVE:
+            o->native = 1;
             break;
         case OPT_HELP:
             usage(stdout);
@@ -350,7 +358,8 @@ static int lg_build(const struct lg_opts *o, struct lg_state *st, psm_writer_t *
     /* Room beyond S so a reader test can add nothing by accident and still fit. */
     uint64_t room = total / 16 + 64;
     uint64_t cap = total + room > LG_MAX_CAPACITY ? LG_MAX_CAPACITY : total + room;
-    uint64_t hist_bytes = psm_type_cell_bytes(PSM_HISTOGRAM, LG_NBOUNDS);
+    /* 188 native cells: 187 buckets of schema 3 over 1 us .. 10 s and the zero bucket. */
+    uint64_t hist_bytes = psm_series_cell_bytes(PSM_HISTOGRAM, LG_NBOUNDS, o->native ? 188 : 0);
     uint64_t cell_bytes = psm_type_cell_bytes(PSM_COUNTER, 0);
     struct psm_writer_opts wo = {
         .name = o->name,
@@ -391,7 +400,9 @@ static int lg_build(const struct lg_opts *o, struct lg_state *st, psm_writer_t *
          .label_count = 1,
          .label_names = label,
          .bucket_count = LG_NBOUNDS,
-         .bounds = lg_bounds},
+         .bounds = lg_bounds,
+         .native = o->native,
+         .native_schema = 3},
     };
     int id[3];
     for (int k = 0; k < 3; k++) {

@@ -9,6 +9,7 @@
  * when the name can be used).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -128,8 +129,22 @@ static int metrics_register(struct pcd_metrics *m, struct ids *id, int keep_goin
     };
     for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++) {
         const struct reg *r = &regs[i];
-        struct psm_metric_spec s = {r->name,   r->help, r->unit,   r->type, r->nlabels,
-                                    r->labels, r->nb,   r->bounds, r->flags};
+        struct psm_metric_spec s = {.name = r->name,
+                                    .help = r->help,
+                                    .unit = r->unit,
+                                    .type = r->type,
+                                    .label_count = r->nlabels,
+                                    .label_names = r->labels,
+                                    .bucket_count = r->nb,
+                                    .bounds = r->bounds,
+                                    .flags = r->flags,
+                                    /*
+                                     * Every histogram (the two latencies) also gets
+                                     * native buckets, 1 us .. 10 s at schema 3: the
+                                     * classic ones above cannot resolve 0.1 ms.
+                                     */
+                                    .native = r->type == PSM_HISTOGRAM,
+                                    .native_schema = PSM_NATIVE_SCHEMA_DEFAULT};
         *r->id = psm_metric_register(m->w, &s, err, errlen);
         if (*r->id < 0) {
             if (!keep_going)
@@ -149,7 +164,8 @@ static int metrics_register(struct pcd_metrics *m, struct ids *id, int keep_goin
 static psm_counter_t sink_counter;
 static psm_gauge_t sink_gauge;
 static _Atomic uint64_t sink_cells[3];
-static psm_histogram_t sink_histogram = {&sink_cells[0], &sink_cells[1], &sink_cells[2], 0, {0}};
+static psm_histogram_t sink_histogram = {
+    .count = &sink_cells[0], .sum = &sink_cells[1], .buckets = &sink_cells[2]};
 
 static psm_counter_t *counter_get(struct pcd_metrics *m, int id, const char *const *values)
 {
@@ -306,6 +322,17 @@ psm_counter_t *pcd_metrics_port_flaps(struct pcd_metrics *m, const char *port)
 psm_gauge_t *pcd_metrics_port_oper(struct pcd_metrics *m, const char *port)
 {
     return gauge_get(m, m->oper_id, &port);
+}
+
+void pcd_metrics_observe_ns(psm_histogram_t *h, const char *metric, uint64_t ns)
+{
+    psm_histogram_observe(h, (double)ns / 1e9);
+    /*
+     * Integer nanoseconds printed as seconds: the decimal is exact, and the value
+     * observed is the double nearest to it, so a reader of the log can rebuild
+     * every bucket without rounding doubts.
+     */
+    psu_log_debug("observe %s %" PRIu64 ".%09" PRIu64, metric, ns / 1000000000u, ns % 1000000000u);
 }
 
 void pcd_metrics_heartbeat(struct pcd_metrics *m)

@@ -56,6 +56,19 @@ struct pcd_metrics {
  */
 int pcd_metrics_open(struct pcd_metrics *m, const char *shm_name, const char *group);
 
+/**
+ * pcd_metrics_observe_ns - observe a latency, and at DEBUG log it exactly
+ * @h: event_latency or redis_latency (or a sink)
+ * @metric: the histogram's name, for the log line
+ * @ns: the latency in nanoseconds
+ *
+ * Observes @ns / 1e9 seconds. At DEBUG it also logs
+ * "observe <metric> <seconds with 9 decimals>", the exact nanoseconds, so that
+ * a test can compare the histograms (and Prometheus's quantiles of them) with
+ * what was measured; below DEBUG that costs one relaxed load.
+ */
+void pcd_metrics_observe_ns(psm_histogram_t *h, const char *metric, uint64_t ns);
+
 /** pcd_metrics_port_flaps - the flap counter of @port (resolved once per port) */
 psm_counter_t *pcd_metrics_port_flaps(struct pcd_metrics *m, const char *port);
 

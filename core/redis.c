@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "psu/clock.h"
 #include "redis.h"
 #include "reply.h"
@@ -34,7 +35,7 @@ static const char del_script[] = "local added = redis.call('SADD', KEYS[1], ARGV
 static void observe(struct pcd_redis *r, uint64_t t0)
 {
     if (r->rtt)
-        psm_histogram_observe(r->rtt, (double)(psu_clock_mono_ns() - t0) / 1e9);
+        pcd_metrics_observe_ns(r->rtt, "portsyncd_redis_latency_seconds", psu_clock_mono_ns() - t0);
 }
 
 void pcd_redis_close(struct pcd_redis *r)

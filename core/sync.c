@@ -79,7 +79,8 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
             psu_log_info("%s is not in APPL_DB PORT_TABLE: not published to STATE_DB", ev[i].name);
             continue;
         }
-        psm_histogram_observe(s->m->event_latency, (double)(now - ev[i].t_first) / 1e9);
+        pcd_metrics_observe_ns(s->m->event_latency, "portsyncd_event_latency_seconds",
+                               now - ev[i].t_first);
         if (ev[i].type == RTM_NEWLINK) {
             pcd_startup_port_created(&s->st, ev[i].name);
             psu_log_debug("STATE_DB PORT_TABLE|%s: oper %s admin %s mtu %s", ev[i].name,

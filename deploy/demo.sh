@@ -86,7 +86,7 @@ say "5/8 portsyncd in namespace $ns, then the 8 veth ports (as orchagent would c
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 ip netns exec "$ns" "$bin/portsyncd" --redis-socket "$sock" --shm-name "$seg" \
-    --log-level NOTICE >"$tmp/portsyncd.log" 2>&1 &
+    --log-level NOTICE --log-output STDERR >"$tmp/portsyncd.log" 2>&1 &
 pids+=($!)
 wait_for 10 grep -q 'ready: initial link dump applied' "$tmp/portsyncd.log" ||
     fail "portsyncd did not start: $(tail -n 3 "$tmp/portsyncd.log")"

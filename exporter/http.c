@@ -3,8 +3,9 @@
  * path (http_scrape.c).
  *
  *   GET|HEAD <telemetry path>  the segment + the exporter's own metrics;
- *                              text 0.0.4, or OpenMetrics 1.0 when Accept
- *                              prefers it; gzip when Accept-Encoding allows
+ *                              text 0.0.4, or OpenMetrics 1.0 or protobuf
+ *                              when Accept prefers it; gzip when
+ *                              Accept-Encoding allows
  *   GET|HEAD /                 landing page
  *   GET|HEAD /-/healthy        200 while the process serves
  *   GET|HEAD /-/ready          200 when the segment is mapped and its writer alive, else 503
@@ -36,7 +37,7 @@ static void landing(h2o_req_t *req, struct pex_resp *r)
                    "<title>portsyncd exporter</title></head>\n<body>\n"
                    "<h1>portsyncd exporter</h1>\n"
                    "<p>Metrics of the portsyncd shared-memory segment '%s'.</p>\n<ul>\n"
-                   "<li><a href=\"%s\">%s</a> (Prometheus text 0.0.4 or OpenMetrics 1.0)</li>\n"
+                   "<li><a href=\"%s\">%s</a> (text 0.0.4, OpenMetrics, protobuf)</li>\n"
                    "<li><a href=\"/-/healthy\">/-/healthy</a></li>\n"
                    "<li><a href=\"/-/ready\">/-/ready</a></li>\n</ul>\n</body></html>\n",
                    r->srv->cfg.shm_name, r->srv->cfg.telemetry_path, r->srv->cfg.telemetry_path);

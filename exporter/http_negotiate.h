@@ -15,9 +15,18 @@
  * @v: the header value (may be NULL)
  * @len: its length
  *
- * Returns PSM_FMT_OPENMETRICS when OpenMetrics (1.0.0, 0.0.1 or no version)
- * has a higher q than text (text/plain 0.0.4, or a wildcard covering it), else
- * PSM_FMT_TEXT: ties go to the format every scraper understands.
+ * Each format takes the q of the most specific element naming it:
+ * PSM_FMT_PROTOBUF only "application/vnd.google.protobuf" with both
+ * proto=io.prometheus.client.MetricFamily and encoding=delimited;
+ * PSM_FMT_OPENMETRICS "application/openmetrics-text" with version 1.0.0,
+ * 0.0.1 or none; PSM_FMT_TEXT "text/plain" with version 0.0.4 or none, and
+ * the wildcards "text/ *" and "* / *". q=0 refuses. The highest q wins; for
+ * equal q a named type beats a wildcard, then text beats protobuf beats
+ * OpenMetrics. Elements that cannot be read (a q outside RFC 9110's qvalue,
+ * an open quote) are skipped.
+ *
+ * Returns the format; PSM_FMT_TEXT when nothing acceptable is named (no
+ * header, a malformed one, everything refused): the default, never a 406.
  */
 enum psm_format pex_accept_parse(const char *v, size_t len);
 

@@ -1,7 +1,8 @@
 /*
  * exporter/http_scrape.c - the telemetry path: the segment's families and the
- * exporter's own, as text 0.0.4 or OpenMetrics 1.0 (http_negotiate.c decides),
- * gzip'd when the scraper allows it.
+ * exporter's own, as text 0.0.4, OpenMetrics 1.0 or protobuf (delimited
+ * MetricFamily, with native buckets; http_negotiate.c decides), gzip'd when
+ * the scraper allows it.
  *
  * Every scrape gets a snapshot taken after it arrived: scrapes are queued while
  * the event loop reads requests, and at the end of that loop iteration one
@@ -118,6 +119,20 @@ static struct pex_body *render_body(struct pex_server *srv, enum psm_format fmt,
     return sb;
 }
 
+/* Prometheus picks its parser by this, whatever it asked for. */
+static const char *content_type(enum psm_format fmt)
+{
+    switch (fmt) {
+    case PSM_FMT_OPENMETRICS:
+        return PSM_OPENMETRICS_CONTENT_TYPE;
+    case PSM_FMT_PROTOBUF:
+        return PSM_PROTOBUF_CONTENT_TYPE;
+    case PSM_FMT_TEXT:
+        break;
+    }
+    return PSM_TEXT_CONTENT_TYPE;
+}
+
 static void answer_scrape(struct pex_resp *r, struct pex_body *sb)
 {
     h2o_req_t *req = r->req;
@@ -131,10 +146,7 @@ static void answer_scrape(struct pex_resp *r, struct pex_body *sb)
         pex_http_add_header(req, H2O_TOKEN_CONTENT_ENCODING, sb->encoding);
     pex_http_add_header(req, H2O_TOKEN_VARY, "Accept, Accept-Encoding");
     pex_stats_observe_duration(&r->srv->stats, (double)(psu_clock_mono_ns() - r->t0_ns) / 1e9);
-    pex_http_respond(req, r, 200, "OK",
-                     r->fmt == PSM_FMT_OPENMETRICS ? PSM_OPENMETRICS_CONTENT_TYPE
-                                                   : PSM_TEXT_CONTENT_TYPE,
-                     sb->p, sb->len, 1);
+    pex_http_respond(req, r, 200, "OK", content_type(r->fmt), sb->p, sb->len, 1);
 }
 
 /*

@@ -4,6 +4,10 @@
  * (psu_proc: the sampler portsyncd uses for its own). It renders the figures
  * its caller gathered (struct pex_self_view), and the labels stats.c names.
  *
+ * In text and OpenMetrics they are HELP/TYPE and sample lines; in protobuf
+ * MetricFamily messages appended to the segment's (psm_render_pb_*), so one
+ * body carries both.
+ *
  * Every labelled family lists all of its label values from the start (at 0),
  * so a rate() over a reason that has not happened yet is 0, not absent.
  */
@@ -14,11 +18,51 @@
 #include "psu/proc.h"
 #include "selfmetrics.h"
 
+/*
+ * One family being appended, in the scrape's format: text and OpenMetrics
+ * write HELP/TYPE lines and then sample lines; protobuf opens a MetricFamily,
+ * appends its metrics and writes its length when it is closed.
+ */
+struct fam {
+    struct psm_buf *b;
+    enum psm_format fmt;
+    enum psm_type type;
+    const char *name;
+    size_t mark; /* protobuf: psm_render_pb_family_begin()'s */
+};
+
+static void fam_begin(struct fam *f, struct psm_buf *b, enum psm_format fmt, const char *name,
+                      enum psm_type type, const char *help, const char *unit)
+{
+    *f = (struct fam){.b = b, .fmt = fmt, .type = type, .name = name};
+    if (fmt == PSM_FMT_PROTOBUF)
+        f->mark = psm_render_pb_family_begin(b, name, type, help);
+    else
+        psm_render_family(b, fmt, name, type, help, unit);
+}
+
+static void fam_sample(struct fam *f, unsigned nlabels, const char *const *names,
+                       const char *const *values, double v)
+{
+    if (f->fmt == PSM_FMT_PROTOBUF)
+        psm_render_pb_sample(f->b, f->type, nlabels, names, values, v);
+    else
+        psm_render_sample(f->b, f->name, nlabels, names, values, v);
+}
+
+static void fam_end(struct fam *f)
+{
+    if (f->fmt == PSM_FMT_PROTOBUF)
+        psm_render_pb_family_end(f->b, f->mark);
+}
+
 static void one(struct psm_buf *b, enum psm_format fmt, const char *name, enum psm_type type,
                 const char *help, const char *unit, double v)
 {
-    psm_render_family(b, fmt, name, type, help, unit);
-    psm_render_sample(b, name, 0, NULL, NULL, v);
+    struct fam f;
+    fam_begin(&f, b, fmt, name, type, help, unit);
+    fam_sample(&f, 0, NULL, NULL, v);
+    fam_end(&f);
 }
 
 static void by_label(struct psm_buf *b, enum psm_format fmt, const char *name, const char *help,
@@ -26,11 +70,13 @@ static void by_label(struct psm_buf *b, enum psm_format fmt, const char *name, c
                      unsigned n)
 {
     const char *names[1] = {label};
-    psm_render_family(b, fmt, name, PSM_COUNTER, help, NULL);
+    struct fam f;
+    fam_begin(&f, b, fmt, name, PSM_COUNTER, help, NULL);
     for (unsigned i = 0; i < n; i++) {
         const char *vals[1] = {values[i]};
-        psm_render_sample(b, name, 1, names, vals, (double)counts[i]);
+        fam_sample(&f, 1, names, vals, (double)counts[i]);
     }
+    fam_end(&f);
 }
 
 static void by_code(struct psm_buf *b, enum psm_format fmt, const char *name, const char *help,
@@ -45,14 +91,33 @@ static void by_code(struct psm_buf *b, enum psm_format fmt, const char *name, co
     by_label(b, fmt, name, help, "code", vals, counts, PEX_NCODES);
 }
 
+_Static_assert(PEX_DURATION_BUCKETS <= PSM_MAX_BUCKETS, "a psm_hist_snapshot holds the buckets");
+
 static void duration_histogram(struct psm_buf *b, enum psm_format fmt, const struct pex_stats *st)
 {
     static const char *const le[] = {"le"};
     const char *name = "portsyncd_exporter_scrape_duration_seconds";
-    psm_render_family(
-        b, fmt, name, PSM_HISTOGRAM,
-        "Time from a scrape's request to its response: batch wait, snapshot, render, compress.",
-        "seconds");
+    struct fam f;
+    fam_begin(&f, b, fmt, name, PSM_HISTOGRAM,
+              "Time from a scrape's request to its response: batch wait, snapshot, render, "
+              "compress.",
+              "seconds");
+    if (fmt == PSM_FMT_PROTOBUF) {
+        /* Classic buckets only: this process observes on its event loop, and
+         * a family's first metric decides native or classic in Prometheus. */
+        struct psm_hist_snapshot h = {.count = st->dur_count, .sum = st->dur_sum};
+        double bounds[PEX_DURATION_BUCKETS];
+        uint64_t cum = 0;
+        for (unsigned i = 0; i <= PEX_DURATION_BUCKETS; i++) {
+            cum += st->dur_bucket[i];
+            h.cumulative[i] = cum;
+            if (i < PEX_DURATION_BUCKETS)
+                bounds[i] = pex_duration_bound(i);
+        }
+        psm_render_pb_histogram(b, 0, NULL, NULL, &h, bounds, PEX_DURATION_BUCKETS, NULL);
+        fam_end(&f);
+        return;
+    }
     char bucket[64], num[32];
     snprintf(bucket, sizeof bucket, "%s_bucket", name);
     uint64_t cum = 0;
@@ -92,14 +157,14 @@ static void segment_families(const struct pex_self_view *v, enum psm_format fmt,
     if (seg->mapped) {
         static const char *const lbl[] = {"method"};
         static const char *const pid[] = {"pid"}, *const hb[] = {"heartbeat"};
-        psm_render_family(b, fmt, "portsyncd_exporter_writer_liveness_method", PSM_GAUGE,
-                          "How writer_up was decided: pid (same PID namespace: process, start "
-                          "time, not a zombie, and heartbeat) or heartbeat (another namespace).",
-                          NULL);
-        psm_render_sample(b, "portsyncd_exporter_writer_liveness_method", 1, lbl, pid,
-                          seg->live.method == PSM_LIVENESS_PID);
-        psm_render_sample(b, "portsyncd_exporter_writer_liveness_method", 1, lbl, hb,
-                          seg->live.method == PSM_LIVENESS_HEARTBEAT);
+        struct fam f;
+        fam_begin(&f, b, fmt, "portsyncd_exporter_writer_liveness_method", PSM_GAUGE,
+                  "How writer_up was decided: pid (same PID namespace: process, start "
+                  "time, not a zombie, and heartbeat) or heartbeat (another namespace).",
+                  NULL);
+        fam_sample(&f, 1, lbl, pid, seg->live.method == PSM_LIVENESS_PID);
+        fam_sample(&f, 1, lbl, hb, seg->live.method == PSM_LIVENESS_HEARTBEAT);
+        fam_end(&f);
         one(b, fmt, "portsyncd_exporter_writer_heartbeat_age_seconds", PSM_GAUGE,
             "Seconds since the writer's last heartbeat in the segment.", "seconds",
             seg->live.heartbeat_age);
@@ -181,10 +246,11 @@ void pex_selfmetrics_render(const struct pex_self_view *v, enum psm_format fmt, 
     {
         static const char *const names[] = {"version", "openssl"};
         const char *vals[] = {PEX_VERSION, v->openssl};
-        psm_render_family(b, fmt, "portsyncd_exporter_build_info", PSM_GAUGE,
-                          "Version of portsyncd-exporter and the OpenSSL it runs with; always 1.",
-                          NULL);
-        psm_render_sample(b, "portsyncd_exporter_build_info", 2, names, vals, 1);
+        struct fam f;
+        fam_begin(&f, b, fmt, "portsyncd_exporter_build_info", PSM_GAUGE,
+                  "Version of portsyncd-exporter and the OpenSSL it runs with; always 1.", NULL);
+        fam_sample(&f, 2, names, vals, 1);
+        fam_end(&f);
     }
     segment_families(v, fmt, b);
     by_code(b, fmt, "portsyncd_exporter_scrapes_total",
@@ -201,12 +267,14 @@ void pex_selfmetrics_render(const struct pex_self_view *v, enum psm_format fmt, 
     {
         static const char *const lbl[] = {"state"};
         static const char *const busy[] = {"busy"}, *const parked[] = {"parked"};
-        psm_render_family(b, fmt, "portsyncd_exporter_scrape_responses", PSM_GAUGE,
-                          "Telemetry responses being sent: busy (the client takes them; 503 "
-                          "beyond --web.max-requests) or parked (the client takes nothing).",
-                          NULL);
-        psm_render_sample(b, "portsyncd_exporter_scrape_responses", 1, lbl, busy, v->busy);
-        psm_render_sample(b, "portsyncd_exporter_scrape_responses", 1, lbl, parked, v->parked);
+        struct fam f;
+        fam_begin(&f, b, fmt, "portsyncd_exporter_scrape_responses", PSM_GAUGE,
+                  "Telemetry responses being sent: busy (the client takes them; 503 "
+                  "beyond --web.max-requests) or parked (the client takes nothing).",
+                  NULL);
+        fam_sample(&f, 1, lbl, busy, v->busy);
+        fam_sample(&f, 1, lbl, parked, v->parked);
+        fam_end(&f);
     }
     one(b, fmt, "portsyncd_exporter_http2_streams_refused_total", PSM_COUNTER,
         "HTTP/2 streams refused (RST_STREAM REFUSED_STREAM) beyond the advertised "

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "psm/native.h"
 #include "psm/reader.h"
 #include "psu/hash.h"
 
@@ -92,6 +93,57 @@ static int same_series(void *ctx, uint32_t a, uint32_t b)
     return 1;
 }
 
+/*
+ * Histogram series @i: classic and native buckets both add up to the count in
+ * one read, native buckets lie in the descriptor's range, and the zero
+ * threshold is the first native bucket's lower bound. @nb has room for
+ * PSM_MAX_NATIVE_BUCKETS buckets.
+ */
+static int check_histogram(psm_reader_t *r, uint32_t i, const struct psm_series_view *s,
+                           struct psm_native_bucket *nb, char *err, size_t errlen)
+{
+    const struct psm_desc_view *d = s->desc;
+    struct psm_hist_snapshot snap;
+    struct psm_native_snapshot nat = {.buckets = nb, .cap = PSM_MAX_NATIVE_BUCKETS};
+    if (psm_reader_hist_read_native(s, &snap, &nat) != 0)
+        return cfail(r, err, errlen,
+                     "series %u (%.*s): histogram buckets never added up to its count in %u "
+                     "reads",
+                     i, (int)d->name.len, d->name.p, snap.attempts);
+    if (d->native_count &&
+        d->native_zero_threshold != psm_native_bound(d->native_schema, d->native_first - 1))
+        return cfail(r, err, errlen,
+                     "descriptor %u (%.*s): native zero threshold %.17g is not the lower bound "
+                     "%.17g of the first bucket (index %d, schema %d)",
+                     d->index, (int)d->name.len, d->name.p, d->native_zero_threshold,
+                     psm_native_bound(d->native_schema, d->native_first - 1), d->native_first,
+                     d->native_schema);
+    if (!s->native)
+        return 0;
+    if (nat.stale)
+        return cfail(r, err, errlen,
+                     "series %u (%.*s): native buckets hold fewer observations than its count "
+                     "(%llu): a writer that keeps no native buckets (an older release) observed "
+                     "into it",
+                     i, (int)d->name.len, d->name.p, (unsigned long long)snap.count);
+    uint64_t total = nat.zero_count;
+    for (uint32_t k = 0; k < nat.nbuckets; k++) {
+        int32_t idx = nat.buckets[k].index;
+        if (idx < d->native_first || idx - d->native_first >= (int64_t)d->native_count ||
+            (k > 0 && idx <= nat.buckets[k - 1].index))
+            return cfail(r, err, errlen, "series %u (%.*s): native bucket index %d out of order", i,
+                         (int)d->name.len, d->name.p, idx);
+        total += nat.buckets[k].count;
+    }
+    if (!nat.valid || total != snap.count)
+        return cfail(r, err, errlen,
+                     "series %u (%.*s): native buckets and zero bucket hold %llu observations, "
+                     "its count is %llu",
+                     i, (int)d->name.len, d->name.p, (unsigned long long)total,
+                     (unsigned long long)snap.count);
+    return 0;
+}
+
 int psm_reader_check(psm_reader_t *r, char *err, size_t errlen)
 {
     if (psm_reader_load(r) != 0)
@@ -107,9 +159,11 @@ int psm_reader_check(psm_reader_t *r, char *err, size_t errlen)
                      (unsigned long long)in.blob_used);
     uint32_t nd = psm_reader_desc_count(r), ns = psm_reader_series_count(r);
     struct seen names = {0}, sets = {0};
-    if (seen_init(&names, nd) || seen_init(&sets, ns)) {
+    struct psm_native_bucket *nb = malloc(PSM_MAX_NATIVE_BUCKETS * sizeof *nb);
+    if (!nb || seen_init(&names, nd) || seen_init(&sets, ns)) {
         seen_free(&names);
         seen_free(&sets);
+        free(nb);
         return cfail(r, err, errlen, "out of memory");
     }
     int rc = 0;
@@ -158,17 +212,13 @@ int psm_reader_check(psm_reader_t *r, char *err, size_t errlen)
                        (unsigned long long)prev_end);
             break;
         }
-        prev_end = off + psm_type_cell_bytes(d->type, d->bucket_count);
-        if (d->type == PSM_HISTOGRAM) {
-            struct psm_hist_snapshot snap;
-            if (psm_reader_hist_read(&s, &snap) != 0)
-                rc = cfail(r, err, errlen,
-                           "series %u (%.*s): histogram buckets never added up to its count "
-                           "in %u reads",
-                           i, (int)d->name.len, d->name.p, snap.attempts);
-        }
+        unsigned native_cells = s.native ? 1u + d->native_count : 0;
+        prev_end = off + psm_series_cell_bytes(d->type, d->bucket_count, native_cells);
+        if (d->type == PSM_HISTOGRAM)
+            rc = check_histogram(r, i, &s, nb, err, errlen);
     }
     seen_free(&names);
     seen_free(&sets);
+    free(nb);
     return rc;
 }

@@ -256,6 +256,9 @@ void psm_reader_info(const psm_reader_t *r, struct psm_info *in)
         in->writer_pidns_dev = atomic_load_explicit(&h->writer_pidns_dev, memory_order_relaxed);
         in->writer_pidns_ino = atomic_load_explicit(&h->writer_pidns_ino, memory_order_relaxed);
     }
+    if (in->minor >= 2)
+        in->native_writer_start =
+            atomic_load_explicit(&h->native_writer_start, memory_order_relaxed);
 }
 
 int psm_reader_refresh(psm_reader_t *r)

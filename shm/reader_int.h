@@ -17,6 +17,7 @@
 struct series_rec {
     uint32_t desc_index;
     uint32_t labels_off, labels_len;
+    uint32_t native; /* 1: native cells follow the classic ones */
     uint64_t cells_off;
 };
 

@@ -12,6 +12,7 @@
  * terminator the writer could remove.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "internal.h"
+#include "psm/native.h"
 #include "psm/reader.h"
 #include "reader_int.h"
 
@@ -37,6 +39,9 @@ static int rfail(psm_reader_t *r, const char *fmt, ...)
     errno = EPROTO;
     return -1;
 }
+
+#define PSM__XSTR(x) #x
+#define PSM__STR(x)  PSM__XSTR(x)
 
 /* 1 if [off, off+len) lies inside [0, size). */
 static int in_range(uint64_t off, uint64_t len, uint64_t size)
@@ -163,7 +168,45 @@ static int split_list(const struct psm_strview *s, unsigned n, struct psm_strvie
     return p == end + 1 ? 0 : -1;
 }
 
-static int load_desc(psm_reader_t *r, uint32_t i, uint64_t blob_used)
+/*
+ * The native buckets of descriptor @i (copied into @c), into @v. Only segments
+ * of minor >= 2 have them: in older ones bytes 48..63 are reserved, and mean
+ * nothing whatever they hold.
+ */
+static int load_native(psm_reader_t *r, uint32_t i, const struct psm_desc *c, unsigned minor,
+                       struct psm_desc_view *v)
+{
+    if (minor < 2 || c->native_count == 0)
+        return 0;
+    const char *what = NULL;
+    const struct psm_native_map *m = psm_native_map_get(c->native_schema);
+    /* The first bucket's lower bound must be a normal double, the last bucket finite. */
+    if (c->type != PSM_HISTOGRAM)
+        what = "native buckets on a non-histogram";
+    else if (!m)
+        what = "native schema outside -4..8";
+    else if (c->native_count > PSM_MAX_NATIVE_BUCKETS)
+        what = "more native buckets than " PSM__STR(PSM_MAX_NATIVE_BUCKETS);
+    else if ((int64_t)c->native_first - 1 < psm_native_index(c->native_schema, DBL_MIN) ||
+             (int64_t)c->native_first + c->native_count - 1 >
+                 psm_native_index(c->native_schema, DBL_MAX))
+        what = "native buckets outside the range of doubles";
+    else if (!(c->native_zero_threshold > 0) || !isfinite(c->native_zero_threshold))
+        what = "native zero threshold not finite and positive";
+    if (what)
+        return rfail(r,
+                     "descriptor %u (%.*s): %s (schema %d, first index %d, %u buckets, zero "
+                     "threshold %g)",
+                     i, (int)v->name.len, v->name.p, what, c->native_schema, c->native_first,
+                     c->native_count, c->native_zero_threshold);
+    v->native_schema = c->native_schema;
+    v->native_count = c->native_count;
+    v->native_first = c->native_first;
+    v->native_zero_threshold = c->native_zero_threshold;
+    return 0;
+}
+
+static int load_desc(psm_reader_t *r, uint32_t i, uint64_t blob_used, unsigned minor)
 {
     const struct psm_desc *d = (const struct psm_desc *)(r->base + r->desc_off) + i;
     struct psm_desc_view *v = &r->descs[i];
@@ -237,10 +280,11 @@ static int load_desc(psm_reader_t *r, uint32_t i, uint64_t blob_used)
         return rfail(r, "descriptor %u (%.*s): bucket_count %u on a non-histogram", i,
                      (int)v->name.len, v->name.p, c.bucket_count);
     }
-    return 0;
+    return load_native(r, i, &c, minor, v);
 }
 
-static int load_series(psm_reader_t *r, uint32_t i, uint64_t blob_used, uint64_t cells_used)
+static int load_series(psm_reader_t *r, uint32_t i, uint64_t blob_used, uint64_t cells_used,
+                       unsigned minor)
 {
     const struct psm_series *s = (const struct psm_series *)(r->base + r->series_off) + i;
     if (atomic_load_explicit(&s->state, memory_order_acquire) != PSM_STATE_PUBLISHED)
@@ -248,6 +292,7 @@ static int load_series(psm_reader_t *r, uint32_t i, uint64_t blob_used, uint64_t
     uint32_t di = s->desc_index;
     struct psm_str labels = s->labels;
     uint64_t coff = s->cells_off;
+    uint32_t native_cells = minor >= 2 ? s->native_cells : 0;
     if (di >= r->ndesc)
         return rfail(r, "series %u: descriptor index %u is not below desc_count %u", i, di,
                      r->ndesc);
@@ -262,7 +307,14 @@ static int load_series(psm_reader_t *r, uint32_t i, uint64_t blob_used, uint64_t
         if (vals[k].len > PSM_MAX_VALUE_LEN || !psm__utf8_ok(vals[k].p, vals[k].len))
             return rfail(r, "series %u (%.*s): label value %u is not UTF-8 of at most %d bytes", i,
                          (int)d->name.len, d->name.p, k, PSM_MAX_VALUE_LEN);
-    uint64_t need = psm_type_cell_bytes(d->type, d->bucket_count);
+    /* A series of a native histogram that an older writer made has no native cells. */
+    if (native_cells && native_cells != 1u + d->native_count)
+        return rfail(r,
+                     "series %u (%.*s): %u native cells, expected 0 or %u (its descriptor's %u "
+                     "native buckets and the zero bucket)",
+                     i, (int)d->name.len, d->name.p, native_cells, 1u + d->native_count,
+                     d->native_count);
+    uint64_t need = psm_series_cell_bytes(d->type, d->bucket_count, native_cells);
     if (coff % PSM_LINE || !in_range(coff, need, cells_used))
         return rfail(r,
                      "series %u (%.*s): cells at offset %llu (%llu bytes) lie outside the "
@@ -281,7 +333,7 @@ static int load_series(psm_reader_t *r, uint32_t i, uint64_t blob_used, uint64_t
         r->series = p;
         r->series_alloc = n;
     }
-    r->series[i] = (struct series_rec){di, labels.off, labels.len, coff};
+    r->series[i] = (struct series_rec){di, labels.off, labels.len, native_cells != 0, coff};
     return 0;
 }
 
@@ -313,6 +365,12 @@ int psm_reader_load(psm_reader_t *r)
     uint32_t nd = atomic_load_explicit(&h->desc_count, memory_order_acquire);
     uint64_t blob_used = atomic_load_explicit(&h->blob_used, memory_order_acquire);
     uint64_t cells_used = atomic_load_explicit(&h->cells_used, memory_order_acquire);
+    /*
+     * After the counts: a writer raises the minor before it registers anything
+     * (psm__writer_stamp), so a record counted above was written under the minor
+     * read here or a later one.
+     */
+    unsigned minor = __atomic_load_n(&h->minor, __ATOMIC_RELAXED);
     if (nd > r->desc_cap)
         return rfail(r, "descriptor count %u is larger than the descriptor table (%u)", nd,
                      r->desc_cap);
@@ -328,12 +386,12 @@ int psm_reader_load(psm_reader_t *r)
         return rfail(r, "counts went backwards (descriptors %u -> %u, series %u -> %u)", r->ndesc,
                      nd, r->nseries, ns);
     for (uint32_t i = r->ndesc; i < nd; i++) {
-        if (load_desc(r, i, blob_used) != 0)
+        if (load_desc(r, i, blob_used, minor) != 0)
             return -1;
         r->ndesc = i + 1;
     }
     for (uint32_t i = r->nseries; i < ns; i++) {
-        if (load_series(r, i, blob_used, cells_used) != 0)
+        if (load_series(r, i, blob_used, cells_used, minor) != 0)
             return -1;
         r->nseries = i + 1;
     }
@@ -373,6 +431,7 @@ void psm_reader_series(const psm_reader_t *r, uint32_t i, struct psm_series_view
     v->desc = d;
     v->patience_us = r->patience_us;
     v->cells = (const _Atomic uint64_t *)(r->base + r->cells_off + s->cells_off);
+    v->native = s->native ? v->cells + psm_native_cells_offset(d->bucket_count) : NULL;
     /* Re-split: bounded by the validated range even if the bytes changed since. */
     const char *p = (const char *)r->base + r->blob_off + s->labels_off;
     const char *end = p + s->labels_len;

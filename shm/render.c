@@ -1,6 +1,7 @@
 /*
  * shm/render.c - exposition of a segment in Prometheus text 0.0.4 and
- * OpenMetrics 1.0.
+ * OpenMetrics 1.0, and psm_render(), which also hands each family to
+ * render_pb.c for the protobuf exposition.
  *
  * The scrape path: one pass groups series by descriptor (counting sort), then
  * each family is written with its label sets escaped once per series and
@@ -18,50 +19,7 @@
 #include <string.h>
 
 #include "psm/render.h"
-
-int psm_buf_reserve(struct psm_buf *b, size_t n)
-{
-    if (b->oom)
-        return -1;
-    if (b->cap - b->len >= n)
-        return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap - b->len < n)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = 1;
-        return -1;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-void psm_buf_puts(struct psm_buf *b, const char *s)
-{
-    psm_buf_put(b, s, strlen(s));
-}
-
-void psm_buf_printf(struct psm_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || psm_buf_reserve(b, (size_t)n + 1) != 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-void psm_buf_free(struct psm_buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
+#include "render_int.h"
 
 size_t psm_format_u64(uint64_t v, char *out)
 {
@@ -323,9 +281,10 @@ static void render_series(struct psm_buf *b, enum psm_format fmt, const struct p
  * frees.
  */
 struct psm_renderer {
-    uint32_t *group;       /* start[], fill[] (ndesc + 1 each), then order[] (nseries) */
-    size_t group_cap;      /* entries allocated in group */
-    struct psm_buf labels; /* the escaped label pairs of the series being written */
+    uint32_t *group;           /* start[], fill[] (ndesc + 1 each), then order[] (nseries) */
+    size_t group_cap;          /* entries allocated in group */
+    struct psm_buf labels;     /* the escaped label pairs of the series being written */
+    struct psm__pb_scratch pb; /* the protobuf exposition's */
 };
 
 psm_renderer_t *psm_renderer_new(void)
@@ -340,6 +299,7 @@ void psm_renderer_free(psm_renderer_t *rn)
         return;
     free(rn->group);
     psm_buf_free(&rn->labels);
+    psm__pb_free(&rn->pb);
     free(rn);
 }
 
@@ -380,7 +340,8 @@ int psm_render(psm_renderer_t *rn, psm_reader_t *r, enum psm_format fmt, struct 
     uint32_t nd = psm_reader_desc_count(r), ns = psm_reader_series_count(r);
     /* Group series by descriptor: start[d]..start[d+1] in order[] (counting sort). */
     uint32_t *start, *fill, *order;
-    if (renderer_group(rn, nd, ns, &start, &fill, &order) != 0) {
+    if (renderer_group(rn, nd, ns, &start, &fill, &order) != 0 ||
+        (fmt == PSM_FMT_PROTOBUF && psm__pb_prepare(&rn->pb, nd) != 0)) {
         out->oom = 1;
         return -1;
     }
@@ -407,6 +368,11 @@ int psm_render(psm_renderer_t *rn, psm_reader_t *r, enum psm_format fmt, struct 
         if (start[d] == start[d + 1])
             continue;
         const struct psm_desc_view *dv = psm_reader_desc(r, d);
+        if (fmt == PSM_FMT_PROTOBUF) {
+            psm__pb_family(out, r, dv, order + start[d], start[d + 1] - start[d], &rn->pb, st);
+            st->families++;
+            continue;
+        }
         family_header(out, fmt, dv->name.p, dv->name.len, dv->type, dv->help.p, dv->help.len,
                       dv->unit.p, dv->unit.len);
         if (dv->type == PSM_HISTOGRAM)

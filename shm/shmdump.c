@@ -3,8 +3,9 @@
  *
  * This file owns the command line and the --check verdict; shmdump.h lists
  * the files that do the rest (the table, the JSON document, a snapshot in the
- * chosen format, the --watch loop). The Prometheus and OpenMetrics formats are
- * psm_render() unchanged, so the tool prints exactly what the exporter serves.
+ * chosen format, the --watch loop). The Prometheus, OpenMetrics and protobuf
+ * formats are psm_render() unchanged, so the tool prints exactly what the
+ * exporter serves.
  *
  * The segment is hostile input: everything shown comes through the validating
  * reader, and any failure is one line on stderr and exit status 1, never a
@@ -25,7 +26,8 @@
 #define MAX_WATCH       86400.0 /* a day: anything longer is a typo, not a refresh rate */
 #define MAX_AGE_DEFAULT 5.0     /* the writer heartbeats every second; allow four misses */
 
-static const char *const format_names[] = {"table", "prometheus", "openmetrics", "json"};
+static const char *const format_names[] = {"table", "prometheus", "openmetrics", "json",
+                                           "protobuf"};
 
 static void usage(FILE *f)
 {
@@ -37,7 +39,9 @@ static void usage(FILE *f)
           "                       path of the segment's file in any directory; alias --shm-name\n"
           "  -f, --format FORMAT  table (default): header and one row per series;\n"
           "                       prometheus, openmetrics: exactly what the exporter serves;\n"
-          "                       json: one object per snapshot, on one line\n"
+          "                       json: one object per snapshot, on one line;\n"
+          "                       protobuf: the exporter's protobuf body (binary, delimited\n"
+          "                       MetricFamily messages, native buckets included)\n"
           "  -w, --watch SECONDS  print again every SECONDS (e.g. 1 or 0.5) until SIGINT or\n"
           "                       SIGTERM; the table gains a per-second rate column\n"
           "  -c, --check          verify every invariant of the segment: prints OK and exits\n"
@@ -98,7 +102,7 @@ static const char *option_expects(int opt, const char **optname)
         return "a positive number of seconds such as 5 or 2.5";
     case 'f':
         *optname = "--format";
-        return "one of table, prometheus, openmetrics, json";
+        return "one of table, prometheus, openmetrics, json, protobuf";
     case 'w':
         *optname = "--watch";
         return "a positive number of seconds such as 1 or 0.5";
@@ -156,8 +160,9 @@ static int parse_args(int argc, char **argv, struct shmdump_opts *o)
                 if (strcmp(optarg, format_names[i]) == 0)
                     break;
             if (i == sizeof format_names / sizeof format_names[0]) {
-                shmdump_say("--format '%s' is not one of table, prometheus, openmetrics, json",
-                            optarg);
+                shmdump_say(
+                    "--format '%s' is not one of table, prometheus, openmetrics, json, protobuf",
+                    optarg);
                 return -1;
             }
             o->format = (enum shmdump_format)i;

@@ -29,6 +29,7 @@ enum shmdump_format {
     SHMDUMP_FMT_PROMETHEUS,
     SHMDUMP_FMT_OPENMETRICS,
     SHMDUMP_FMT_JSON,
+    SHMDUMP_FMT_PROTOBUF,
 };
 
 /* The command line, parsed (shmdump.c). */

@@ -5,9 +5,18 @@
  *   {"segment": {name, path, format, geometry, counts, overflow},
  *    "writer":  {pid, alive, reason, liveness_method, heartbeat_age_seconds,
  *                heartbeat_max_age_seconds, start time, pid_namespace},
- *    "metrics": [{name, type, help, unit, labels, buckets,
+ *    "metrics": [{name, type, help, unit, labels, buckets, [native,]
  *                 series: [{labels: {k: v}, value} |
- *                          {labels, count, sum, buckets: [{le, count}]}]}]}
+ *                          {labels, count, sum, buckets: [{le, count}],
+ *                           [native: {zero_count, buckets: [{index, lower, upper,
+ *                                                            count}]} | null]}]}]}
+ *
+ * A histogram with native buckets has "native": {schema, zero_threshold,
+ * first_index, bucket_count} in its metric, and per series the populated
+ * native buckets (not cumulative, lower bound exclusive, upper inclusive) with
+ * the zero bucket's count; "native" is null for a series without a consistent
+ * native part, with "native_stale": true when a writer that keeps no native
+ * buckets observed into it (FORMAT.md, "Upgrades").
  *
  * Every registered metric appears, with an empty series list until its first
  * series exists. Integer counters are exact JSON integers (JSON numbers have
@@ -22,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "psm/native.h"
 #include "psm/reader.h"
 #include "psm/render.h"
 #include "shmdump.h"
@@ -196,10 +206,41 @@ static void json_desc(struct psm_buf *b, const struct psm_desc_view *d)
             psm_buf_put(b, ",", 1);
         json_double(b, d->bounds[k]);
     }
-    psm_buf_puts(b, "],\"series\":[");
+    psm_buf_puts(b, "]");
+    if (d->native_count) {
+        psm_buf_printf(b, ",\"native\":{\"schema\":%d,\"zero_threshold\":", d->native_schema);
+        json_double(b, d->native_zero_threshold);
+        psm_buf_printf(b, ",\"first_index\":%d,\"bucket_count\":%u}", d->native_first,
+                       d->native_count);
+    }
+    psm_buf_puts(b, ",\"series\":[");
 }
 
-static void json_series(struct psm_buf *b, const struct psm_series_view *s)
+/* ,"native":... of a histogram series whose descriptor has native buckets. */
+static void json_native(struct psm_buf *b, const struct psm_native_snapshot *n)
+{
+    if (!n->valid) {
+        psm_buf_puts(b, n->stale ? ",\"native\":null,\"native_stale\":true" : ",\"native\":null");
+        return;
+    }
+    psm_buf_puts(b, ",\"native\":{\"zero_count\":");
+    json_u64(b, n->zero_count);
+    psm_buf_puts(b, ",\"buckets\":[");
+    for (uint32_t k = 0; k < n->nbuckets; k++) {
+        psm_buf_printf(b, "%s{\"index\":%d,\"lower\":", k ? "," : "", n->buckets[k].index);
+        json_double(b, psm_native_bound(n->schema, n->buckets[k].index - 1));
+        psm_buf_puts(b, ",\"upper\":");
+        json_double(b, psm_native_bound(n->schema, n->buckets[k].index));
+        psm_buf_puts(b, ",\"count\":");
+        json_u64(b, n->buckets[k].count);
+        psm_buf_puts(b, "}");
+    }
+    psm_buf_puts(b, "]}");
+}
+
+/* @nb: room for PSM_MAX_NATIVE_BUCKETS native buckets. */
+static void json_series(struct psm_buf *b, const struct psm_series_view *s,
+                        struct psm_native_bucket *nb)
 {
     const struct psm_desc_view *d = s->desc;
     psm_buf_puts(b, "{\"labels\":{");
@@ -219,7 +260,8 @@ static void json_series(struct psm_buf *b, const struct psm_series_view *s)
         json_double(b, psm_series_f64(s));
     } else {
         struct psm_hist_snapshot h;
-        int torn = psm_reader_hist_read(s, &h);
+        struct psm_native_snapshot n = {.buckets = nb, .cap = PSM_MAX_NATIVE_BUCKETS};
+        int torn = psm_reader_hist_read_native(s, &h, &n);
         psm_buf_puts(b, "\"count\":");
         json_u64(b, h.count);
         psm_buf_puts(b, ",\"sum\":");
@@ -236,6 +278,8 @@ static void json_series(struct psm_buf *b, const struct psm_series_view *s)
             psm_buf_puts(b, "}");
         }
         psm_buf_puts(b, "]");
+        if (d->native_count)
+            json_native(b, &n);
         /* Only when it happens: the sum may then belong to other observations. */
         if (torn)
             psm_buf_puts(b, ",\"torn\":true");
@@ -257,8 +301,11 @@ int shmdump_json(psm_reader_t *r, const struct psm_info *in, const struct psm_li
                  double max_age, struct psm_buf *out)
 {
     uint32_t *order, *start;
-    if (shmdump_group(r, &order, &start) != 0)
+    struct psm_native_bucket *nb = malloc(PSM_MAX_NATIVE_BUCKETS * sizeof *nb);
+    if (!nb || shmdump_group(r, &order, &start) != 0) {
+        free(nb);
         return -1;
+    }
     psm_buf_puts(out, "{");
     json_segment(out, r, in);
     psm_buf_puts(out, ",");
@@ -274,12 +321,13 @@ int shmdump_json(psm_reader_t *r, const struct psm_info *in, const struct psm_li
             if (k > start[d])
                 psm_buf_put(out, ",", 1);
             psm_reader_series(r, order[k], &sv);
-            json_series(out, &sv);
+            json_series(out, &sv, nb);
         }
         psm_buf_puts(out, "]}");
     }
     psm_buf_puts(out, "]}\n");
     free(order);
     free(start);
+    free(nb);
     return out->oom ? -1 : 0;
 }

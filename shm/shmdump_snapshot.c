@@ -1,7 +1,7 @@
 /*
  * shm/shmdump_snapshot.c - one snapshot of the segment in the chosen format,
- * and writing it out. The prometheus and openmetrics formats are psm_render()
- * unchanged, so the tool prints exactly what the exporter serves.
+ * and writing it out. The prometheus, openmetrics and protobuf formats are
+ * psm_render() unchanged, so the tool prints exactly what the exporter serves.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -33,10 +33,12 @@ int shmdump_snapshot(psm_reader_t *r, psm_renderer_t *rn, const struct shmdump_o
         return -1;
     }
     int rc;
-    if (o->format == SHMDUMP_FMT_PROMETHEUS || o->format == SHMDUMP_FMT_OPENMETRICS) {
-        rc = psm_render(rn, r,
-                        o->format == SHMDUMP_FMT_PROMETHEUS ? PSM_FMT_TEXT : PSM_FMT_OPENMETRICS,
-                        out, 0, NULL);
+    if (o->format == SHMDUMP_FMT_PROMETHEUS || o->format == SHMDUMP_FMT_OPENMETRICS ||
+        o->format == SHMDUMP_FMT_PROTOBUF) {
+        enum psm_format f = o->format == SHMDUMP_FMT_PROMETHEUS    ? PSM_FMT_TEXT
+                            : o->format == SHMDUMP_FMT_OPENMETRICS ? PSM_FMT_OPENMETRICS
+                                                                   : PSM_FMT_PROTOBUF;
+        rc = psm_render(rn, r, f, out, 0, NULL);
         if (rc != 0 && !out->oom) {
             shmdump_say("%s", psm_reader_error(r));
             return -1;

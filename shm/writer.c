@@ -62,12 +62,24 @@ static int writer_create(psm_writer_t *w, const struct psm_writer_opts *o, char 
     return psm__writer_alloc_index(w, err, errlen);
 }
 
+static uint64_t cells_total(_Atomic uint64_t *c, unsigned n)
+{
+    uint64_t t = 0;
+    for (unsigned i = 0; i < n; i++)
+        t += atomic_load_explicit(&c[i], memory_order_relaxed);
+    return t;
+}
+
 /*
- * A writer that died mid-observe left a bucket incremented without the count
- * (psm_histogram_observe: bucket, then sum, then count), and every reader would
- * retry on that histogram for ever. Nobody else writes the segment now: make each
- * histogram's count the total of its buckets. Returns how many needed it; @names
- * lists their metrics.
+ * A writer that died mid-observe left buckets incremented without the count
+ * (psm_histogram_observe: classic bucket, native bucket, sum, count), and every
+ * reader would retry on that histogram for ever. Nobody else writes the segment
+ * now: make each histogram's count the total of its classic buckets. If it died
+ * between the classic and the native increment, the native buckets are short
+ * of that observation, whose value nobody recorded: it is counted in the zero
+ * bucket (and, should the native buckets be ahead, the classic +Inf bucket
+ * takes the difference), so both parts add up to the count again. Returns how
+ * many needed it; @names lists their metrics.
  */
 static unsigned writer_repair(psm_writer_t *w, uint32_t nseries, char *names, size_t nameslen)
 {
@@ -80,12 +92,19 @@ static unsigned writer_repair(psm_writer_t *w, uint32_t nseries, char *names, si
         if (d->type != PSM_HISTOGRAM)
             continue;
         _Atomic uint64_t *c = (_Atomic uint64_t *)(w->cells + s->cells_off);
-        uint64_t total = 0;
-        for (unsigned b = 0; b <= d->bucket_count; b++)
-            total += atomic_load_explicit(&c[2 + b], memory_order_relaxed);
-        if (atomic_load_explicit(&c[0], memory_order_relaxed) == total)
+        _Atomic uint64_t *nat = s->native_cells && d->native_count
+                                    ? &c[psm_native_cells_offset(d->bucket_count)]
+                                    : NULL;
+        uint64_t total = cells_total(&c[2], d->bucket_count + 1u);
+        uint64_t ntotal = nat ? cells_total(nat, 1u + d->native_count) : total;
+        uint64_t count = total > ntotal ? total : ntotal;
+        if (atomic_load_explicit(&c[0], memory_order_relaxed) == count && total == ntotal)
             continue;
-        atomic_store_explicit(&c[0], total, memory_order_release);
+        if (count > total)
+            atomic_fetch_add_explicit(&c[2 + d->bucket_count], count - total, memory_order_relaxed);
+        if (nat && count > ntotal)
+            atomic_fetch_add_explicit(&nat[0], count - ntotal, memory_order_relaxed);
+        atomic_store_explicit(&c[0], count, memory_order_release);
         if (repaired++ < 4 && used < nameslen) {
             int n = snprintf(names + used, nameslen - used, "%s%.*s", used ? ", " : "",
                              (int)(d->name.len > 64 ? 64 : d->name.len), w->blob + d->name.off);

@@ -49,12 +49,19 @@ void psm__writer_stamp(psm_writer_t *w)
     psm__pidns_self(&ns_dev, &ns_ino);
     atomic_store(&w->hdr->writer_pidns_dev, ns_dev);
     atomic_store(&w->hdr->writer_pidns_ino, ns_ino);
-    /* A segment an older (minor 0) writer made gains the minor 1 fields now. */
-    if (__atomic_load_n(&w->hdr->minor, __ATOMIC_RELAXED) < 1)
-        __atomic_store_n(&w->hdr->minor, 1, __ATOMIC_RELAXED);
+    /* A segment an older writer made gains this minor's fields now (all zero before). */
+    if (__atomic_load_n(&w->hdr->minor, __ATOMIC_RELAXED) < PSM_VERSION_MINOR)
+        __atomic_store_n(&w->hdr->minor, PSM_VERSION_MINOR, __ATOMIC_RELAXED);
     atomic_store(&w->hdr->writer_start_ticks,
                  psm__proc_is_own() ? psm__proc_start_ticks(getpid()) : 0);
-    atomic_store(&w->hdr->writer_start_realtime, psu_clock_real_ns());
+    /*
+     * Both start fields alike: a writer of minor 1 re-attaching later sets only the
+     * first, so a re-attaching writer can tell that native buckets missed its
+     * observations (writer.c).
+     */
+    uint64_t start = psu_clock_real_ns();
+    atomic_store(&w->hdr->writer_start_realtime, start);
+    atomic_store(&w->hdr->native_writer_start, start);
     atomic_store(&w->hdr->heartbeat_boottime, psu_clock_boot_ns());
     /* Last, with release: a reader that sees our pid sees the fields above with it. */
     atomic_store_explicit(&w->hdr->writer_pid, (int32_t)getpid(), memory_order_release);

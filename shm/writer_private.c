@@ -100,6 +100,10 @@ static void merge_cells(psm_writer_t *w, const uint8_t *fin, const uint8_t *snap
         if (d->type == PSM_HISTOGRAM) {
             for (unsigned b = 0; b <= d->bucket_count; b++)
                 add_u64(&f[2 + b], p[2 + b] - o[2 + b], memory_order_relaxed);
+            /* Native cells (the zero bucket first) are buckets too: before sum and count. */
+            uint64_t nat = psm_native_cells_offset(d->bucket_count);
+            for (unsigned b = 0; d->native_count && b < s->native_cells; b++)
+                add_u64(&f[nat + b], p[nat + b] - o[nat + b], memory_order_relaxed);
             if (p[1] != o[1])
                 add_f64(&f[1], psm_bits_f64(p[1]) - psm_bits_f64(o[1]));
             add_u64(&f[0], p[0] - o[0], memory_order_release);

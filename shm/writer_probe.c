@@ -58,6 +58,33 @@ static int replace_allowed(const psm_writer_t *w, const struct stat *st, char *e
     return -1;
 }
 
+/*
+ * 1 if native buckets of the segment @r maps may lack observations, @why saying
+ * which: the last writer to attach was a release that keeps no native buckets
+ * (it sets writer_start_realtime but not native_writer_start), and a histogram
+ * has them. That writer counted its observations in the classic buckets, sum
+ * and count only, so the native buckets add up to less than the count, and
+ * nothing tells which buckets the missing observations belong in.
+ */
+static int native_missed(const psm_reader_t *r, char *why, size_t whylen)
+{
+    struct psm_info in;
+    psm_reader_info(r, &in);
+    if (in.minor < 2 || in.native_writer_start == in.writer_start_realtime)
+        return 0;
+    for (uint32_t i = 0; i < psm_reader_desc_count(r); i++) {
+        const struct psm_desc_view *d = psm_reader_desc(r, i);
+        if (d->native_count) {
+            snprintf(why, whylen,
+                     "its last writer (pid %d) keeps no native buckets, so those of %.*s may "
+                     "lack its observations",
+                     (int)in.writer_pid, (int)(d->name.len > 200 ? 200 : d->name.len), d->name.p);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* 1 if another live process writes the segment @r maps, with its pid in *@pid. */
 static int other_alive(const psm_reader_t *r, pid_t *pid)
 {
@@ -160,6 +187,10 @@ int psm__writer_name_inspect(psm_writer_t *w, const struct psm_writer_opts *o, s
         snprintf(why, whylen,
                  "its capacities (%u descriptors, %u series) are below those asked for",
                  in.desc_capacity, in.series_capacity);
+        psm__writer_found_release(f);
+        return 0;
+    }
+    if (native_missed(f->r, why, whylen)) {
         psm__writer_found_release(f);
         return 0;
     }

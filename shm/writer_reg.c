@@ -142,18 +142,68 @@ static int spec_check(const struct psm_metric_spec *s, char *err, size_t errlen)
     } else if (s->bucket_count) {
         return psm__fail(err, errlen, "metric %s: only histograms have buckets", s->name);
     }
+    if (s->native && s->type != PSM_HISTOGRAM)
+        return psm__fail(err, errlen, "metric %s: only histograms have native buckets", s->name);
     errno = 0;
     return 0;
 }
 
-/* 1 if published descriptor @d has exactly the shape of @s. */
+/* The native buckets @s asks for: @d's schema, first index, count and zero threshold. */
+static int spec_native(const struct psm_metric_spec *s, struct psm_desc *d, char *err,
+                       size_t errlen)
+{
+    d->native_schema = 0;
+    d->native_count = 0;
+    d->native_first = 0;
+    d->native_zero_threshold = 0;
+    if (!s->native)
+        return 0;
+    errno = EINVAL;
+    if (s->native_schema < PSM_NATIVE_SCHEMA_MIN || s->native_schema > PSM_NATIVE_SCHEMA_MAX)
+        return psm__fail(err, errlen,
+                         "metric %s: native schema %d is outside %d..%d (Prometheus accepts "
+                         "no other)",
+                         s->name, s->native_schema, PSM_NATIVE_SCHEMA_MIN, PSM_NATIVE_SCHEMA_MAX);
+    double lo = s->native_min ? s->native_min : PSM_NATIVE_MIN_DEFAULT;
+    double hi = s->native_max ? s->native_max : PSM_NATIVE_MAX_DEFAULT;
+    /* The zero threshold (the first bucket's lower bound) must be a normal double. */
+    if (!(lo >= 0x1p-1000) || !(hi < 0x1p1000) || !(lo < hi))
+        return psm__fail(err, errlen,
+                         "metric %s: native range %g .. %g is not finite, positive and "
+                         "increasing within 2^-1000 .. 2^1000",
+                         s->name, lo, hi);
+    int32_t first = psm_native_index(s->native_schema, lo);
+    int32_t last = psm_native_index(s->native_schema, hi);
+    if ((int64_t)last - first + 1 > PSM_MAX_NATIVE_BUCKETS)
+        return psm__fail(err, errlen,
+                         "metric %s: native range %g .. %g takes %lld buckets at schema %d, at "
+                         "most %d fit",
+                         s->name, lo, hi, (long long)last - first + 1, s->native_schema,
+                         PSM_MAX_NATIVE_BUCKETS);
+    d->native_schema = (int8_t)s->native_schema;
+    d->native_count = (uint16_t)(last - first + 1);
+    d->native_first = first;
+    d->native_zero_threshold = psm_native_bound(s->native_schema, first - 1);
+    errno = 0;
+    return 0;
+}
+
+/*
+ * 1 if published descriptor @d has exactly the shape of @s, whose native buckets
+ * are @nat. Native buckets are part of the shape: a histogram registered
+ * without them (by an older release) does not match one that has them.
+ */
 static int desc_matches(const psm_writer_t *w, const struct psm_desc *d,
-                        const struct psm_metric_spec *s, const char *labels, size_t labels_len)
+                        const struct psm_metric_spec *s, const struct psm_desc *nat,
+                        const char *labels, size_t labels_len)
 {
     if (d->type != s->type || d->label_count != s->label_count ||
         d->bucket_count != s->bucket_count || d->flags != s->flags ||
         d->label_names.len != labels_len ||
         memcmp(w->blob + d->label_names.off, labels, labels_len))
+        return 0;
+    if (d->native_count != nat->native_count || d->native_schema != nat->native_schema ||
+        d->native_first != nat->native_first)
         return 0;
     if (s->type == PSM_HISTOGRAM &&
         memcmp(w->blob + d->bounds_off, s->bounds, s->bucket_count * sizeof(double)) != 0)
@@ -163,7 +213,8 @@ static int desc_matches(const psm_writer_t *w, const struct psm_desc *d,
 
 int psm_metric_register(psm_writer_t *w, const struct psm_metric_spec *s, char *err, size_t errlen)
 {
-    if (spec_check(s, err, errlen) != 0)
+    struct psm_desc nat;
+    if (spec_check(s, err, errlen) != 0 || spec_native(s, &nat, err, errlen) != 0)
         return -1;
     char labels[PSM_MAX_LABELS * (PSM_MAX_NAME_LEN + 1)];
     long ll = join_strings(s->label_names, s->label_count, labels, sizeof labels);
@@ -173,15 +224,18 @@ int psm_metric_register(psm_writer_t *w, const struct psm_metric_spec *s, char *
     for (uint32_t i = 0; i < n; i++) {
         const struct psm_desc *d = &w->descs[i];
         if (d->name.len == nl && memcmp(w->blob + d->name.off, s->name, nl) == 0) {
-            int same = desc_matches(w, d, s, labels, (size_t)ll);
+            int same = desc_matches(w, d, s, &nat, labels, (size_t)ll);
             pthread_mutex_unlock(&w->lock);
             if (same)
                 return (int)i;
             errno = EEXIST;
             return psm__fail(err, errlen,
                              "metric %s: segment %s holds it with another type, labels or "
-                             "buckets",
-                             s->name, w->name);
+                             "buckets%s",
+                             s->name, w->name,
+                             d->native_count == nat.native_count ? ""
+                             : d->native_count ? " (it has native buckets, this build's has none)"
+                                               : " (without the native buckets this build's has)");
         }
     }
     if (n >= w->hdr->desc_capacity) {
@@ -217,6 +271,10 @@ int psm_metric_register(psm_writer_t *w, const struct psm_metric_spec *s, char *
     d->help = (struct psm_str){(uint32_t)help_off, (uint32_t)strlen(help)};
     d->unit = (struct psm_str){(uint32_t)unit_off, (uint32_t)strlen(unit)};
     d->label_names = (struct psm_str){(uint32_t)lab_off, (uint32_t)ll};
+    d->native_schema = nat.native_schema;
+    d->native_count = nat.native_count;
+    d->native_first = nat.native_first;
+    d->native_zero_threshold = nat.native_zero_threshold;
     atomic_store_explicit(&d->state, PSM_STATE_PUBLISHED, memory_order_release);
     atomic_store_explicit(&w->hdr->desc_count, n + 1, memory_order_release);
     pthread_mutex_unlock(&w->lock);
@@ -250,7 +308,8 @@ static long series_get(psm_writer_t *w, int metric, enum psm_type type, const ch
         errno = ENOSPC;
         return -1;
     }
-    uint64_t need = psm_type_cell_bytes(type, d->bucket_count);
+    uint32_t native_cells = d->native_count ? 1u + d->native_count : 0;
+    uint64_t need = psm_series_cell_bytes(type, d->bucket_count, native_cells);
     uint64_t used = atomic_load_explicit(&w->hdr->cells_used, memory_order_relaxed);
     if (used + need > w->hdr->cells_size) {
         atomic_fetch_add_explicit(&w->hdr->overflow_cells, 1, memory_order_relaxed);
@@ -268,6 +327,7 @@ static long series_get(psm_writer_t *w, int metric, enum psm_type type, const ch
     s->desc_index = (uint32_t)metric;
     s->labels = (struct psm_str){(uint32_t)lab_off, (uint32_t)ll};
     s->cells_off = used;
+    s->native_cells = native_cells;
     memset(s->reserved, 0, sizeof s->reserved);
     atomic_store_explicit(&s->state, PSM_STATE_PUBLISHED, memory_order_release);
     atomic_store_explicit(&w->hdr->series_count, n + 1, memory_order_release);
@@ -313,6 +373,17 @@ psm_histogram_t *psm_histogram_resolve(psm_writer_t *w, int metric, const char *
             n->buckets = &c[2];
             n->bucket_count = d->bucket_count;
             memcpy(n->bounds, w->blob + d->bounds_off, d->bucket_count * sizeof(double));
+            /*
+             * The series' own record says whether it has native cells: one an older
+             * writer made for this descriptor has none, and stays classic only.
+             */
+            if (w->series[idx].native_cells && d->native_count) {
+                n->native = &c[psm_native_cells_offset(d->bucket_count)];
+                n->native_zt = d->native_zero_threshold;
+                n->native_count = d->native_count;
+                n->native_base = d->native_first - 1;
+                n->native_map = psm_native_map_get(d->native_schema);
+            }
             w->hists[idx] = n;
         }
     }

@@ -2,7 +2,9 @@
  * tests/psm-fixture.c - a writer for the integration tests: fills a segment with
  * every metric type and the awkward cases a renderer must get right (escaped
  * label values, UTF-8, NaN and infinities, a double counter, a histogram with
- * negative bounds, an empty family), then exits or holds the segment open.
+ * negative bounds, an empty family, native buckets beside classic ones: their
+ * zero bucket, a value above their range, a native histogram without
+ * observations), then exits or holds the segment open.
  *
  *   psm-fixture --name NAME|PATH [--hold SECONDS] [--close] [--small] [--process]
  *               [--old-portsyncd]
@@ -11,7 +13,8 @@
  * directory (the library decides what it accepts and says why not).
  * Without --hold it exits right after writing, leaving the segment with a
  * dead writer (as after a crash); --close marks a clean exit instead. --small
- * builds a segment of a few kilobytes (the fuzzer's seed). --process adds a
+ * builds a segment of a few kilobytes (the fuzzer's seed; its native buckets
+ * cover 0.1 ms .. 0.2 s instead of 1 us .. 10 s). --process adds a
  * process_cpu_seconds_total family, a name the exporter also uses for itself.
  * --old-portsyncd adds two of portsyncd's metrics as an imagined older release
  * had them: portsyncd_events_processed_total at 77, and
@@ -70,7 +73,7 @@ int main(int argc, char **argv)
     psm_writer_t *w;
     struct psm_writer_opts o = {.name = name, .replace = 1};
     if (small)
-        o.desc_capacity = 12, o.series_capacity = 20, o.blob_size = 2048, o.cells_size = 2560;
+        o.desc_capacity = 14, o.series_capacity = 24, o.blob_size = 2560, o.cells_size = 8192;
     if (psm_writer_open(&w, &o, NULL, err, sizeof err))
         die("open", err);
     static const char *port[] = {"port"}, *two[] = {"port", "reason"};
@@ -101,6 +104,8 @@ int main(int argc, char **argv)
                                              .type = PSM_GAUGE,
                                              .label_count = 1,
                                              .label_names = port});
+    /* Native buckets as portsyncd's latency histograms have them (schema 3, 1 us .. 10 s). */
+    double nmin = small ? 1e-4 : 0, nmax = small ? 0.2 : 0;
     int hl = reg(w, (struct psm_metric_spec){.name = "fixture_event_latency_seconds",
                                              .help = "Latency.",
                                              .unit = "seconds",
@@ -108,7 +113,31 @@ int main(int argc, char **argv)
                                              .bucket_count = 7,
                                              .bounds = lat,
                                              .label_count = 1,
-                                             .label_names = port});
+                                             .label_names = port,
+                                             .native = 1,
+                                             .native_schema = 3,
+                                             .native_min = nmin,
+                                             .native_max = nmax});
+    int rtt = reg(w, (struct psm_metric_spec){.name = "fixture_rtt_seconds",
+                                              .help = "Native buckets' edge cases.",
+                                              .unit = "seconds",
+                                              .type = PSM_HISTOGRAM,
+                                              .bucket_count = 7,
+                                              .bounds = lat,
+                                              .native = 1,
+                                              .native_schema = 3,
+                                              .native_min = nmin,
+                                              .native_max = nmax});
+    int idle = reg(w, (struct psm_metric_spec){.name = "fixture_idle_seconds",
+                                               .help = "Native buckets, no observation yet.",
+                                               .unit = "seconds",
+                                               .type = PSM_HISTOGRAM,
+                                               .bucket_count = 7,
+                                               .bounds = lat,
+                                               .native = 1,
+                                               .native_schema = 3,
+                                               .native_min = nmin,
+                                               .native_max = nmax});
     int hn = reg(w, (struct psm_metric_spec){.name = "fixture_temperature_delta",
                                              .help = "Negative buckets.",
                                              .type = PSM_HISTOGRAM,
@@ -148,6 +177,13 @@ int main(int argc, char **argv)
     psm_histogram_t *h = psm_histogram_resolve(w, hn, NULL);
     for (int k = -20; k <= 20; k++)
         psm_histogram_observe(h, k);
+    /* Zero bucket (0, below the threshold), a boundary (2^-10), two in one bucket,
+     * an exact power of two, and above the range (the last bucket). */
+    static const double edge[] = {0, 1e-7, 0x1p-10, 0.0003, 0.00031, 0.125, 50};
+    h = psm_histogram_resolve(w, rtt, NULL);
+    for (size_t k = 0; k < sizeof edge / sizeof edge[0]; k++)
+        psm_histogram_observe(h, edge[k]);
+    psm_histogram_resolve(w, idle, NULL);
     if (old_portsyncd) {
         static const double old_buckets[] = {.5, 1, 5};
         int pe = reg(w, (struct psm_metric_spec){.name = "portsyncd_events_processed_total",
@@ -171,7 +207,14 @@ int main(int argc, char **argv)
             usleep(200 * 1000);
         }
     }
-    if (close_clean)
+    if (close_clean) {
         psm_writer_close(w);
-    return 0;
+        return 0;
+    }
+    /*
+     * A dead writer, as after a crash: leave without closing, and without exit's
+     * handlers, which under ASan would report the writer's memory as a leak.
+     */
+    fflush(stdout);
+    _exit(0);
 }

@@ -24,6 +24,7 @@ packages=(
     libcriterion-dev libmnl-dev libhiredis-dev libjansson-dev libh2o-evloop-dev libssl-dev libyaml-dev
     zlib1g-dev
     redis-server prometheus python3 python3-prometheus-client python3-h2 curl openssl iproute2 procps
+    protobuf-compiler libprotobuf-dev python3-protobuf
     nginx-light util-linux dpkg-dev pandoc man-db supervisor
 )
 

@@ -16,7 +16,9 @@ start_portsyncd_ready
 add_port 0
 check "Ethernet0 in STATE_DB" wait_for 10 state_matches_kernel 0
 check "portsyncd runs" kill -0 "$PCD_PID"
-check "the replacement names the metric" grep -q 'WARN: metrics segment .*portsyncd_event_latency_seconds.* holds it with another type, labels or buckets (the metric changed in an upgrade): replacing it' "$TMP/portsyncd.log"
+check "the replacement names the metric" grep -q 'WARN: metrics segment .*portsyncd_event_latency_seconds.* holds it with another type, labels or buckets.* (the metric changed in an upgrade): replacing it' "$TMP/portsyncd.log"
+# The old release's histograms have no native buckets: that is said first.
+check "and that it lacked native buckets" grep -q 'without the native buckets this build.s has' "$TMP/portsyncd.log"
 check "and says counters restart" grep -q "counters restart from 0" "$TMP/portsyncd.log"
 expect_eq "no ERROR line" 0 "$(grep -c ' ERROR: ' "$TMP/portsyncd.log")"
 check "the segment has portsyncd's buckets now" wait_for 5 bash -c "'$BIN/portsyncd-shmdump' --name $SEG --format prometheus | grep -q '^portsyncd_event_latency_seconds_bucket{le=\"0.001\"}'"

@@ -6,12 +6,16 @@
  * request's headers. They read (pointer, length) values that are not
  * NUL-terminated, so ASan sees any read past a header's end.
  *
+ * Besides memory errors it checks what the answer may be: protobuf or
+ * OpenMetrics only when the header names them.
+ *
  * Seeds (tests/fuzz/run-fuzzer.sh): the Accept and Accept-Encoding headers
  * Prometheus and curl send.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http_negotiate.h"
 
@@ -22,6 +26,16 @@ static char *dup_exact(const uint8_t *p, size_t n)
     if (d && n)
         memcpy(d, p, n);
     return d;
+}
+
+/* 1 if @w occurs in the @n bytes at @p, ignoring case. */
+static int has_word(const uint8_t *p, size_t n, const char *w)
+{
+    size_t wl = strlen(w);
+    for (size_t i = 0; i + wl <= n; i++)
+        if (strncasecmp((const char *)p + i, w, wl) == 0)
+            return 1;
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -37,7 +51,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     enum psm_format f = pex_accept_parse(a, alen);
-    if (f != PSM_FMT_TEXT && f != PSM_FMT_OPENMETRICS)
+    if (f != PSM_FMT_TEXT && f != PSM_FMT_OPENMETRICS && f != PSM_FMT_PROTOBUF)
+        __builtin_trap();
+    /* Protobuf only when asked for by name with both parameters (a Prometheus
+     * that did not ask fails its whole scrape on it). */
+    if (f == PSM_FMT_PROTOBUF && (!has_word(data, alen, "application/vnd.google.protobuf") ||
+                                  !has_word(data, alen, "io.prometheus.client.MetricFamily") ||
+                                  !has_word(data, alen, "delimited")))
+        __builtin_trap();
+    if (f == PSM_FMT_OPENMETRICS && !has_word(data, alen, "application/openmetrics-text"))
         __builtin_trap();
     if (pex_gzip_accepted(e, elen) > 1)
         __builtin_trap();

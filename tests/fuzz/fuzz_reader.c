@@ -1,8 +1,9 @@
 /*
  * tests/fuzz/fuzz_reader.c - libFuzzer target: arbitrary bytes as a segment
- * image through the reader, the checker and both renderers. Any crash, ASan
- * report or UBSan report is a bug: the reader must reject bad segments with
- * an error, never read outside the image.
+ * image through the reader, the checker, the three expositions (text,
+ * OpenMetrics, protobuf with native buckets) and the native snapshot and its
+ * quantiles. Any crash, ASan report or UBSan report is a bug: the reader must
+ * reject bad segments with an error, never read outside the image.
  *
  * Run longer than tests/run.sh does:
  *   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DPSM_FUZZ=ON \
@@ -34,7 +35,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         psm_render(rn, r, PSM_FMT_TEXT, &b, 0, NULL);
         b.len = 0;
         psm_render(rn, r, PSM_FMT_OPENMETRICS, &b, 0, NULL);
+        b.len = 0;
+        psm_render(rn, r, PSM_FMT_PROTOBUF, &b, 0, NULL);
         psm_reader_check(r, err, sizeof err);
+        /* What portsyncd-shmdump's table does with each histogram. */
+        static struct psm_native_bucket nb[PSM_MAX_NATIVE_BUCKETS];
+        for (uint32_t i = 0; i < psm_reader_series_count(r); i++) {
+            struct psm_series_view v;
+            psm_reader_series(r, i, &v);
+            if (v.desc->type != PSM_HISTOGRAM)
+                continue;
+            struct psm_hist_snapshot h;
+            struct psm_native_snapshot n = {.buckets = nb, .cap = PSM_MAX_NATIVE_BUCKETS};
+            psm_reader_hist_read_native(&v, &h, &n);
+            psm_native_quantile(&n, 0.5);
+            psm_native_quantile(&n, 0.99);
+        }
         struct psm_info in;
         psm_reader_info(r, &in);
         /* Hostile pid, namespace and heartbeat fields: kill(pid, 0) sends nothing. */

@@ -229,7 +229,9 @@ JSON
         s=$((s + 1))
     done <<'SEEDS'
 application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\ngzip
+application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\ngzip
 application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2\ngzip
+application/vnd.google.protobuf; proto="io.prometheus.client.MetricFamily"; encoding=delimited; q=1.000, text/plain;q=0\ngzip;q=0.001
 */*\ndeflate, gzip, br, zstd
 */*\n
 text/plain;version=0.0.4\nidentity

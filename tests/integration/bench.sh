@@ -2,8 +2,9 @@
 # The benchmark tools run: psm-loadgen writes a segment that passes --check while
 # it is being hammered (the reader waits out preempted writers) and exits 0 on
 # SIGTERM; --observe-value makes every histogram's sum exactly count * V;
-# psm-bench --quick completes; portsyncd-bench.sh and portsyncd-scale.sh run on
-# a few ports and end with STATE_DB equal to the kernel. (Figures are in
+# psm-bench --quick completes, and its warm renders of text and protobuf
+# allocate nothing; portsyncd-bench.sh and portsyncd-scale.sh run on a few
+# ports and end with STATE_DB equal to the kernel. (Figures are in
 # bench/README.md, not checked here.)
 source "$(dirname "$0")/lib.sh"
 "$BIN/psm-loadgen" --name "$SEG" --series 999 --threads 2 --seconds 0 --observe-value 0.25 2>"$TMP/loadgen.log" &
@@ -20,7 +21,12 @@ kill -TERM $lg
 rc=0
 wait $lg || rc=$?
 check "psm-loadgen exits 0 on SIGTERM (rc=$rc)" test $rc -eq 0
-check "psm-bench --quick runs" bash -c "'$BIN/psm-bench' --quick >/dev/null"
+check "psm-bench --quick runs" bash -c "'$BIN/psm-bench' --quick >'$TMP/bench.txt'"
+# Counted, not timed, so it holds on a loaded machine: no warm render, text or protobuf, allocates.
+check "warm renders (text and protobuf) allocate nothing" \
+    grep -q '^heap allocations by warm renders, text and protobuf .*: 0 PASS' "$TMP/bench.txt"
+check "the protobuf render carries native buckets for every histogram" \
+    grep -q '^ *100000 protobuf ' "$TMP/bench.txt"
 BENCH=$(cd "$(dirname "$0")/../../bench" && pwd)
 rc=0
 PORTS=4 SAMPLES=16 RATES=100,0 SECONDS_PER_RATE=0.5 ROUNDS=1 bash "$BENCH/portsyncd-bench.sh" "$BIN" \

@@ -38,6 +38,10 @@ chown "0:$MGID" "$TMP/seg"
 chmod 2750 "$TMP/seg"
 "$DEPLOY/gen-certs.sh" --dir "$TMP/certs" --host localhost --client prometheus --owner nobody --days 2 >/dev/null
 start_redis
+# The entry's command leaves LOGOUTPUT to CONFIG_DB (SONiC's default: SYSLOG);
+# this stand-in has no syslog, so the entry says STDERR, as
+# `swssloglevel`'s LOGGER table would, and the log file below gets the lines.
+redis-cli -s "$SOCK" -n 4 HSET 'LOGGER|portsyncd' LOGLEVEL NOTICE LOGOUTPUT STDERR >/dev/null
 make_ns
 seed_ports 0 4 8 12
 start_consumer

@@ -47,7 +47,7 @@ start_switch() {
     make_ns
     seed_ports "$@"
     start_consumer
-    ip netns exec "$NS" "$BIN/portsyncd" --redis-socket "$SOCK" --shm-name "$TMP/$name/seg/metrics" \
+    ip netns exec "$NS" "$BIN/portsyncd" --redis-socket "$SOCK" --shm-name "$TMP/$name/seg/metrics" --log-output STDERR \
         >"$TMP/portsyncd-$name.log" 2>&1 &
     PIDS+=($!)
     wait_for 10 grep -q 'ready: initial link dump applied' "$TMP/portsyncd-$name.log" ||

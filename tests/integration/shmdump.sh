@@ -30,6 +30,23 @@ m = {x[\"name\"]: x for x in d[\"metrics\"]}
 assert m[\"fixture_events_processed_total\"][\"series\"][0][\"value\"] == 1234
 assert d[\"writer\"][\"alive\"] is False
 '"
+check "json holds native buckets that add up to each count" bash -c "'$D' --name '$SEG' --format json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+m = {x[\"name\"]: x for x in d[\"metrics\"]}
+h = m[\"fixture_event_latency_seconds\"]
+assert h[\"native\"] == {\"schema\": 3, \"zero_threshold\": 2 ** -20, \"first_index\": -159, \"bucket_count\": 187}, h[\"native\"]
+for s in h[\"series\"]:
+    n = s[\"native\"]
+    assert n[\"zero_count\"] + sum(b[\"count\"] for b in n[\"buckets\"]) == s[\"count\"] == 50
+    for b in n[\"buckets\"]:
+        assert abs(b[\"upper\"] / b[\"lower\"] - 2 ** 0.125) < 1e-12 and b[\"count\"] > 0
+r = m[\"fixture_rtt_seconds\"][\"series\"][0][\"native\"]
+assert r[\"zero_count\"] == 2 and r[\"buckets\"][-1][\"index\"] == 27, r
+assert \"native\" not in m[\"fixture_temperature_delta\"], \"classic-only histograms: no native key\"
+'"
+check "table shows p50 p90 p99 from native buckets" bash -c \
+    "'$D' --name '$SEG' | grep -E '^fixture_event_latency_seconds\\{port=\"Ethernet0\"\\} .* p50 0\\.0178  p90 0\\.032  p99 0\\.0364\$'"
 check "--shm-name is an alias of --name" "$D" --shm-name "$SEG" --check
 
 # --watch redraws until SIGTERM, then exits 0
@@ -43,7 +60,7 @@ check "--watch exits 0 on SIGTERM (rc=$rc)" test $rc -eq 0
 check "--watch drew more than one frame" test "$(grep -c 'fixture_events_processed_total' "$out")" -ge 2
 
 # Usage errors: exit 2
-expect_fail 2 "--format 'xml' is not one of table, prometheus, openmetrics, json" --name "$SEG" --format xml
+expect_fail 2 "--format 'xml' is not one of table, prometheus, openmetrics, json, protobuf" --name "$SEG" --format xml
 expect_fail 2 "--watch" --name "$SEG" --watch -1
 expect_fail 2 "unknown option" --bogus
 
@@ -59,7 +76,7 @@ expect_fail 1 "truncated header: 100 bytes" --name "$SEG.bad" --check
 cp "$good" "$bad"; printf 'NOTMAGIC' | dd of="$bad" bs=1 seek=0 conv=notrunc status=none
 expect_fail 1 "wrong magic" --name "$SEG.bad" --check
 cp "$good" "$bad"; printf '\x02\x00' | dd of="$bad" bs=1 seek=8 conv=notrunc status=none
-expect_fail 1 "unsupported format version 2.1" --name "$SEG.bad"
+expect_fail 1 "unsupported format version 2.2" --name "$SEG.bad"
 cp "$good" "$bad"; truncate -s 8192 "$bad"
 expect_fail 1 "truncated: header says" --name "$SEG.bad" --format prometheus
 cp "$good" "$bad"; printf '\xff\xff\xff\x00' | dd of="$bad" bs=1 seek=84 conv=notrunc status=none

@@ -152,6 +152,135 @@ Test(concurrency, reader_process_snapshots_are_consistent_while_writers_observe)
     psm_writer_close(w);
 }
 
+/*
+ * The same with native buckets: every snapshot's classic buckets, native
+ * buckets, count and sum must describe the same observations. 0.25 is bucket
+ * -16 at schema 3 (2^-2, an upper bound) and 2.0 bucket 8; NATIVE_WRITERS
+ * threads, more than the CPUs, so that writers are preempted mid-observe too.
+ */
+enum { NATIVE_WRITERS = 4 };
+
+static int native_snapshot_check(const struct psm_hist_snapshot *h,
+                                 const struct psm_native_snapshot *n)
+{
+    if (!n->valid)
+        return 20;
+    uint64_t low = h->cumulative[5];
+    if (h->cumulative[7] != h->count || h->cumulative[4] != 0 || h->cumulative[6] != low)
+        return 21;
+    uint64_t at_low = 0, at_high = 0, other = n->zero_count;
+    for (uint32_t k = 0; k < n->nbuckets; k++) {
+        if (n->buckets[k].index == -16)
+            at_low = n->buckets[k].count;
+        else if (n->buckets[k].index == 8)
+            at_high = n->buckets[k].count;
+        else
+            other += n->buckets[k].count;
+    }
+    if (other != 0)
+        return 22;
+    if (at_low != low || at_high != h->count - low)
+        return 23;
+    if (h->sum != 0.25 * (double)low + 2.0 * (double)(h->count - low))
+        return 24;
+    return 0;
+}
+
+static int native_reader_process(const char *name, int fd_ready)
+{
+    char err[512];
+    psm_reader_t *r;
+    if (psm_reader_open(&r, name, err, sizeof err) || psm_reader_load(r))
+        return 10;
+    struct psm_series_view s;
+    psm_reader_series(r, 0, &s);
+    if (!s.native)
+        return 12;
+    static struct psm_native_bucket b[PSM_MAX_NATIVE_BUCKETS];
+    if (write(fd_ready, "r", 1) != 1)
+        return 11;
+    uint64_t last_count = 0, first_count = UINT64_MAX;
+    long torn = 0, n;
+    time_t give_up = time(NULL) + 30;
+    for (n = 0; n < SNAPSHOTS || (last_count - first_count < SNAPSHOTS && time(NULL) < give_up);
+         n++) {
+        struct psm_hist_snapshot h;
+        struct psm_native_snapshot nat = {.buckets = b, .cap = PSM_MAX_NATIVE_BUCKETS};
+        if (psm_reader_hist_read_native(&s, &h, &nat) != 0) {
+            torn++;
+            continue;
+        }
+        int rc = native_snapshot_check(&h, &nat);
+        if (rc)
+            return rc;
+        if (h.count < last_count)
+            return 6;
+        last_count = h.count;
+        if (first_count == UINT64_MAX)
+            first_count = h.count;
+    }
+    if (last_count - first_count < SNAPSHOTS)
+        return 8;
+    return torn > n / 100 ? 7 : 0;
+}
+
+Test(concurrency, classic_and_native_parts_of_every_snapshot_hold_the_same_observations)
+{
+    psm_writer_t *w = tu_writer(&(struct psm_writer_opts){.name = seg});
+    static const double bounds[] = {.001, .005, .01, .05, .1, .5, 1};
+    struct psm_metric_spec spec = {.name = "t_native_seconds",
+                                   .type = PSM_HISTOGRAM,
+                                   .bucket_count = 7,
+                                   .bounds = bounds,
+                                   .native = 1,
+                                   .native_schema = 3};
+    char err[512];
+    int id = psm_metric_register(w, &spec, err, sizeof err);
+    cr_assert_geq(id, 0, "%s", err);
+    psm_histogram_t *h = psm_histogram_resolve(w, id, NULL);
+    int pfd[2];
+    cr_assert_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        _exit(native_reader_process(seg, pfd[1]));
+    }
+    close(pfd[1]);
+    char c;
+    cr_assert_eq(read(pfd[0], &c, 1), 1, "reader did not start");
+    pthread_t th[NATIVE_WRITERS];
+    struct obs_arg arg[NATIVE_WRITERS];
+    atomic_store(&stop_writers, 0);
+    for (int i = 0; i < NATIVE_WRITERS; i++) {
+        arg[i] = (struct obs_arg){.h = h};
+        pthread_create(&th[i], NULL, observe_loop, &arg[i]);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    atomic_store(&stop_writers, 1);
+    uint64_t low = 0, high = 0;
+    for (int i = 0; i < NATIVE_WRITERS; i++) {
+        pthread_join(th[i], NULL);
+        low += arg[i].low;
+        high += arg[i].high;
+    }
+    cr_assert(WIFEXITED(st), "reader crashed: status %d", st);
+    cr_assert_eq(WEXITSTATUS(st), 0, "reader saw an inconsistent snapshot: code %d",
+                 WEXITSTATUS(st));
+    psm_reader_t *r = tu_reader(seg);
+    struct psm_series_view s;
+    struct psm_hist_snapshot snap;
+    static struct psm_native_bucket b[PSM_MAX_NATIVE_BUCKETS];
+    struct psm_native_snapshot nat = {.buckets = b, .cap = PSM_MAX_NATIVE_BUCKETS};
+    psm_reader_series(r, 0, &s);
+    cr_assert_eq(psm_reader_hist_read_native(&s, &snap, &nat), 0);
+    cr_assert_eq(snap.count, low + high, "final totals are exact");
+    cr_assert_eq(native_snapshot_check(&snap, &nat), 0);
+    cr_assert_eq(snap.cumulative[5], low);
+    psm_reader_close(r);
+    psm_writer_close(w);
+}
+
 struct mixed_arg {
     psm_counter_t *c;
     psm_gauge_t *g;

@@ -399,8 +399,19 @@ Test(writer, publishing_while_threads_update_the_handles_loses_no_update)
     psm_writer_t *w = open_private(seg, EBUSY, "in use");
     psm_counter_t *c =
         psm_counter_resolve(w, tu_register(w, "t_ops_total", PSM_COUNTER, 0, NULL), NULL);
-    psm_histogram_t *h =
-        psm_histogram_resolve(w, tu_register(w, "t_obs_seconds", PSM_HISTOGRAM, 0, NULL), NULL);
+    static const double bounds[] = {.001, .005, .01};
+    char err[512];
+    /* With native buckets: their cells are carried over with the classic ones. */
+    int hid = psm_metric_register(w,
+                                  &(struct psm_metric_spec){.name = "t_obs_seconds",
+                                                            .type = PSM_HISTOGRAM,
+                                                            .bucket_count = 3,
+                                                            .bounds = bounds,
+                                                            .native = 1,
+                                                            .native_schema = 3},
+                                  err, sizeof err);
+    cr_assert_geq(hid, 0, "%s", err);
+    psm_histogram_t *h = psm_histogram_resolve(w, hid, NULL);
     enum { N = 3 };
     atomic_int stop = 0;
     struct upd_arg a[N];
@@ -411,7 +422,6 @@ Test(writer, publishing_while_threads_update_the_handles_loses_no_update)
     }
     usleep(20000);
     release_segment(pid, release);
-    char err[512];
     /* Every update from here to the join races the copy and the switch of mappings. */
     cr_assert_eq(psm_writer_publish(w, err, sizeof err), 1, "%s", err);
     usleep(20000);
@@ -427,11 +437,17 @@ Test(writer, publishing_while_threads_update_the_handles_loses_no_update)
     cr_assert_eq(psm_series_u64(&v), total, "counter %llu after %llu increments",
                  (unsigned long long)psm_series_u64(&v), (unsigned long long)total);
     struct psm_hist_snapshot snap;
+    struct psm_native_bucket nb[4];
+    struct psm_native_snapshot nat = {.buckets = nb, .cap = 4};
     psm_reader_series(r, 1, &v);
-    cr_assert_eq(psm_reader_hist_read(&v, &snap), 0);
+    cr_assert_eq(psm_reader_hist_read_native(&v, &snap, &nat), 0);
     cr_assert_eq(snap.count, total, "histogram count %llu after %llu observations",
                  (unsigned long long)snap.count, (unsigned long long)total);
     cr_assert_eq(snap.cumulative[1], total, "every observation in the 5 ms bucket");
+    cr_assert(nat.valid);
+    cr_assert_eq(nat.nbuckets, 1);
+    cr_assert_eq(nat.buckets[0].index, -67, "0.003 in (2^(-68/8), 2^(-67/8)]");
+    cr_assert_eq(nat.buckets[0].count, total, "and in one native bucket");
     cr_assert_float_eq(snap.sum, 0.003 * (double)total, 1e-6 * (double)total);
     char chk[512];
     cr_assert_eq(psm_reader_check(r, chk, sizeof chk), 0, "%s", chk);

@@ -36,6 +36,15 @@ struct psm_desc_view {
     struct psm_strview label_names[PSM_MAX_LABELS];
     unsigned bucket_count;
     double bounds[PSM_MAX_BUCKETS];
+    /*
+     * Native buckets (segments of minor >= 2): native_count buckets of index
+     * native_first onwards at native_schema, and the zero bucket up to
+     * native_zero_threshold. native_count 0: classic buckets only.
+     */
+    int native_schema;
+    uint32_t native_count;
+    int32_t native_first;
+    double native_zero_threshold;
 };
 
 struct psm_series_view {
@@ -43,6 +52,9 @@ struct psm_series_view {
     const struct psm_desc_view *desc;
     struct psm_strview values[PSM_MAX_LABELS];
     const _Atomic uint64_t *cells;
+    /* The native cells (the zero bucket, then desc->native_count buckets), or NULL:
+     * none (a classic histogram, or a series an older writer made). */
+    const _Atomic uint64_t *native;
     uint32_t patience_us; /* psm_reader_hist_read(): how long to wait out a writer */
 };
 
@@ -53,6 +65,29 @@ struct psm_hist_snapshot {
     uint64_t cumulative[PSM_MAX_BUCKETS + 1];
     unsigned attempts; /* reads it took */
     int torn;          /* 1: no consistent read; buckets/count agree, sum may not */
+};
+
+/* One populated native bucket: index i holds the values in (base^(i-1), base^i]. */
+struct psm_native_bucket {
+    int32_t index;
+    uint64_t count; /* not cumulative */
+};
+
+/*
+ * The native part of a histogram snapshot, read with its classic part
+ * (psm_reader_hist_read_native()): the same observations as count and sum
+ * when valid. The caller provides the bucket array.
+ */
+struct psm_native_snapshot {
+    struct psm_native_bucket *buckets; /* in: room for cap buckets (desc->native_count do) */
+    uint32_t cap;                      /* in */
+    uint32_t nbuckets;                 /* populated buckets, ascending index, in buckets[] */
+    int valid;  /* 1: zero_count + the buckets' counts == count of the classic snapshot */
+    int stale;  /* 1: they add up to less than the count: a writer that keeps no native
+                   buckets (an older release) observed into this histogram */
+    int schema; /* desc->native_schema */
+    double zero_threshold;
+    uint64_t zero_count; /* values <= zero_threshold (0, negative values) */
 };
 
 struct psm_info {
@@ -68,6 +103,10 @@ struct psm_info {
     /* Minor >= 1: the writer's PID namespace (st_dev, st_ino of /proc/self/ns/pid);
      * 0 when not recorded (minor 0, or the writer could not read /proc). */
     uint64_t writer_pidns_dev, writer_pidns_ino;
+    /* Minor >= 2: writer_start_realtime of the last writer that keeps native buckets
+     * (0 before minor 2). Differs from writer_start_realtime after a writer of an
+     * older release re-attached: native buckets may then lack its observations. */
+    uint64_t native_writer_start;
 };
 
 /* How psm_reader_liveness() judged the writer. */
@@ -260,6 +299,44 @@ double psm_series_value(const struct psm_series_view *s);
 int psm_reader_hist_read(const struct psm_series_view *s, struct psm_hist_snapshot *snap);
 
 /**
+ * psm_reader_hist_read_native - a histogram snapshot with its native buckets
+ * @s: a series of a histogram
+ * @snap: receives count, sum and cumulative classic buckets
+ * @nat: receives the native buckets into @nat->buckets (@nat->cap of them); NULL
+ *       or a series without native cells: as psm_reader_hist_read()
+ *
+ * Reads as psm_reader_hist_read() does, the native cells after the classic
+ * ones in the same read, and accepts a read when the classic buckets and the
+ * native ones (zero bucket included) each add up to the count: then buckets of
+ * both kinds, count and sum describe the same observations (FORMAT.md,
+ * "Histogram snapshots"). Native buckets adding up to less than the count
+ * cannot be a writer in flight (it counts last): the classic part is then
+ * returned alone, with @nat->valid 0 and @nat->stale 1. More populated
+ * buckets than @nat->cap also leave @nat->valid 0.
+ * Returns 0 (consistent) or 1 (torn: @nat->valid is 0).
+ */
+int psm_reader_hist_read_native(const struct psm_series_view *s, struct psm_hist_snapshot *snap,
+                                struct psm_native_snapshot *nat);
+
+/**
+ * psm_native_quantile - the @q-quantile of a native snapshot, as Prometheus 2.42
+ *                       estimates it
+ * @n: a valid native snapshot (psm_reader_hist_read_native())
+ * @q: 0..1
+ *
+ * Walks the zero bucket and the buckets upwards to the first whose cumulative
+ * count reaches q * count, then interpolates linearly within it, as
+ * histogram_quantile() does on native histograms in Prometheus 2.42: the zero
+ * bucket spans [0, threshold] (or [-threshold, threshold] when it is the only
+ * populated bucket), bucket i spans (base^(i-1), base^i]. The estimate is off
+ * by less than the width of the bucket holding it (9 % of its value at
+ * schema 3), and the last bucket also holds everything above it.
+ * Returns the estimate; NaN for an empty or invalid snapshot or @q NaN, -Inf
+ * for @q < 0 and +Inf for @q > 1 (as Prometheus).
+ */
+double psm_native_quantile(const struct psm_native_snapshot *n, double q);
+
+/**
  * psm_reader_check - verify every invariant of the segment
  * @r: the reader
  * @err: buffer for one line naming the first violation
@@ -267,7 +344,9 @@ int psm_reader_hist_read(const struct psm_series_view *s, struct psm_hist_snapsh
  *
  * Header geometry, every published record, string terminators and UTF-8, name
  * syntax, unique names and label sets, non-overlapping cells, bucket bounds,
- * histogram buckets adding up to the count, an even generation.
+ * histogram buckets adding up to the count (native buckets and the zero
+ * bucket too, the zero threshold on the first bucket's lower bound), an even
+ * generation.
  * Returns 0, or -1 with errno EPROTO and @err filled.
  */
 int psm_reader_check(psm_reader_t *r, char *err, size_t errlen);

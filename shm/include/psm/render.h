@@ -1,7 +1,8 @@
 /*
- * psm/render.h - Prometheus text 0.0.4 and OpenMetrics 1.0 exposition of a
- * segment, generic over its descriptors, plus the growable buffer it writes
- * into and helpers for callers that add families of their own (the exporter).
+ * psm/render.h - Prometheus text 0.0.4, OpenMetrics 1.0 and protobuf
+ * (delimited io.prometheus.client.MetricFamily) exposition of a segment,
+ * generic over its descriptors, plus the growable buffer it writes into and
+ * helpers for callers that add families of their own (the exporter).
  *
  * A renderer (psm_renderer_t) holds the memory a render needs besides its
  * output, so that rendering a warm segment allocates nothing. It reads the
@@ -19,10 +20,21 @@
 
 #define PSM_TEXT_CONTENT_TYPE        "text/plain; version=0.0.4; charset=utf-8"
 #define PSM_OPENMETRICS_CONTENT_TYPE "application/openmetrics-text; version=1.0.0; charset=utf-8"
+/* What Prometheus asks for (Accept) and expects back (Content-Type) for PSM_FMT_PROTOBUF. */
+#define PSM_PROTOBUF_CONTENT_TYPE                                                                  \
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
 
 enum psm_format {
     PSM_FMT_TEXT = 0,        /* Prometheus text exposition 0.0.4 */
     PSM_FMT_OPENMETRICS = 1, /* OpenMetrics 1.0 text */
+    /*
+     * Protobuf, delimited MetricFamily messages: classic buckets, and native
+     * buckets where the segment has them (Prometheus with
+     * --enable-feature=native-histograms). Serve it only to a scraper whose
+     * Accept asks for it: Prometheus parses the body by its Content-Type, and
+     * one without the feature fails the whole scrape on a native histogram.
+     */
+    PSM_FMT_PROTOBUF = 2,
 };
 
 /* A growable byte buffer. After an allocation failure, oom is set and writes stop. */
@@ -87,25 +99,27 @@ struct psm_render_stats {
     uint32_t families; /* families written */
     uint32_t series;   /* series written */
     uint32_t torn;     /* histogram snapshots that exhausted their retries */
+    uint32_t native;   /* protobuf: histogram series written with native buckets */
 };
 
 /**
  * psm_render - append the exposition of every published series of @r to @out
  * @rn: the renderer whose scratch memory the render uses (one render at a time)
  * @r: a reader; psm_reader_load() is called first
- * @fmt: PSM_FMT_TEXT or PSM_FMT_OPENMETRICS
+ * @fmt: PSM_FMT_TEXT, PSM_FMT_OPENMETRICS or PSM_FMT_PROTOBUF
  * @out: the buffer to append to
  * @flags: PSM_RENDER_*
  * @st: receives counts (may be NULL)
  *
  * Families appear in registration order, each with HELP and TYPE (and UNIT in
  * OpenMetrics), then its series in creation order. Families without series are
- * left out. Once @rn and @out have rendered a segment of this size, a render
- * allocates nothing. A render may be abandoned at any point (a SIGBUS guard
- * that longjmps out when the segment shrinks under it): @rn keeps only
- * capacity, which the next render resets, and @out keeps what was appended.
- * Returns 0, or -1 if the segment failed validation (psm_reader_error()) or
- * memory ran out (@out->oom).
+ * left out. In protobuf a histogram series whose native part cannot be read
+ * consistently (torn, or stale: FORMAT.md "Upgrades") goes without its native
+ * buckets; so does every series of a histogram without them. Once @rn and @out have rendered a
+ * segment of this size, a render allocates nothing. A render may be abandoned at any point (a
+ * SIGBUS guard that longjmps out when the segment shrinks under it): @rn keeps only capacity, which
+ * the next render resets, and @out keeps what was appended. Returns 0, or -1 if the segment failed
+ * validation (psm_reader_error()) or memory ran out (@out->oom).
  */
 int psm_render(psm_renderer_t *rn, psm_reader_t *r, enum psm_format fmt, struct psm_buf *out,
                unsigned flags, struct psm_render_stats *st);
@@ -136,5 +150,63 @@ void psm_render_sample(struct psm_buf *b, const char *name, unsigned nlabels,
 
 /** psm_render_eof - append "# EOF\n" for OpenMetrics; nothing for text */
 void psm_render_eof(struct psm_buf *b, enum psm_format fmt);
+
+/*
+ * Protobuf families of the caller's own, for a body psm_render(PSM_FMT_PROTOBUF)
+ * wrote (the exporter's self-metrics): open a family, append its metrics, close
+ * it. Label names and values are taken as they are (protobuf needs no
+ * escaping); at most PSM_MAX_LABELS of them.
+ */
+
+/**
+ * psm_render_pb_family_begin - open a MetricFamily
+ * @b: the buffer
+ * @name: the family name (counters: with _total, as in the text format)
+ * @type: its type
+ * @help: help text, or NULL
+ *
+ * Returns the mark to give psm_render_pb_family_end().
+ */
+size_t psm_render_pb_family_begin(struct psm_buf *b, const char *name, enum psm_type type,
+                                  const char *help);
+
+/**
+ * psm_render_pb_sample - append a counter or gauge metric to the open family
+ * @b: the buffer
+ * @type: PSM_COUNTER or PSM_GAUGE, as the family's
+ * @nlabels: number of labels (<= PSM_MAX_LABELS)
+ * @names: label names
+ * @values: label values
+ * @v: the value
+ */
+void psm_render_pb_sample(struct psm_buf *b, enum psm_type type, unsigned nlabels,
+                          const char *const *names, const char *const *values, double v);
+
+/**
+ * psm_render_pb_histogram - append a histogram metric to the open family
+ * @b: the buffer
+ * @nlabels: number of labels (<= PSM_MAX_LABELS)
+ * @names: label names
+ * @values: label values
+ * @h: count, sum and cumulative classic buckets
+ * @bounds: the @bucket_count finite classic bounds
+ * @bucket_count: their number
+ * @nat: native buckets (a valid snapshot), or NULL for classic ones only
+ */
+void psm_render_pb_histogram(struct psm_buf *b, unsigned nlabels, const char *const *names,
+                             const char *const *values, const struct psm_hist_snapshot *h,
+                             const double *bounds, unsigned bucket_count,
+                             const struct psm_native_snapshot *nat);
+
+/**
+ * psm_render_pb_family_end - close the family opened at @mark
+ * @b: the buffer
+ * @mark: what psm_render_pb_family_begin() returned
+ *
+ * Writes the family's length in front of it (moving the family when the
+ * length takes more bytes than the one kept for it). A family without metrics
+ * is valid; Prometheus skips it.
+ */
+void psm_render_pb_family_end(struct psm_buf *b, size_t mark);
 
 #endif

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "psm/native.h"
 #include "psm/segment.h"
 
 typedef struct psm_writer psm_writer_t;
@@ -39,6 +40,15 @@ typedef struct psm_histogram {
     _Atomic uint64_t *buckets; /* bucket_count + 1 */
     uint32_t bucket_count;
     double bounds[PSM_MAX_BUCKETS];
+    /*
+     * Native buckets, or NULL: native[0] is the zero bucket (values <= native_zt),
+     * native[k] for k = 1..native_count the bucket of index native_base + k.
+     */
+    _Atomic uint64_t *native;
+    double native_zt;
+    uint32_t native_count;
+    int32_t native_base;
+    const struct psm_native_map *native_map;
 } psm_histogram_t;
 
 struct psm_writer_opts {
@@ -77,7 +87,22 @@ struct psm_metric_spec {
     unsigned bucket_count;          /* histograms: 1..PSM_MAX_BUCKETS */
     const double *bounds;           /* strictly increasing, finite */
     uint32_t flags;                 /* PSM_F_* */
+    /*
+     * Histograms: native (exponential) buckets beside the classic ones, which
+     * stay exactly as given (FORMAT.md, "Native buckets"). Buckets of index
+     * psm_native_index(native_min) to psm_native_index(native_max); the zero
+     * bucket takes everything at or below the first one's lower bound (negative
+     * values too), the last bucket everything above it (+Inf and NaN too).
+     */
+    int native;        /* nonzero: keep native buckets */
+    int native_schema; /* PSM_NATIVE_SCHEMA_MIN..MAX; 0 is schema 0, 3 is the usual */
+    double native_min; /* smallest value with a bucket of its own; 0: 1e-6 */
+    double native_max; /* largest; 0: 10 (so both 0 suit latencies in seconds) */
 };
+
+/* The range native buckets cover when psm_metric_spec leaves it 0: 1 us to 10 s. */
+#define PSM_NATIVE_MIN_DEFAULT 1e-6
+#define PSM_NATIVE_MAX_DEFAULT 10.0
 
 /**
  * psm_writer_open - create a segment, or re-attach to a compatible one
@@ -249,15 +274,37 @@ static inline void psm_gauge_add(psm_gauge_t *g, double d)
 }
 
 /**
+ * psm_histogram_native_slot - the native cell @v is counted in
+ * @h: a histogram with native buckets
+ * @v: the observation
+ *
+ * 0, the zero bucket, for @v at most the zero threshold (0, negative values,
+ * -Inf); otherwise the bucket of @v's index, clamped to the last bucket for
+ * values above it (+Inf and NaN included). One comparison, the index from
+ * the double's bits (psm/native.h), and a clamp: no branch the data decides
+ * but the first.
+ */
+static inline uint32_t psm_histogram_native_slot(const psm_histogram_t *h, double v)
+{
+    if (v <= h->native_zt)
+        return 0;
+    int32_t k = psm_native_index_bits(h->native_map, psm_f64_bits(v)) - h->native_base;
+    k = k < 1 ? 1 : k; /* v > native_zt, the first bucket's lower bound: never taken */
+    return k > (int32_t)h->native_count ? h->native_count : (uint32_t)k;
+}
+
+/**
  * psm_histogram_observe - count @v in its bucket, add it to the sum, count it
  * @h: the histogram
- * @v: the observation (NaN is counted in the last bucket, as Prometheus does)
+ * @v: the observation (NaN is counted in the last bucket, as Prometheus does,
+ *     and in the last native bucket)
  *
- * Order matters for readers (FORMAT.md, "histogram snapshots"): the bucket is
- * incremented first, the sum is updated with release, the count last with
- * release. A reader that acquire-loads the count, then the sum, then the
- * buckets, and finds the buckets adding up to the count, holds the buckets and
- * the sum of exactly that many observations.
+ * Order matters for readers (FORMAT.md, "Histogram snapshots"): the classic
+ * bucket is incremented first, then the native one, the sum is updated with
+ * release, the count last with release. A reader that acquire-loads the count,
+ * then the sum, then the buckets, and finds the classic buckets and the native
+ * ones each adding up to the count, holds buckets and sum of exactly that many
+ * observations.
  */
 static inline void psm_histogram_observe(psm_histogram_t *h, double v)
 {
@@ -265,6 +312,9 @@ static inline void psm_histogram_observe(psm_histogram_t *h, double v)
     while (i < h->bucket_count && !(v <= h->bounds[i]))
         i++;
     atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
+    if (h->native)
+        atomic_fetch_add_explicit(&h->native[psm_histogram_native_slot(h, v)], 1,
+                                  memory_order_relaxed);
     uint64_t old = atomic_load_explicit(h->sum, memory_order_relaxed);
     while (!atomic_compare_exchange_weak_explicit(h->sum, &old, psm_f64_bits(psm_bits_f64(old) + v),
                                                   memory_order_release, memory_order_relaxed))
