@@ -189,8 +189,13 @@ static void sleep_until(struct pcd_linkmon *lm, uint64_t until)
 /* Receive what the socket holds (up to 64 reads) and hand it to the model. */
 static void receive(struct pcd_linkmon *lm, int fd)
 {
-    /* 64 KiB holds many messages; the kernel never splits one across reads. */
-    static _Thread_local char buf[65536];
+    /*
+     * 64 KiB holds many messages; the kernel never splits one across reads. On
+     * this thread's stack, not _Thread_local: glibc allocates and clears static
+     * TLS for every thread it creates, so each of portsyncd's threads kept 64 KiB
+     * resident that only this one uses (tests/core/t_thread_memory.sh).
+     */
+    char buf[65536];
     for (int i = 0; i < 64 && lm->nl; i++) {
         ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
         if (n < 0) {
