@@ -193,6 +193,15 @@ int pcd_sync_run(struct pcd_sync *s)
                 break;
             psm_counter_inc(s->m->redis_reconnects);
             pcd_linkmon_resync(s->lm, PCD_RESYNC_REDIS);
+            /*
+             * During the hold, the baseline is what STATE_DB held when it was
+             * read. A server that restarted (without persistence, or from an
+             * older snapshot) holds something else now: held against the old
+             * baseline, the resync dump would write nothing and STATE_DB would
+             * stay as the restart left it. Read it again, as at the start.
+             */
+            if (pcd_reconcile_active(s->st.rc) && pcd_reconcile_load_baseline(s->st.rc) != 0)
+                continue;
         }
         /* Read before the pop: every event of a dump that ended by now is queued. */
         uint64_t done_ns = pcd_linkmon_initial_done_ns(s->lm);
