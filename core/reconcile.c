@@ -182,6 +182,12 @@ int pcd_reconcile_baseline_add(struct pcd_reconcile *rc, const char *name, const
     return 0;
 }
 
+/* A name portsyncd writes STATE_DB for (pcd_link_filter()'s name rule). */
+static int name_ours(const char *name)
+{
+    return strncmp(name, "Ethernet", 8) == 0 || strncmp(name, "PortChannel", 11) == 0;
+}
+
 int pcd_reconcile_load_baseline(struct pcd_reconcile *rc)
 {
     char cursor[PCD_CURSOR_MAX] = "0";
@@ -219,6 +225,13 @@ int pcd_reconcile_load_baseline(struct pcd_reconcile *rc)
             char nm[IFNAMSIZ];
             memcpy(nm, name, len);
             nm[len] = '\0';
+            if (!name_ours(nm)) {
+                /* SONiC's name filter drops its events: never ours to write or delete. */
+                psu_log_info("STATE_DB PORT_TABLE|%s: not an Ethernet or PortChannel name, left "
+                             "alone",
+                             nm);
+                continue;
+            }
             char key[IFNAMSIZ + 16];
             snprintf(key, sizeof key, "PORT_TABLE|%s", nm);
             redisReply *h =
@@ -423,6 +436,15 @@ static int reconcile(struct pcd_reconcile *rc, uint64_t now, const char *why)
                 return -1;
             written += (size_t)w;
             rc->deferred += (uint64_t)w;
+            continue;
+        }
+        /*
+         * A netdev of that name that no event showed us: its events are
+         * filtered (link kind team), so it is not ours to delete either.
+         */
+        if (!p->seen && if_nametoindex(p->name) != 0) {
+            psu_log_info("%s: STATE_DB entry left alone (its netdev's events are ignored)",
+                         p->name);
             continue;
         }
         /* Gone from the kernel (deleted, or never came back): what a DELLINK would do. */
