@@ -44,6 +44,7 @@ struct pcd_reconcile {
     unsigned timer_s, settle_ms;
     uint64_t start_ns, deadline_ns;
     int done, baseline_loaded;
+    int state_owed; /* reconciled, but WARM_RESTART_TABLE does not say so yet */
     struct rport *slots;
     uint32_t cap, count;
     uint64_t held, deferred; /* events held; writes made later on their behalf */
@@ -423,6 +424,21 @@ static size_t unsettled(const struct pcd_reconcile *rc, char *buf, size_t len)
     return count;
 }
 
+/*
+ * state=reconciled, owed until written: the hold is over once reconcile() ran,
+ * but warm-reboot tooling waits on this field, so a connection lost while
+ * writing it is retried after the reconnection rather than forgotten.
+ */
+static int state_write(struct pcd_reconcile *rc)
+{
+    if (!rc->state_owed)
+        return 0;
+    if (pcd_warm_state_set(rc->db, rc->m, PCD_WARM_RECONCILED) != 0)
+        return -1;
+    rc->state_owed = 0;
+    return 0;
+}
+
 static int reconcile(struct pcd_reconcile *rc, uint64_t now, const char *why)
 {
     size_t written = 0, removed = 0;
@@ -472,15 +488,16 @@ static int reconcile(struct pcd_reconcile *rc, uint64_t now, const char *why)
                    "entr%s deleted, %" PRIu64 " write%s held, %" PRIu64 " saved",
                    why, ms, written, written == 1 ? "" : "s", removed, removed == 1 ? "y" : "ies",
                    rc->held, rc->held == 1 ? "" : "s", saved);
-    if (rc->kind == PCD_RESTART_WARM)
-        return pcd_warm_state_set(rc->db, rc->m, PCD_WARM_RECONCILED);
-    return 0;
+    rc->state_owed = rc->kind == PCD_RESTART_WARM;
+    return state_write(rc);
 }
 
 int pcd_reconcile_tick(struct pcd_reconcile *rc, uint64_t now, uint64_t dump_done_ns, int drained)
 {
-    if (!rc || rc->done)
+    if (!rc)
         return 0;
+    if (rc->done)
+        return state_write(rc);
     for (uint32_t i = 0; i < rc->cap; i++) {
         struct rport *p = &rc->slots[i];
         if (!p->name[0] || !p->pending ||

@@ -124,7 +124,7 @@ void pcd_reconcile_applied(struct pcd_reconcile *rc, const struct pcd_event *e);
 
 /**
  * pcd_reconcile_tick - write what outlived the settle window; reconcile when due
- * @rc: the hold (NULL or done: nothing)
+ * @rc: the hold (NULL: nothing; done: only a state=reconciled still owed, retried)
  * @now_ns: CLOCK_MONOTONIC now
  * @dump_done_ns: pcd_linkmon_initial_done_ns() read before the last pop;
  * reconciliation waits for it, even at the timer (before it, the kernel's state is unknown)
