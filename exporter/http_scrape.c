@@ -28,10 +28,31 @@
 #include "stats.h"
 #include "tls.h"
 
-static const h2o_header_t *find(h2o_req_t *req, const h2o_token_t *t)
+/*
+ * Every field line of @t, joined by commas: RFC 9110 section 5.3 makes several
+ * lines the same as one listing all their elements, so a client or proxy that
+ * splits Accept must get what one line would. {NULL, 0} when there is none.
+ */
+static h2o_iovec_t header_value(h2o_req_t *req, const h2o_token_t *t)
 {
-    ssize_t i = h2o_find_header(&req->headers, t, -1);
-    return i < 0 ? NULL : &req->headers.entries[i];
+    ssize_t first = h2o_find_header(&req->headers, t, -1);
+    if (first < 0)
+        return h2o_iovec_init(NULL, 0);
+    h2o_iovec_t v = req->headers.entries[first].value;
+    if (h2o_find_header(&req->headers, t, first) < 0)
+        return v;
+    size_t len = 0;
+    for (ssize_t i = first; i >= 0; i = h2o_find_header(&req->headers, t, i))
+        len += req->headers.entries[i].value.len + 1;
+    char *p = h2o_mem_alloc_pool(&req->pool, len);
+    size_t o = 0;
+    for (ssize_t i = first; i >= 0; i = h2o_find_header(&req->headers, t, i)) {
+        if (o)
+            p[o++] = ',';
+        memcpy(p + o, req->headers.entries[i].value.base, req->headers.entries[i].value.len);
+        o += req->headers.entries[i].value.len;
+    }
+    return h2o_iovec_init(p, o);
 }
 
 static int gzip_buf(const struct psm_buf *in, char **out, size_t *outlen)
@@ -212,10 +233,10 @@ static void on_batch(h2o_timeout_entry_t *entry)
 void pex_http_scrape_queue(h2o_req_t *req, struct pex_resp *r)
 {
     struct pex_server *srv = r->srv;
-    const h2o_header_t *acc = find(req, H2O_TOKEN_ACCEPT);
-    const h2o_header_t *enc = find(req, H2O_TOKEN_ACCEPT_ENCODING);
-    r->fmt = pex_accept_parse(acc ? acc->value.base : NULL, acc ? acc->value.len : 0);
-    r->gz = pex_gzip_accepted(enc ? enc->value.base : NULL, enc ? enc->value.len : 0);
+    h2o_iovec_t acc = header_value(req, H2O_TOKEN_ACCEPT);
+    h2o_iovec_t enc = header_value(req, H2O_TOKEN_ACCEPT_ENCODING);
+    r->fmt = pex_accept_parse(acc.base, acc.len);
+    r->gz = pex_gzip_accepted(enc.base, enc.len);
     r->req = req;
     r->t0_ns = psu_clock_mono_ns();
     h2o_linklist_insert(&srv->batch, &r->pending);
