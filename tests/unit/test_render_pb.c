@@ -423,6 +423,53 @@ Test(renderpb, a_family_over_127_bytes_has_a_two_byte_length_in_every_render)
     psm_writer_close(w);
 }
 
+/*
+ * The room kept for a family's length comes from the last render with the same
+ * renderer, which the exporter keeps across a segment's replacement: a family
+ * that needed two bytes there and one here is moved down, not left with a gap.
+ */
+Test(renderpb, a_family_that_shrank_below_128_bytes_takes_one_byte_again)
+{
+    const char *ln[] = {"port"};
+    char port[32];
+    psm_renderer_t *rn = psm_renderer_new();
+    struct body big, small, cold;
+    memset(&big, 0, sizeof big);
+    memset(&small, 0, sizeof small);
+    psm_writer_t *w = tu_writer(&(struct psm_writer_opts){.name = seg});
+    int c = tu_register(w, "t_flaps_total", PSM_COUNTER, 1, ln);
+    for (int i = 0; i < 40; i++) {
+        snprintf(port, sizeof port, "Ethernet%d", i * 4);
+        psm_counter_add(psm_counter_resolve(w, c, (const char *[]){port}), 1);
+    }
+    psm_reader_t *r = tu_reader(seg);
+    cr_assert_eq(psm_render(rn, r, PSM_FMT_PROTOBUF, &big.b, 0, NULL), 0);
+    split(&big);
+    cr_assert_gt(big.fam[0].n, 127);
+    psm_reader_close(r);
+    psm_writer_close(w);
+    shm_unlink(seg);
+
+    w = tu_writer(&(struct psm_writer_opts){.name = seg});
+    c = tu_register(w, "t_flaps_total", PSM_COUNTER, 1, ln);
+    psm_counter_add(psm_counter_resolve(w, c, (const char *[]){"Ethernet0"}), 1);
+    r = tu_reader(seg);
+    cr_assert_eq(psm_render(rn, r, PSM_FMT_PROTOBUF, &small.b, 0, NULL), 0);
+    split(&small);
+    render(r, &cold);
+    cr_assert_eq(small.nfam, 1);
+    cr_assert_lt(small.fam[0].n, 128);
+    cr_assert_eq((const char *)small.fam[0].p - small.b.p, 1, "one byte of length");
+    cr_assert_eq(small.b.len, cold.b.len);
+    cr_assert_eq(memcmp(small.b.p, cold.b.p, small.b.len), 0, "as a fresh renderer has it");
+    psm_renderer_free(rn);
+    psm_buf_free(&big.b);
+    psm_buf_free(&small.b);
+    psm_buf_free(&cold.b);
+    psm_reader_close(r);
+    psm_writer_close(w);
+}
+
 Test(renderpb, the_callers_own_families_encode_as_the_segments_do)
 {
     psm_writer_t *w = tu_writer(&(struct psm_writer_opts){.name = seg});
