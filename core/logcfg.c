@@ -170,27 +170,36 @@ static int read_entry(struct pcd_logcfg *lc, int reg)
         if (pcd_reply_field(rep->element[i], &v[i], &len[i], err, sizeof err) != 1)
             v[i] = NULL;
     if (reg && (!v[0] || !v[1])) {
-        const char *lv = v[0] ? v[0] : psu_log_level_name(lc->o.default_level);
-        const char *ov = v[1] ? v[1] : psu_log_output_name(lc->o.default_output);
-        size_t ll = v[0] ? len[0] : strlen(lv), ol = v[1] ? len[1] : strlen(ov);
-        const char *argv[] = {"HSET", lc->key, "LOGLEVEL", lv, "LOGOUTPUT", ov};
-        size_t lens[] = {4, strlen(lc->key), 8, ll, 9, ol};
-        redisReply *w = redisCommandArgv(lc->cmd, 6, argv, lens);
-        if (!w) {
-            freeReplyObject(rep);
-            return -1;
+        /*
+         * Only the absent fields, each with HSETNX: a swssloglevel run between
+         * the HMGET above and this write keeps its value (its keyspace event
+         * then makes us read the entry again).
+         */
+        static const char *const field[2] = {"LOGLEVEL", "LOGOUTPUT"};
+        const char *dflt[2] = {psu_log_level_name(lc->o.default_level),
+                               psu_log_output_name(lc->o.default_output)};
+        int written = 0;
+        for (int i = 0; i < 2; i++) {
+            if (v[i])
+                continue;
+            const char *argv[] = {"HSETNX", lc->key, field[i], dflt[i]};
+            size_t lens[] = {6, strlen(lc->key), strlen(field[i]), strlen(dflt[i])};
+            redisReply *w = redisCommandArgv(lc->cmd, 4, argv, lens);
+            if (!w) {
+                freeReplyObject(rep);
+                return -1;
+            }
+            if (w->type == REDIS_REPLY_ERROR)
+                psu_log_error("CONFIG_DB HSETNX %s %s: %s", lc->key, field[i], w->str);
+            else
+                written = 1;
+            freeReplyObject(w);
+            v[i] = dflt[i], len[i] = strlen(dflt[i]);
         }
-        if (w->type == REDIS_REPLY_ERROR)
-            psu_log_error("CONFIG_DB HSET %s: %s", lc->key, w->str);
-        else
+        if (written)
             psu_log_notice("CONFIG_DB %s registered: LOGLEVEL %.*s, LOGOUTPUT %.*s", lc->key,
-                           (int)(ll > VALUE_MAX ? VALUE_MAX : ll), lv,
-                           (int)(ol > VALUE_MAX ? VALUE_MAX : ol), ov);
-        freeReplyObject(w);
-        if (!v[0])
-            v[0] = lv, len[0] = ll;
-        if (!v[1])
-            v[1] = ov, len[1] = ol;
+                           (int)(len[0] > VALUE_MAX ? VALUE_MAX : len[0]), v[0],
+                           (int)(len[1] > VALUE_MAX ? VALUE_MAX : len[1]), v[1]);
     }
     /* Level first: the output line then shows at the new level. */
     if (v[0])
