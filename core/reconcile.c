@@ -12,55 +12,18 @@
 #include <string.h>
 
 #include "psu/clock.h"
+#include "psu/hash.h"
 #include "psu/log.h"
-#include "reconcile.h"
-#include "reply.h"
-
-/* The four fields portsyncd owns in STATE_DB PORT_TABLE|<name>, as strings. */
-enum { F_STATE, F_OPER, F_ADMIN, F_MTU, F_COUNT };
-static const char *const field_name[F_COUNT] = {"state", "netdev_oper_status", "admin_status",
-                                                "mtu"};
-#define FIELD_MAX 16 /* longer baseline values cannot be ours: kept as "differs" */
-
-struct pstate {
-    char f[F_COUNT][FIELD_MAX];
-};
-
-struct rport {
-    char name[IFNAMSIZ]; /* "" : a free slot */
-    uint8_t in_config;   /* a CONFIG_DB port: reconciliation waits for it */
-    uint8_t has_db;      /* STATE_DB has an entry: db says what (as far as we wrote) */
-    uint8_t seen;        /* the kernel's state is known (an event since the start) */
-    uint8_t present;     /* ... and the netdev exists */
-    uint8_t pending;     /* a change after the dump, in its settle window */
-    uint64_t pending_since;
-    struct pstate db, k;
-};
-
-struct pcd_reconcile {
-    struct pcd_dbconn *db;
-    struct pcd_metrics *m;
-    enum pcd_restart kind;
-    unsigned timer_s, settle_ms;
-    uint64_t start_ns, deadline_ns;
-    int done, baseline_loaded;
-    int state_owed; /* reconciled, but WARM_RESTART_TABLE does not say so yet */
-    struct rport *slots;
-    uint32_t cap, count;
-    uint64_t held, deferred; /* events held; writes made later on their behalf */
-};
+#include "reconcile_int.h"
 
 /* ---- the ports: an open-addressed table by name ---- */
 
 static uint32_t name_hash(const char *s)
 {
-    uint32_t h = 2166136261u;
-    while (*s)
-        h = (h ^ (uint8_t)*s++) * 16777619u;
-    return h;
+    return (uint32_t)psu_hash_fnv1a64(PSU_HASH_FNV1A64_SEED, s, strlen(s));
 }
 
-static struct rport *port_find(const struct pcd_reconcile *rc, const char *name)
+struct rport *pcd__reconcile_port_find(const struct pcd_reconcile *rc, const char *name)
 {
     if (!rc->cap)
         return NULL;
@@ -72,10 +35,9 @@ static struct rport *port_find(const struct pcd_reconcile *rc, const char *name)
     }
 }
 
-/* The port's record, made if new; NULL when out of memory (errno ENOMEM). */
-static struct rport *port_get(struct pcd_reconcile *rc, const char *name)
+struct rport *pcd__reconcile_port_get(struct pcd_reconcile *rc, const char *name)
 {
-    struct rport *p = port_find(rc, name);
+    struct rport *p = pcd__reconcile_port_find(rc, name);
     if (p)
         return p;
     if ((rc->count + 1) * 2 > rc->cap) {
@@ -136,126 +98,24 @@ struct pcd_reconcile *pcd_reconcile_new(struct pcd_dbconn *db, struct pcd_metric
 
 int pcd_reconcile_add_config_port(struct pcd_reconcile *rc, const char *name)
 {
-    struct rport *p = port_get(rc, name);
+    struct rport *p = pcd__reconcile_port_get(rc, name);
     if (!p)
         return -1;
     p->in_config = 1;
     return 0;
 }
 
-/* @v as a baseline value: one that cannot be ours (too long) differs from any kernel state. */
-static void field_set(char *dst, const char *v, size_t len)
-{
-    if (len >= FIELD_MAX || memchr(v, '\0', len))
-        snprintf(dst, FIELD_MAX, "\x01");
-    else
-        memcpy(dst, v, len), dst[len] = '\0';
-}
-
-/* One baseline entry: the four fields as STATE_DB has them ("" for an absent one). */
-static void baseline_set(struct rport *p, const redisReply *h)
-{
-    memset(&p->db, 0, sizeof p->db);
-    p->has_db = 1;
-    for (size_t i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2) {
-        const redisReply *f = h->element[i], *v = h->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-            continue;
-        for (int k = 0; k < F_COUNT; k++) {
-            if (f->len != strlen(field_name[k]) || memcmp(f->str, field_name[k], f->len) != 0)
-                continue;
-            field_set(p->db.f[k], v->str, v->len);
-        }
-    }
-}
-
 int pcd_reconcile_baseline_add(struct pcd_reconcile *rc, const char *name, const char *state,
                                const char *oper, const char *admin, const char *mtu)
 {
-    struct rport *p = port_get(rc, name);
+    struct rport *p = pcd__reconcile_port_get(rc, name);
     if (!p)
         return -1;
     const char *v[F_COUNT] = {state, oper, admin, mtu};
     for (int k = 0; k < F_COUNT; k++)
-        field_set(p->db.f[k], v[k], strlen(v[k]));
+        pcd__field_set(p->db.f[k], v[k], strlen(v[k]));
     p->has_db = 1;
     rc->baseline_loaded = 1;
-    return 0;
-}
-
-/* A name portsyncd writes STATE_DB for (pcd_link_filter()'s name rule). */
-static int name_ours(const char *name)
-{
-    return strncmp(name, "Ethernet", 8) == 0 || strncmp(name, "PortChannel", 11) == 0;
-}
-
-int pcd_reconcile_load_baseline(struct pcd_reconcile *rc)
-{
-    char cursor[PCD_CURSOR_MAX] = "0";
-    /* Starting over (a retry after a lost connection): forget what the last attempt read. */
-    for (uint32_t i = 0; i < rc->cap; i++)
-        rc->slots[i].has_db = 0;
-    size_t n = 0;
-    do {
-        redisReply *rep = pcd_dbconn_cmd(
-            rc->db, rc->db->r.state, 6,
-            (const char *[]){"SCAN", cursor, "MATCH", "PORT_TABLE|*", "COUNT", "1000"});
-        if (!rep)
-            return pcd_dbconn_lost(rc->db, rc->db->r.state, "reading STATE_DB PORT_TABLE"), -1;
-        redisReply *const *keys;
-        size_t nkeys;
-        char err[256];
-        if (pcd_reply_scan(rep, cursor, &keys, &nkeys, err, sizeof err) != 0) {
-            /* Without a baseline nothing can be held: every event is then written. */
-            psu_log_error("STATE_DB SCAN MATCH PORT_TABLE|*: %s: no baseline, nothing held", err);
-            freeReplyObject(rep);
-            break;
-        }
-        for (size_t i = 0; i < nkeys; i++) {
-            const redisReply *k = keys[i];
-            if (k->type != REDIS_REPLY_STRING || k->len <= 11 ||
-                memcmp(k->str, "PORT_TABLE|", 11) != 0)
-                continue;
-            const char *name = k->str + 11;
-            size_t len = k->len - 11;
-            if (!pcd_port_name_ok(name, len)) {
-                psu_log_warn("STATE_DB key '%.*s' cannot name a netdev: left alone",
-                             (int)(k->len > 64 ? 64 : k->len), k->str);
-                continue;
-            }
-            char nm[IFNAMSIZ];
-            memcpy(nm, name, len);
-            nm[len] = '\0';
-            if (!name_ours(nm)) {
-                /* SONiC's name filter drops its events: never ours to write or delete. */
-                psu_log_info("STATE_DB PORT_TABLE|%s: not an Ethernet or PortChannel name, left "
-                             "alone",
-                             nm);
-                continue;
-            }
-            char key[IFNAMSIZ + 16];
-            snprintf(key, sizeof key, "PORT_TABLE|%s", nm);
-            redisReply *h =
-                pcd_dbconn_cmd(rc->db, rc->db->r.state, 2, (const char *[]){"HGETALL", key});
-            if (!h) {
-                freeReplyObject(rep);
-                return pcd_dbconn_lost(rc->db, rc->db->r.state, "reading STATE_DB PORT_TABLE"), -1;
-            }
-            struct rport *p = h->type == REDIS_REPLY_ARRAY && h->elements ? port_get(rc, nm) : NULL;
-            if (p) {
-                baseline_set(p, h);
-                n++;
-            } else if (h->type == REDIS_REPLY_ARRAY && h->elements) {
-                psu_log_error("out of memory for the baseline of %s: its writes are not held", nm);
-            }
-            freeReplyObject(h);
-        }
-        freeReplyObject(rep);
-    } while (strcmp(cursor, "0") != 0);
-    rc->baseline_loaded = 1;
-    psu_log_notice("%s: baseline of %zu STATE_DB PORT_TABLE entries read; writes held until "
-                   "reconciliation (at the latest %u s after the start)",
-                   rc->kind == PCD_RESTART_WARM ? "warm restart" : "restart alone", n, rc->timer_s);
     return 0;
 }
 
@@ -292,7 +152,7 @@ int pcd_reconcile_filter(struct pcd_reconcile *rc, const struct pcd_event *e, ui
 {
     if (!rc || rc->done || !rc->baseline_loaded)
         return 1;
-    struct rport *p = port_find(rc, e->name);
+    struct rport *p = pcd__reconcile_port_find(rc, e->name);
     if (!p)
         return 1; /* neither in CONFIG_DB nor in STATE_DB: nothing to hold it against */
     p->seen = 1;
@@ -338,7 +198,7 @@ int pcd_reconcile_filter(struct pcd_reconcile *rc, const struct pcd_event *e, ui
 
 void pcd_reconcile_applied(struct pcd_reconcile *rc, const struct pcd_event *e)
 {
-    struct rport *p = rc && !rc->done ? port_find(rc, e->name) : NULL;
+    struct rport *p = rc && !rc->done ? pcd__reconcile_port_find(rc, e->name) : NULL;
     if (!p)
         return;
     if (e->type == RTM_DELLINK) {
@@ -347,55 +207,6 @@ void pcd_reconcile_applied(struct pcd_reconcile *rc, const struct pcd_event *e)
         kernel_state(e, &p->db);
         p->has_db = 1;
     }
-}
-
-/*
- * STATE_DB PORT_TABLE|<name>: the fields that differ from what it holds, if
- * APPL_DB PORT_TABLE:<name> exists (SONiC's rule for every write). Returns 1
- * written, 0 nothing to write, -1 connection lost (logged).
- */
-static int write_diff(struct pcd_reconcile *rc, struct rport *p)
-{
-    struct pcd_dbconn *db = rc->db;
-    char key[IFNAMSIZ + 16];
-    snprintf(key, sizeof key, "PORT_TABLE:%s", p->name);
-    redisReply *rep = pcd_dbconn_cmd(db, db->r.appl, 2, (const char *[]){"EXISTS", key});
-    if (!rep)
-        return pcd_dbconn_lost(db, db->r.appl, "checking APPL_DB PORT_TABLE"), -1;
-    char err[256];
-    int found = pcd_reply_flag(rep, err, sizeof err);
-    freeReplyObject(rep);
-    if (found != 1) {
-        if (found < 0)
-            psu_log_warn("APPL_DB EXISTS %s: %s (taken as absent)", key, err);
-        psu_log_info("%s is not in APPL_DB PORT_TABLE: not published to STATE_DB", p->name);
-        p->db = p->k;
-        return 0;
-    }
-    const char *argv[2 + 2 * F_COUNT];
-    int argc = 2, nf = 0;
-    key[10] = '|';
-    argv[0] = "HSET";
-    argv[1] = key;
-    for (int k = 0; k < F_COUNT; k++) {
-        if (strcmp(p->k.f[k], p->db.f[k]) == 0)
-            continue;
-        argv[argc++] = field_name[k];
-        argv[argc++] = p->k.f[k];
-        nf++;
-    }
-    if (!nf)
-        return 0;
-    rep = pcd_dbconn_cmd(db, db->r.state, argc, argv);
-    if (!rep)
-        return pcd_dbconn_lost(db, db->r.state, "writing STATE_DB PORT_TABLE"), -1;
-    if (rep->type == REDIS_REPLY_ERROR)
-        psu_log_warn("STATE_DB HSET %s: %s", key, rep->str);
-    freeReplyObject(rep);
-    psu_log_info("STATE_DB %s: %d field%s written (oper %s admin %s mtu %s)", key, nf,
-                 nf == 1 ? "" : "s", p->k.f[F_OPER], p->k.f[F_ADMIN], p->k.f[F_MTU]);
-    p->db = p->k;
-    return 1;
 }
 
 /* Settled: the netdev seen since the start, nothing in its window, STATE_DB equal to it. */
@@ -424,86 +235,18 @@ static size_t unsettled(const struct pcd_reconcile *rc, char *buf, size_t len)
     return count;
 }
 
-/*
- * state=reconciled, owed until written: the hold is over once reconcile() ran,
- * but warm-reboot tooling waits on this field, so a connection lost while
- * writing it is retried after the reconnection rather than forgotten.
- */
-static int state_write(struct pcd_reconcile *rc)
-{
-    if (!rc->state_owed)
-        return 0;
-    if (pcd_warm_state_set(rc->db, rc->m, PCD_WARM_RECONCILED) != 0)
-        return -1;
-    rc->state_owed = 0;
-    return 0;
-}
-
-static int reconcile(struct pcd_reconcile *rc, uint64_t now, const char *why)
-{
-    size_t written = 0, removed = 0;
-    for (uint32_t i = 0; i < rc->cap; i++) {
-        struct rport *p = &rc->slots[i];
-        if (!p->name[0] || !p->has_db)
-            continue;
-        if (p->seen && p->present) {
-            int w = write_diff(rc, p);
-            if (w < 0)
-                return -1;
-            written += (size_t)w;
-            rc->deferred += (uint64_t)w;
-            continue;
-        }
-        /*
-         * A netdev of that name that no event showed us: its events are
-         * filtered (link kind team), so it is not ours to delete either.
-         */
-        if (!p->seen && if_nametoindex(p->name) != 0) {
-            psu_log_info("%s: STATE_DB entry left alone (its netdev's events are ignored)",
-                         p->name);
-            continue;
-        }
-        /* Gone from the kernel (deleted, or never came back): what a DELLINK would do. */
-        char key[IFNAMSIZ + 16];
-        snprintf(key, sizeof key, "PORT_TABLE|%s", p->name);
-        redisReply *rep = pcd_dbconn_cmd(rc->db, rc->db->r.state, 2, (const char *[]){"DEL", key});
-        if (!rep)
-            return pcd_dbconn_lost(rc->db, rc->db->r.state, "deleting stale STATE_DB entries"), -1;
-        if (rep->type == REDIS_REPLY_ERROR)
-            psu_log_warn("STATE_DB DEL %s: %s", key, rep->str);
-        freeReplyObject(rep);
-        psu_log_notice("%s has no netdev at reconciliation: stale STATE_DB %s deleted", p->name,
-                       key);
-        p->has_db = 0;
-        removed++;
-        psm_counter_inc(rc->m->reconcile_stale);
-    }
-    rc->done = 1;
-    uint64_t saved = rc->held > rc->deferred ? rc->held - rc->deferred : 0;
-    psm_counter_add(rc->m->reconcile_saved, saved);
-    double ms = (double)(now - rc->start_ns) / 1e6;
-    psm_gauge_set(rc->m->reconcile_duration, ms / 1e3);
-    psm_gauge_set(rc->m->reconcile_active, 0);
-    psu_log_notice("reconciled (%s) %.1f ms after the start: %zu port%s written, %zu stale "
-                   "entr%s deleted, %" PRIu64 " write%s held, %" PRIu64 " saved",
-                   why, ms, written, written == 1 ? "" : "s", removed, removed == 1 ? "y" : "ies",
-                   rc->held, rc->held == 1 ? "" : "s", saved);
-    rc->state_owed = rc->kind == PCD_RESTART_WARM;
-    return state_write(rc);
-}
-
 int pcd_reconcile_tick(struct pcd_reconcile *rc, uint64_t now, uint64_t dump_done_ns, int drained)
 {
     if (!rc)
         return 0;
     if (rc->done)
-        return state_write(rc);
+        return pcd__reconcile_state_write(rc);
     for (uint32_t i = 0; i < rc->cap; i++) {
         struct rport *p = &rc->slots[i];
         if (!p->name[0] || !p->pending ||
             now - p->pending_since < (uint64_t)rc->settle_ms * 1000000ull)
             continue;
-        int w = write_diff(rc, p);
+        int w = pcd__reconcile_write_diff(rc, p);
         if (w < 0)
             return -1;
         p->pending = 0;
@@ -521,7 +264,7 @@ int pcd_reconcile_tick(struct pcd_reconcile *rc, uint64_t now, uint64_t dump_don
     char names[512];
     size_t left = unsettled(rc, names, sizeof names);
     if (left == 0)
-        return reconcile(rc, now, "every CONFIG_DB port settled");
+        return pcd__reconcile_finish(rc, now, "every CONFIG_DB port settled");
     if (now < rc->deadline_ns)
         return 0;
     char why[640];
@@ -529,7 +272,7 @@ int pcd_reconcile_tick(struct pcd_reconcile *rc, uint64_t now, uint64_t dump_don
              rc->timer_s, left, left == 1 ? "" : "s", names, left > 8 ? ", ..." : "");
     psu_log_warn("reconciling at the timer: %zu CONFIG_DB port%s not settled: %s%s", left,
                  left == 1 ? "" : "s", names, left > 8 ? ", ..." : "");
-    return reconcile(rc, now, why);
+    return pcd__reconcile_finish(rc, now, why);
 }
 
 int pcd_reconcile_wait_ms(const struct pcd_reconcile *rc, uint64_t now, int max_ms)
