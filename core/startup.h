@@ -26,6 +26,7 @@
 #ifndef PCD_STARTUP_H
 #define PCD_STARTUP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dbconn.h"
@@ -34,7 +35,12 @@
 #include "portset.h"
 #include "reconcile.h"
 
-struct pcd_config_plan;
+/* CONFIG_DB's ports as step 4 copies them, decided once (kept across a retry). */
+struct pcd_config_plan {
+    char **names;
+    uint8_t *consumed; /* cold start: 1 if consumed before this run */
+    size_t n;
+};
 
 struct pcd_startup {
     struct pcd_dbconn *db;
