@@ -36,30 +36,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "pex-scrape.h"
+
 #define MAX_CONNS 1024
-
-struct opts {
-    struct sockaddr_in6 addr;
-    const char *cert, *key, *ca, *path, *sni, *accept;
-    unsigned conns, requests;
-    double seconds;
-    int gzip, check, newconn, pid, quiet;
-};
-
-struct worker {
-    pthread_t tid;
-    unsigned idx;
-    const struct opts *o;
-    SSL_CTX *ctx;
-    double *lat; /* seconds per request */
-    size_t nlat, caplat;
-    uint64_t bytes, errors, violations;
-    char err[256];
-    /* counters seen on this connection: name{labels} -> value */
-    char **keys;
-    double *vals;
-    size_t hcap, hcount;
-};
 
 static atomic_int stop_flag;
 
@@ -77,126 +56,6 @@ static void usage(FILE *f)
             "                  [--path /metrics] [--connections N] [--requests R | --seconds S]\n"
             "                  [--gzip] [--openmetrics] [--check] [--new-connections]\n"
             "                  [--server-name NAME] [--pid EXPORTER_PID] [--quiet]\n");
-}
-
-/* ---- per-connection counter memory (open addressing on the series key) ---- */
-
-static uint64_t fnv(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
-/* Returns 0, or 1 if @v is below the value last seen for @key. */
-static int counter_seen(struct worker *w, const char *key, size_t klen, double v)
-{
-    if (w->hcount * 2 >= w->hcap) {
-        size_t ncap = w->hcap ? w->hcap * 2 : 4096;
-        char **nk = calloc(ncap, sizeof *nk);
-        double *nv = calloc(ncap, sizeof *nv);
-        if (!nk || !nv)
-            abort();
-        for (size_t i = 0; i < w->hcap; i++) {
-            if (!w->keys[i])
-                continue;
-            size_t j = fnv(w->keys[i], strlen(w->keys[i])) & (ncap - 1);
-            while (nk[j])
-                j = (j + 1) & (ncap - 1);
-            nk[j] = w->keys[i];
-            nv[j] = w->vals[i];
-        }
-        free(w->keys);
-        free(w->vals);
-        w->keys = nk;
-        w->vals = nv;
-        w->hcap = ncap;
-    }
-    size_t j = fnv(key, klen) & (w->hcap - 1);
-    while (w->keys[j]) {
-        if (strlen(w->keys[j]) == klen && memcmp(w->keys[j], key, klen) == 0) {
-            int bad = v < w->vals[j];
-            w->vals[j] = v;
-            return bad;
-        }
-        j = (j + 1) & (w->hcap - 1);
-    }
-    w->keys[j] = strndup(key, klen);
-    w->vals[j] = v;
-    w->hcount++;
-    return 0;
-}
-
-/* ---- body checks ------------------------------------------------------------------ */
-
-static void violation(struct worker *w, const char *what, const char *line, size_t len)
-{
-    w->violations++;
-    if (!w->err[0])
-        snprintf(w->err, sizeof w->err, "%s: %.*s", what, (int)(len > 160 ? 160 : len), line);
-}
-
-/*
- * Walks the exposition line by line. Families are typed by their # TYPE line;
- * histogram series are identified by their labels without "le" and checked
- * when their _count line arrives: each bucket >= the previous one, and the
- * +Inf bucket equal to _count.
- */
-static void check_body(struct worker *w, const char *b, size_t n)
-{
-    char type[16] = "";
-    char fam[256] = "";
-    double prev_bucket = -1, inf_bucket = -1;
-    const char *end = b + n;
-    for (const char *p = b; p < end;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = (size_t)((nl ? nl : end) - p);
-        const char *line = p;
-        p = nl ? nl + 1 : end;
-        if (len == 0)
-            continue;
-        if (line[0] == '#') {
-            if (len > 7 && memcmp(line, "# TYPE ", 7) == 0) {
-                const char *sp = memchr(line + 7, ' ', len - 7);
-                if (sp) {
-                    size_t fl = (size_t)(sp - line - 7);
-                    snprintf(fam, sizeof fam, "%.*s", (int)fl, line + 7);
-                    snprintf(type, sizeof type, "%.*s", (int)(line + len - sp - 1), sp + 1);
-                }
-                prev_bucket = -1;
-            }
-            continue;
-        }
-        const char *sp = memrchr(line, ' ', len);
-        if (!sp) {
-            violation(w, "sample line without a value", line, len);
-            continue;
-        }
-        double v = strtod(sp + 1, NULL);
-        size_t klen = (size_t)(sp - line);
-        if (strcmp(type, "counter") == 0) {
-            if (counter_seen(w, line, klen, v))
-                violation(w, "counter went backwards on one connection", line, len);
-        } else if (strcmp(type, "histogram") == 0) {
-            size_t fl = strlen(fam);
-            const char *suffix = line + fl;
-            if (klen > fl + 7 && memcmp(suffix, "_bucket", 7) == 0) {
-                if (v < prev_bucket)
-                    violation(w, "histogram buckets not cumulative", line, len);
-                prev_bucket = v;
-                if (memmem(line, klen, "le=\"+Inf\"", 9))
-                    inf_bucket = v;
-            } else if (klen >= fl + 6 && memcmp(suffix, "_count", 6) == 0) {
-                if (inf_bucket != v)
-                    violation(w, "histogram +Inf bucket differs from _count", line, len);
-                if (counter_seen(w, line, klen, v))
-                    violation(w, "histogram _count went backwards", line, len);
-                prev_bucket = -1;
-                inf_bucket = -1;
-            }
-        }
-    }
 }
 
 /* ---- HTTP/1.1 over TLS ------------------------------------------------------------- */
@@ -322,12 +181,12 @@ static int request(struct worker *w, SSL *ssl, struct rbuf *b, struct rbuf *plai
     if (w->o->check && *status == 200) {
         if (gz) {
             if (inflate_body(b->p + hlen, clen, plain) != 0) {
-                violation(w, "gzip body does not inflate", "", 0);
+                pex_violation(w, "gzip body does not inflate", "", 0);
                 return 0;
             }
-            check_body(w, plain->p, plain->len);
+            pex_check_body(w, plain->p, plain->len);
         } else {
-            check_body(w, b->p + hlen, clen);
+            pex_check_body(w, b->p + hlen, clen);
         }
     }
     return 0;
