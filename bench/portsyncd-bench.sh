@@ -11,7 +11,9 @@
 # ROUNDS (3: rounds alternate the rates and, in the closed loop, the kernel alone
 # in a second namespace with the same veths and no daemon; medians), SPLIT (0; 1:
 # STATE_DB on a second redis-server, through a database_config.json, to measure
-# what two servers cost: two round trips per batch instead of one).
+# what two servers cost: two round trips per batch instead of one), NOTIFY (AKE,
+# the notify-keyspace-events of SONiC's database container; portsyncd's APPL_DB
+# view needs K and A (or g, h, x, e): NOTIFY=Kh measures the script path alone).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$(cd "${1:-$top/build/bin}" && pwd)
@@ -22,6 +24,7 @@ ROUNDS=${ROUNDS:-3}
 SECONDS_PER_RATE=${SECONDS_PER_RATE:-2}
 CHANGE=${CHANGE:-admin}
 SPLIT=${SPLIT:-0}
+NOTIFY=${NOTIFY:-AKE}
 for b in portsyncd portsyncd-shmdump pcd-consumer pcd-bench; do
     [ -x "$BIN/$b" ] || { echo "portsyncd-bench.sh: $BIN/$b is missing (build with tests enabled: pcd-consumer lives in tests/)" >&2; exit 2; }
 done
@@ -41,7 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 redis-server --port 0 --unixsocket "$SOCK" --dir "$TMP" --save "" --appendonly no \
-    --notify-keyspace-events Kh >"$TMP/redis.log" 2>&1 &
+    --notify-keyspace-events "$NOTIFY" >"$TMP/redis.log" 2>&1 &
 redis_pid=$!
 pids+=($redis_pid)
 for _ in $(seq 100); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && break; sleep 0.05; done
@@ -51,7 +54,7 @@ db_args=(--redis-socket "$SOCK")
 if [ "$SPLIT" = 1 ]; then
     STATE_SOCK=$TMP/state.sock
     redis-server --port 0 --unixsocket "$STATE_SOCK" --dir "$TMP" --dbfilename state.rdb --save "" \
-        --appendonly no --notify-keyspace-events Kh >"$TMP/redis-state.log" 2>&1 &
+        --appendonly no --notify-keyspace-events "$NOTIFY" >"$TMP/redis-state.log" 2>&1 &
     redis_pid=$!
     pids+=($redis_pid)
     for _ in $(seq 100); do redis-cli -s "$STATE_SOCK" ping >/dev/null 2>&1 && break; sleep 0.05; done
@@ -104,7 +107,7 @@ done
     { echo "portsyncd-bench.sh: PortInitDone not reached; portsyncd log:" >&2; tail -n 20 "$TMP/portsyncd.log" >&2; exit 1; }
 init_ms=$(sed -n 's/.*PortInitDone: .*(\([0-9.]*\) ms after start).*/\1/p' "$TMP/portsyncd.log")
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(uname -r)"
-echo "setup: change = $CHANGE, $PORTS veth ports, redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on a unix socket$([ "$SPLIT" = 1 ] && echo ", STATE_DB on a second one (SPLIT=1: two round trips per batch)")"
+echo "setup: change = $CHANGE, $PORTS veth ports, redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on a unix socket (notify-keyspace-events $NOTIFY)$([ "$SPLIT" = 1 ] && echo ", STATE_DB on a second one (SPLIT=1: two round trips per batch)")"
 echo "PortInitDone ${init_ms} ms after start (includes creating the $PORTS veth pairs with ip; SONiC reference: ~14 ms with ports created by orchagent)"
 sleep 0.5
 # With SPLIT=1 the redis-server measured is the STATE_DB one (the APPL_DB one
@@ -114,8 +117,8 @@ ip netns exec "$NS" "$BIN/pcd-bench" --socket "$STATE_SOCK" --ports "$PORTS" --p
     --rates "$RATES" --seconds "$SECONDS_PER_RATE" --rounds "$ROUNDS" --change "$CHANGE"
 # Where redis-server's time goes, by its own accounting (usec_per_call is inside
 # the command only: the socket and event-loop work around it is not counted).
-echo "redis-server commandstats (portsyncd's EVALSHA batches; HGETs are pcd-bench's):"
-redis-cli -s "$STATE_SOCK" INFO commandstats | tr -d '\r' | grep -E '^cmdstat_(evalsha|hset|hget|exists|publish):' | sed 's/^/  /'
+echo "redis-server commandstats (portsyncd's EVALSHA batches or plain HSET/DEL; HGETs are pcd-bench's):"
+redis-cli -s "$STATE_SOCK" INFO commandstats | tr -d '\r' | grep -E '^cmdstat_(evalsha|hset|del|hget|exists|publish|psubscribe|scan):' | sed 's/^/  /'
 echo
 echo "SONiC C++ portsyncd reference (DESIGN.md section 4, same method on this kind of machine):"
 echo "  isolated change p50/p99 212-216/350-378 us; at 1,000/s p50/p99 96-112/212-220 us;"

@@ -1,6 +1,8 @@
 /*
- * core/batch.c - see batch.h: a batch of link events to STATE_DB, in one
- * round trip where APPL_DB and STATE_DB share a server, in two where not.
+ * core/batch.c - see batch.h: a batch of link events to STATE_DB: a pipeline
+ * of plain writes for the ports the APPL_DB view holds present, the script
+ * (one round trip where APPL_DB and STATE_DB share a server, two where not)
+ * for the others and whenever the view is unknown.
  */
 #include <stdio.h>
 #include <string.h>
@@ -206,14 +208,140 @@ static int apply_split(struct pcd_redis *r, const struct pcd_state_op *ops, size
     return run_script(r, r->state, r->write_sha, write_script, argv, lens, argc, n, res, errs);
 }
 
-int pcd_batch_apply(struct pcd_redis *r, const struct pcd_state_op *ops, size_t n, int *res,
-                    char (*errs)[160], int *round_trips)
+/* The script path for @ops (as before the view): one round trip, or two when split. */
+static int script_path(struct pcd_redis *r, const struct pcd_state_op *ops, size_t n, int *res,
+                       char (*errs)[160], int *trips)
+{
+    int rc =
+        r->split ? apply_split(r, ops, n, res, errs, trips) : apply_shared(r, ops, n, res, errs);
+    if (rc == 0)
+        (*trips)++;
+    return rc;
+}
+
+/*
+ * Which events take the plain path (@plain[i] = 1): with the view known, a
+ * DELLINK (STATE_DB's entry goes whatever APPL_DB holds) and a NEWLINK of a
+ * port the view holds present. A delete-then-write ('X') stays in the script,
+ * atomic; so does every event of a port that has one event in the script,
+ * since the plain writes are made first. Returns how many take the plain path.
+ */
+static size_t route(struct pcd_portview *view, const struct pcd_state_op *ops, size_t n,
+                    unsigned char *plain)
+{
+    const char *names[PCD_BATCH_MAX] = {0}; /* = {0}: gcc cannot see n bounds the reads */
+    unsigned char present[PCD_BATCH_MAX];
+    for (size_t i = 0; i < n; i++)
+        names[i] = ops[i].name;
+    if (!pcd_portview_lookup(view, names, n, present)) {
+        memset(plain, 0, n);
+        return 0;
+    }
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+        plain[i] = ops[i].op == 'D' || (ops[i].op == 'N' && present[i]);
+        np += plain[i];
+    }
+    /* The queue coalesces per port, so a port is in a batch once; this keeps order if not. */
+    for (size_t i = 0; i < n && np < n; i++)
+        for (size_t j = 0; plain[i] && j < n; j++)
+            if (!plain[j] && strcmp(ops[i].name, ops[j].name) == 0)
+                plain[i] = 0, np--;
+    return np;
+}
+
+/*
+ * The plain path: one pipeline on the STATE_DB connection, HSET or DEL
+ * PORT_TABLE|<name> per event with @plain[i] set, all sent before any reply
+ * is read. Returns 0 (@res and @errs per event), -1 on connection loss.
+ */
+static int apply_plain(struct pcd_redis *r, const struct pcd_state_op *ops, size_t n,
+                       const unsigned char *plain, int *res, char (*errs)[160])
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!plain[i])
+            continue;
+        char key[64];
+        int kl = snprintf(key, sizeof key, "PORT_TABLE|%s", ops[i].name);
+        const char *argv[] = {ops[i].op == 'D' ? "DEL" : "HSET",
+                              key,
+                              "state",
+                              "ok",
+                              "netdev_oper_status",
+                              ops[i].oper,
+                              "admin_status",
+                              ops[i].admin,
+                              "mtu",
+                              ops[i].mtu};
+        size_t lens[10];
+        for (size_t k = 0; k < 10; k++)
+            lens[k] = k == 1 ? (size_t)kl : strlen(argv[k]);
+        if (redisAppendCommandArgv(r->state, ops[i].op == 'D' ? 2 : 10, argv, lens) != REDIS_OK)
+            return -1;
+    }
+    uint64_t t0 = pcd_redis_busy_begin(r);
+    for (size_t i = 0; i < n; i++) {
+        if (!plain[i])
+            continue;
+        void *v = NULL;
+        if (redisGetReply(r->state, &v) != REDIS_OK || !v) {
+            pcd_redis_busy_end(r, t0, 0);
+            return -1;
+        }
+        redisReply *rep = v;
+        res[i] = PCD_APPLY_WRITTEN;
+        if (rep->type == REDIS_REPLY_ERROR) {
+            /* The error text alone, as the script path reports it. */
+            res[i] = PCD_APPLY_ERROR;
+            snprintf(errs[i], sizeof errs[i], "%s", rep->str);
+        } else if (rep->type != REDIS_REPLY_INTEGER) {
+            char d[160];
+            res[i] = PCD_APPLY_ERROR;
+            snprintf(errs[i], sizeof errs[i], "%s answered %s", ops[i].op == 'D' ? "DEL" : "HSET",
+                     pcd_reply_describe(rep, d, sizeof d));
+        }
+        freeReplyObject(rep);
+    }
+    pcd_redis_busy_end(r, t0, 1);
+    return 0;
+}
+
+int pcd_batch_apply(struct pcd_redis *r, struct pcd_portview *view, const struct pcd_state_op *ops,
+                    size_t n, int *res, char (*errs)[160], int *round_trips)
 {
     if (n > PCD_BATCH_MAX)
         n = PCD_BATCH_MAX;
-    int trips = 0;
-    int rc =
-        r->split ? apply_split(r, ops, n, res, errs, &trips) : apply_shared(r, ops, n, res, errs);
-    *round_trips = rc == 0 ? trips + 1 : 0;
+    unsigned char plain[PCD_BATCH_MAX];
+    size_t np = route(view, ops, n, plain);
+    int trips = 0, rc = 0;
+    *round_trips = 0;
+    if (np == 0) {
+        rc = script_path(r, ops, n, res, errs, &trips);
+    } else {
+        if ((rc = apply_plain(r, ops, n, plain, res, errs)) != 0)
+            return rc;
+        trips = 1;
+        if (np < n) {
+            /* The rest through the script, in order; results and errors put back in place. */
+            struct pcd_state_op sops[PCD_BATCH_MAX];
+            int sres[PCD_BATCH_MAX];
+            static char serrs[PCD_BATCH_MAX][160]; /* the writer thread's only */
+            size_t at[PCD_BATCH_MAX], m = 0;
+            for (size_t i = 0; i < n; i++)
+                if (!plain[i])
+                    at[m] = i, sops[m++] = ops[i];
+            if ((rc = script_path(r, sops, m, sres, serrs, &trips)) != 0) {
+                memcpy(errs[0], serrs[0], sizeof errs[0]);
+                return rc;
+            }
+            for (size_t k = 0; k < m; k++) {
+                res[at[k]] = sres[k];
+                if (sres[k] == PCD_APPLY_ERROR)
+                    memcpy(errs[at[k]], serrs[k], sizeof errs[0]);
+            }
+        }
+    }
+    if (rc == 0)
+        *round_trips = trips;
     return rc;
 }

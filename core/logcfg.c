@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "keyspace.h"
 #include "logcfg.h"
 #include "psu/log.h"
 #include "reply.h"
@@ -221,53 +222,7 @@ static int pause_ms(struct pcd_logcfg *lc, int ms)
 
 static redisContext *connect_config(struct pcd_logcfg *lc, int select_db, char *err, size_t errlen)
 {
-    const struct pcd_redis_endpoint *e = &lc->o.config;
-    struct timeval tv = {lc->o.timeout_ms / 1000, (lc->o.timeout_ms % 1000) * 1000};
-    redisContext *c = e->socket ? redisConnectUnixWithTimeout(e->socket, tv)
-                                : redisConnectWithTimeout(e->host, e->port, tv);
-    if (!c || c->err) {
-        snprintf(err, errlen, "cannot connect: %s", c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    if (select_db) {
-        redisReply *rep = redisCommand(c, "SELECT %d", e->id);
-        if (!rep || rep->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "SELECT %d: %s", e->id, rep ? rep->str : c->errstr);
-            if (rep)
-                freeReplyObject(rep);
-            redisFree(c);
-            return NULL;
-        }
-        freeReplyObject(rep);
-    }
-    return c;
-}
-
-/*
- * Does the server send keyspace events for hashes? 1 yes, 0 no (@why says
- * what it has), -1 connection lost.
- */
-static int notifications_on(struct pcd_logcfg *lc, char *why, size_t whylen)
-{
-    redisReply *rep = redisCommand(lc->cmd, "CONFIG GET notify-keyspace-events");
-    if (!rep)
-        return -1;
-    int on = 0;
-    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
-        rep->element[1]->type == REDIS_REPLY_STRING) {
-        const char *f = rep->element[1]->str;
-        on = strchr(f, 'K') && (strchr(f, 'A') || strchr(f, 'h'));
-        snprintf(why, whylen, "notify-keyspace-events is '%.32s': no K, or neither h nor A", f);
-    } else {
-        char d[160];
-        snprintf(why, whylen, "CONFIG GET notify-keyspace-events answered %s",
-                 pcd_reply_describe(rep, d, sizeof d));
-    }
-    freeReplyObject(rep);
-    return on;
+    return pcd_keyspace_connect(&lc->o.config, lc->o.timeout_ms, select_db, err, errlen);
 }
 
 /* Events on the subscriber connection until it fails (-1) or we are told to stop (0). */
@@ -326,7 +281,7 @@ static int session(struct pcd_logcfg *lc)
     if (lc->lost_said)
         psu_log_notice("CONFIG_DB %s: following it again at %s", lc->key, lc->where);
     lc->lost_said = 0;
-    int on = notifications_on(lc, why, sizeof why);
+    int on = pcd_keyspace_enabled(lc->cmd, "h", why, sizeof why);
     if (on < 0)
         goto lost;
     if (on) {

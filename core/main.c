@@ -406,12 +406,18 @@ int main(int argc, char **argv)
     struct pcd_sync s = {
         .m = &m, .q = q, .stop = &stop, .lm_opts = lo, .settle_ms = (unsigned)settle_ms};
     s.db.r.o = ro;
+    struct pcd_portview_opts pvo = {
+        .appl = ro.db[PCD_APPL_DB], .timeout_ms = ro.timeout_ms, .verify_ms = 5000};
+    if (!(s.view = pcd_portview_start(&pvo, err, sizeof err)))
+        psu_log_error("%s: every STATE_DB write checks APPL_DB in the script; port sync carries on",
+                      err);
     struct pcd_monitor mon = {.m = &m, .q = q, .redis_busy_since = &s.db.r.busy_since};
     if (pcd_monitor_start(&mon, err, sizeof err) != 0)
         psu_log_error("%s: no heartbeat, health or process metrics; port sync carries on", err);
     int rc = pcd_sync_run(&s);
     pcd_monitor_stop(&mon); /* before the metrics and the queue it reads go away */
     pcd_logcfg_stop(lc);
+    pcd_portview_stop(s.view);
     /*
      * The signal thread wakes the queue: end it (SIGUSR1 to that thread, which
      * sigwait()s for it) and join it before the queue is destroyed under it.

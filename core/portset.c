@@ -98,6 +98,12 @@ int pcd_portset_del(struct pcd_portset *s, const char *name)
     return 1;
 }
 
+int pcd_portset_has(const struct pcd_portset *s, const char *name)
+{
+    size_t len = strnlen(name, IFNAMSIZ);
+    return len > 0 && len < IFNAMSIZ && s->cap && s->slots[probe(s, name)][0];
+}
+
 int pcd_portset_all_created(const struct pcd_portset *s)
 {
     return !s->incomplete && s->count == 0;

@@ -6,6 +6,7 @@
  *
  * Names are netdev names (1..IFNAMSIZ-1 bytes), stored inline in an
  * open-addressing table, so an insert allocates only when the table grows.
+ * The APPL_DB view (portview.c) keeps its PORT_TABLE names in one too.
  */
 #ifndef PCD_PORTSET_H
 #define PCD_PORTSET_H
@@ -48,6 +49,14 @@ int pcd_portset_add(struct pcd_portset *s, const char *name);
  * Returns 1 if @name was waiting, 0 if not.
  */
 int pcd_portset_del(struct pcd_portset *s, const char *name);
+
+/**
+ * pcd_portset_has - is @name in the set?
+ * @s: the set
+ * @name: the port (an empty or too long name is never there)
+ * Returns 1 or 0.
+ */
+int pcd_portset_has(const struct pcd_portset *s, const char *name);
 
 /**
  * pcd_portset_all_created - may PortInitDone be written?

@@ -4,9 +4,11 @@
  * resync after a lost connection, PortInitDone and readiness once due, and the
  * drain on SIGTERM. SONiC's startup sequence before it is startup.c's.
  *
- * Each batch costs one round trip whatever its size where APPL_DB and STATE_DB
- * share a server (a script checks APPL_DB PORT_TABLE and writes STATE_DB per
- * event, in order), two where they do not (batch.c).
+ * Each batch costs one round trip whatever its size: a pipeline of plain
+ * writes for the ports the APPL_DB view holds present, or, for the others
+ * and while the view is unknown, a script that checks APPL_DB PORT_TABLE
+ * and writes STATE_DB per event, in order (two round trips where STATE_DB
+ * has a server of its own; one more for a batch of both kinds: batch.c).
  */
 #include <errno.h>
 #include <linux/rtnetlink.h>
@@ -50,7 +52,7 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
         snprintf(ops[i].mtu, sizeof ops[i].mtu, "%u", ev[i].mtu);
     }
     int trips = 0;
-    int rc = pcd_batch_apply(&s->db.r, ops, n, res, errs, &trips);
+    int rc = pcd_batch_apply(&s->db.r, s->view, ops, n, res, errs, &trips);
     if (rc < 0)
         return pcd_dbconn_lost(&s->db, pcd_redis_failed(&s->db.r), "writing STATE_DB PORT_TABLE"),
                -1;
@@ -189,6 +191,12 @@ int pcd_sync_run(struct pcd_sync *s)
             draining = 1;
         }
         if (!s->db.connected) {
+            /*
+             * A server that restarted may hold other APPL_DB keys than the view
+             * does, and the view's own connections may not have noticed yet: the
+             * resync after this reconnection takes the script until it rescans.
+             */
+            pcd_portview_invalidate(s->view);
             if (draining || pcd_dbconn_connect(&s->db) != 0)
                 break;
             psm_counter_inc(s->m->redis_reconnects);

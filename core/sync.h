@@ -11,6 +11,7 @@
 #include "dbconn.h"
 #include "linkmon.h"
 #include "metrics.h"
+#include "portview.h"
 #include "queue.h"
 #include "startup.h"
 
@@ -20,8 +21,9 @@ struct pcd_sync {
     struct pcd_queue *q;
     struct pcd_linkmon_opts lm_opts; /* cold and dpu are decided at startup */
     atomic_int *stop;
-    unsigned settle_ms;   /* the reconcile settle window (reconcile.h) */
-    struct pcd_dbconn db; /* db.r.o: where Redis is; the rest is set by pcd_sync_run() */
+    unsigned settle_ms;        /* the reconcile settle window (reconcile.h) */
+    struct pcd_dbconn db;      /* db.r.o: where Redis is; the rest is set by pcd_sync_run() */
+    struct pcd_portview *view; /* APPL_DB PORT_TABLE view (portview.h), or NULL */
     /* The writer thread's own. */
     struct pcd_startup st;
     struct pcd_linkmon *lm; /* the netlink reader, started by the startup sequence */

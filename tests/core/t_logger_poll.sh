@@ -22,7 +22,9 @@ config HSET 'LOGGER|portsyncd' LOGLEVEL WHISPER >/dev/null
 check "an invalid level falls back to NOTICE" wait_for 2 grep -q 'LOGLEVEL NOTICE (was DEBUG)' "$TMP/portsyncd.log"
 sleep 2.2 # two more polls of the same invalid value
 expect_eq "with one ERROR line, not one per poll" 1 "$(grep -c 'Invalid loglevel. Setting to NOTICE.' "$TMP/portsyncd.log")"
-expect_eq "notifications off is said once" 1 "$(grep -c 'keyspace notifications are off' "$TMP/portsyncd.log")"
+# LOGGER's line only: the APPL_DB view (t_appl_view.sh) says it once too, in its own words.
+expect_eq "notifications off is said once" 1 "$(grep -c 'keyspace notifications are off.*CONFIG_DB LOGGER' "$TMP/portsyncd.log")"
+check "the APPL_DB view says once it has none" bash -c "[ \$(grep -c 'keyspace notifications are off .*: no APPL_DB PORT_TABLE view' '$TMP/portsyncd.log') = 1 ]"
 check "SIGTERM exits 0" stop_portsyncd
 
 # The same server with notifications on (as SONiC's hostcfgd and CLI turn them on).

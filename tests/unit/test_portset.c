@@ -125,7 +125,8 @@ Test(portset, names_wait_until_each_is_created)
     pcd_portset_free(&s);
 }
 
-/* Random adds and deletes against a plain array: the table agrees at every step. */
+/* Random adds and deletes against a plain array: the table (count, membership) agrees at every
+ * step. */
 Test(portset, agrees_with_a_reference_under_random_adds_and_deletes)
 {
     enum { NAMES = 3000, STEPS = 200000 };
@@ -149,9 +150,13 @@ Test(portset, agrees_with_a_reference_under_random_adds_and_deletes)
             in[i] = 0;
         }
         cr_assert_eq(s.count, count, "step %d: %u held, expected %u", step, s.count, count);
+        cr_assert_eq(pcd_portset_has(&s, name), in[i], "step %d has %s", step, name);
     }
+    cr_assert_eq(pcd_portset_has(&s, ""), 0, "an empty name is never there");
+    cr_assert_eq(pcd_portset_has(&s, "Ethernet0123456789"), 0, "nor one too long for a netdev");
     for (int i = 0; i < NAMES; i++) {
         port_name(name, sizeof name, i);
+        cr_assert_eq(pcd_portset_has(&s, name), in[i], "final has %s", name);
         cr_assert_eq(pcd_portset_del(&s, name), in[i], "final del %s", name);
     }
     cr_assert_eq(pcd_portset_all_created(&s), 1);
