@@ -164,7 +164,7 @@ static int check_appl(struct pcd_redis *r, const struct pcd_state_op *ops, size_
         if (ops[i].op == 'D')
             continue;
         void *v = NULL;
-        if (redisGetReply(r->appl, &v) != REDIS_OK || !v) {
+        if (pcd_redis_get_reply(r, r->appl, &v) != REDIS_OK || !v) {
             pcd_redis_busy_end(r, t0, 0);
             return -1;
         }
@@ -284,7 +284,7 @@ static int apply_plain(struct pcd_redis *r, const struct pcd_state_op *ops, size
         if (!plain[i])
             continue;
         void *v = NULL;
-        if (redisGetReply(r->state, &v) != REDIS_OK || !v) {
+        if (pcd_redis_get_reply(r, r->state, &v) != REDIS_OK || !v) {
             pcd_redis_busy_end(r, t0, 0);
             return -1;
         }

@@ -1,7 +1,8 @@
 /*
- * core/linkmon.c - the netlink reader thread (see linkmon.h): the socket, its
- * failures and their backoff, the dump requests and their timeout, SONiC's
- * old-interface snapshot. What the messages mean is linkstate.c's business.
+ * core/linkmon.c - the netlink reader (see linkmon.h), in its own thread or
+ * inline in the writer's loop: the socket, its failures and their backoff, the
+ * dump requests and their timeout, SONiC's old-interface snapshot. What the
+ * messages mean is linkstate.c's business.
  */
 #include <errno.h>
 #include <libmnl/libmnl.h>
@@ -26,6 +27,7 @@
 #define RETRY_MIN_MS    100u
 #define RETRY_MAX_MS    5000u
 #define DUMP_TIMEOUT_NS 5000000000ull
+#define RECV_BUF        65536 /* holds many messages; the kernel never splits one across reads */
 
 struct pcd_linkmon {
     struct pcd_linkmon_opts o;
@@ -34,10 +36,19 @@ struct pcd_linkmon {
     struct pcd_linkstate *ls;
     int ctl_fd; /* eventfd: stop and resync requests */
     pthread_t thread;
-    int running;            /* the thread runs; only the starting thread changes it */
-    atomic_int stop;        /* set by pcd_linkmon_stop() */
+    int running;            /* started and not stopped; only the starting thread changes it */
+    int threaded;           /* the reader thread runs (else the caller's loop reads: inline) */
+    atomic_int stop;        /* the thread is to return (pcd_linkmon_stop(), _inline()) */
+    atomic_int congested;   /* the queue overflowed since the last complete dump */
     atomic_uint resync_req; /* bit per enum pcd_resync_reason, from other threads */
-    /* Owned by the thread. */
+    /* Owned by the thread, or by the writer's loop while inline. */
+    /*
+     * The receive buffer, one for both ways of running: on a stack, the thread's
+     * and the writer's would each keep the pages a dump touched resident; as
+     * _Thread_local, glibc would allocate and clear it for every thread
+     * (tests/core/t_thread_memory.sh).
+     */
+    char *buf;
     struct mnl_socket *nl;
     unsigned portid;
     uint32_t seq;
@@ -175,29 +186,42 @@ static void socket_failed(struct pcd_linkmon *lm, const char *call, int err, int
     log_failure(lm, line);
 }
 
-/* Sleep until @until (CLOCK_MONOTONIC ns) in short steps, so a stop is not kept waiting. */
-static void sleep_until(struct pcd_linkmon *lm, uint64_t until)
+/* Wake the thread (or the inline wait) out of poll(). */
+static void kick(struct pcd_linkmon *lm)
 {
-    uint64_t now;
-    while (!atomic_load(&lm->stop) && (now = psu_clock_mono_ns()) < until) {
-        uint64_t step = until - now < 50000000u ? until - now : 50000000u;
-        struct timespec ts = {0, (long)step};
-        nanosleep(&ts, NULL);
-    }
+    uint64_t one = 1;
+    ssize_t w = write(lm->ctl_fd, &one, sizeof one);
+    (void)w;
 }
 
-/* Receive what the socket holds (up to 64 reads) and hand it to the model. */
-static void receive(struct pcd_linkmon *lm, int fd)
+/* Take what the control eventfd holds (stop, resync and wake requests). */
+static void ctl_drain(struct pcd_linkmon *lm)
 {
-    /*
-     * 64 KiB holds many messages; the kernel never splits one across reads. On
-     * this thread's stack, not _Thread_local: glibc allocates and clears static
-     * TLS for every thread it creates, so each of portsyncd's threads kept 64 KiB
-     * resident that only this one uses (tests/core/t_thread_memory.sh).
-     */
-    char buf[65536];
-    for (int i = 0; i < 64 && lm->nl; i++) {
-        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    uint64_t v;
+    ssize_t r = read(lm->ctl_fd, &v, sizeof v);
+    (void)r;
+}
+
+/*
+ * Wait until @until (CLOCK_MONOTONIC ns) or a request on the control eventfd
+ * (a stop, a resync, SIGTERM's wake in inline mode), whichever comes first.
+ */
+static void sleep_until(struct pcd_linkmon *lm, uint64_t until)
+{
+    uint64_t now = psu_clock_mono_ns();
+    if (now >= until)
+        return;
+    struct pollfd pfd = {.fd = lm->ctl_fd, .events = POLLIN};
+    if (poll(&pfd, 1, (int)((until - now + 999999) / 1000000)) > 0)
+        ctl_drain(lm);
+}
+
+/* Receive what the socket holds (up to @reads reads) and hand it to the model. */
+static void receive(struct pcd_linkmon *lm, int fd, int reads)
+{
+    char *buf = lm->buf;
+    for (int i = 0; i < reads && lm->nl; i++) {
+        ssize_t n = recv(fd, buf, RECV_BUF, MSG_DONTWAIT);
         if (n < 0) {
             if (errno == ENOBUFS) {
                 /* The kernel dropped events for us: only a dump can tell what changed. */
@@ -209,7 +233,13 @@ static void receive(struct pcd_linkmon *lm, int fd)
             }
             return;
         }
-        if (pcd_linkstate_feed(lm->ls, buf, (size_t)n, psu_clock_mono_ns())) {
+        unsigned overflows = pcd_linkstate_overflows(lm->ls);
+        int complete = pcd_linkstate_feed(lm->ls, buf, (size_t)n, psu_clock_mono_ns());
+        if (pcd_linkstate_overflows(lm->ls) != overflows)
+            atomic_store(&lm->congested, 1);
+        else if (complete)
+            atomic_store(&lm->congested, 0);
+        if (complete) {
             /* The kernel's state is known again: a later failure starts a new episode. */
             lm->failures = 0;
             lm->retry_ms = 0;
@@ -218,61 +248,101 @@ static void receive(struct pcd_linkmon *lm, int fd)
     }
 }
 
+/*
+ * One turn of the reader: requests, the socket's reopening and dump timeout,
+ * a dump due, then at most @max_ms waiting for the socket and up to @reads
+ * reads of what it holds. Touches only what the thread owns (lm->threaded is
+ * the writer's).
+ */
+static void step(struct pcd_linkmon *lm, int max_ms, int reads)
+{
+    unsigned req = atomic_exchange(&lm->resync_req, 0);
+    if (req)
+        pcd_linkstate_resync(lm->ls, req);
+    uint64_t now = psu_clock_mono_ns();
+    if (!lm->nl) {
+        /* No poll() of the socket while it is down: poll() itself may be what fails. */
+        if (now < lm->retry_at) {
+            uint64_t until = now + (uint64_t)max_ms * 1000000u;
+            sleep_until(lm, until < lm->retry_at ? until : lm->retry_at);
+            return;
+        }
+        reopen(lm);
+        if (!lm->nl)
+            return;
+    }
+    if (pcd_linkstate_dump_active(lm->ls) && now - lm->dump_started > DUMP_TIMEOUT_NS) {
+        psu_log_warn("netlink: dump unanswered for 5 s: reopening the socket");
+        reopen(lm);
+        if (!lm->nl)
+            return;
+    }
+    /* After a full queue, wait for room: the dump restates every port. */
+    int wanted = pcd_linkstate_dump_wanted(lm->ls);
+    if (wanted && pcd_queue_ports(lm->q) <= pcd_queue_cap(lm->q) / 2)
+        wanted = dump_start(lm) != 0;
+    if (wanted && max_ms > 100)
+        max_ms = 100;
+    struct pollfd pfd[2] = {{.fd = mnl_socket_get_fd(lm->nl), .events = POLLIN},
+                            {.fd = lm->ctl_fd, .events = POLLIN}};
+    if (poll(pfd, 2, max_ms) < 0) {
+        if (errno != EINTR)
+            socket_failed(lm, "poll", errno, 2);
+        return;
+    }
+    if (pfd[1].revents & POLLIN)
+        ctl_drain(lm);
+    if (pfd[0].revents & POLLNVAL) {
+        socket_failed(lm, "poll (POLLNVAL on the socket)", EBADF, 0);
+        return;
+    }
+    /* POLLERR too: the pending socket error is reported (and cleared) by recv. */
+    /*
+     * Inline, one read: its events go to Redis at once, and whatever arrived
+     * after it is read while the reply is outstanding (pcd_linkmon_service()),
+     * which saves the read that would find the socket empty.
+     */
+    if (pfd[0].revents & (POLLIN | POLLERR))
+        receive(lm, pfd[0].fd, reads);
+}
+
 static void *thread_main(void *arg)
 {
     struct pcd_linkmon *lm = arg;
-    while (!atomic_load(&lm->stop)) {
-        unsigned req = atomic_exchange(&lm->resync_req, 0);
-        if (req)
-            pcd_linkstate_resync(lm->ls, req);
-        if (!lm->nl) {
-            /* No poll() while the socket is down: poll() itself may be what fails. */
-            if (psu_clock_mono_ns() < lm->retry_at) {
-                sleep_until(lm, lm->retry_at);
-                continue;
-            }
-            reopen(lm);
-            if (!lm->nl)
-                continue;
-        }
-        if (pcd_linkstate_dump_active(lm->ls) &&
-            psu_clock_mono_ns() - lm->dump_started > DUMP_TIMEOUT_NS) {
-            psu_log_warn("netlink: dump unanswered for 5 s: reopening the socket");
-            reopen(lm);
-            if (!lm->nl)
-                continue;
-        }
-        /* After a full queue, wait for room: the dump restates every port. */
-        int wanted = pcd_linkstate_dump_wanted(lm->ls);
-        if (wanted && pcd_queue_ports(lm->q) <= pcd_queue_cap(lm->q) / 2)
-            wanted = dump_start(lm) != 0;
-        struct pollfd pfd[2] = {{.fd = mnl_socket_get_fd(lm->nl), .events = POLLIN},
-                                {.fd = lm->ctl_fd, .events = POLLIN}};
-        if (poll(pfd, 2, wanted ? 100 : 1000) < 0) {
-            if (errno != EINTR)
-                socket_failed(lm, "poll", errno, 2);
-            continue;
-        }
-        if (pfd[1].revents & POLLIN) {
-            uint64_t v;
-            ssize_t r = read(lm->ctl_fd, &v, sizeof v);
-            (void)r;
-        }
-        if (pfd[0].revents & POLLNVAL) {
-            socket_failed(lm, "poll (POLLNVAL on the socket)", EBADF, 0);
-            continue;
-        }
-        /* POLLERR too: the pending socket error is reported (and cleared) by recv. */
-        if (pfd[0].revents & (POLLIN | POLLERR))
-            receive(lm, pfd[0].fd);
-    }
+    while (!atomic_load(&lm->stop))
+        step(lm, 1000, 64);
     return NULL;
+}
+
+/* Start the reader thread; returns 0 or pthread_create()'s error. */
+static int start_thread(struct pcd_linkmon *lm)
+{
+    atomic_store(&lm->stop, 0);
+    int rc = pthread_create(&lm->thread, NULL, thread_main, lm);
+    if (rc == 0) {
+        pthread_setname_np(lm->thread, "netlink");
+        lm->threaded = 1;
+    }
+    return rc;
+}
+
+/* Stop the reader thread, if it runs: its work is the caller's from here on. */
+static void join_thread(struct pcd_linkmon *lm)
+{
+    if (!lm->threaded)
+        return;
+    atomic_store(&lm->stop, 1);
+    kick(lm);
+    pthread_join(lm->thread, NULL);
+    lm->threaded = 0;
 }
 
 struct pcd_linkmon *pcd_linkmon_new(struct pcd_queue *q, struct pcd_metrics *m)
 {
     struct pcd_linkmon *lm = calloc(1, sizeof *lm);
-    if (!lm || !(lm->ls = pcd_linkstate_new(q, m))) {
+    if (!lm || !(lm->buf = malloc(RECV_BUF)) || !(lm->ls = pcd_linkstate_new(q, m))) {
+        if (lm)
+            free(lm->buf);
         free(lm);
         errno = ENOMEM;
         return NULL;
@@ -310,7 +380,7 @@ int pcd_linkmon_start(struct pcd_linkmon *lm, const struct pcd_linkmon_opts *o, 
         goto fail;
     }
     psm_gauge_set(lm->m->netlink_connected, 1);
-    int rc = pthread_create(&lm->thread, NULL, thread_main, lm);
+    int rc = start_thread(lm);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the netlink thread: %s", strerror(rc));
         psm_gauge_set(lm->m->netlink_connected, 0);
@@ -325,14 +395,6 @@ fail:
     close(lm->ctl_fd);
     lm->ctl_fd = -1;
     return -1;
-}
-
-/* Wake the thread out of poll(). */
-static void kick(struct pcd_linkmon *lm)
-{
-    uint64_t one = 1;
-    ssize_t w = write(lm->ctl_fd, &one, sizeof one);
-    (void)w;
 }
 
 void pcd_linkmon_resync(struct pcd_linkmon *lm, enum pcd_resync_reason why)
@@ -359,9 +421,8 @@ void pcd_linkmon_stop(struct pcd_linkmon *lm)
     if (!lm || !lm->running)
         return;
     lm->running = 0;
-    atomic_store(&lm->stop, 1);
-    kick(lm);
-    pthread_join(lm->thread, NULL);
+    join_thread(lm);
+    pcd_queue_set_wake_fd(lm->q, -1);
     if (lm->nl)
         mnl_socket_close(lm->nl);
     lm->nl = NULL;
@@ -376,5 +437,55 @@ void pcd_linkmon_free(struct pcd_linkmon *lm)
         return;
     pcd_linkmon_stop(lm);
     pcd_linkstate_free(lm->ls);
+    free(lm->buf);
     free(lm);
+}
+
+int pcd_linkmon_inline(struct pcd_linkmon *lm)
+{
+    if (!lm->running)
+        return 0;
+    if (atomic_load(&lm->congested)) {
+        /* The writer drains the queue while the thread reads the dump. */
+        if (!lm->threaded)
+            pcd_linkmon_threaded(lm);
+        return !lm->threaded;
+    }
+    if (lm->threaded) {
+        join_thread(lm);
+        pcd_queue_set_wake_fd(lm->q, lm->ctl_fd);
+    }
+    return 1;
+}
+
+int pcd_linkmon_threaded(struct pcd_linkmon *lm)
+{
+    if (!lm->running || lm->threaded)
+        return 0;
+    pcd_queue_set_wake_fd(lm->q, -1);
+    int rc = start_thread(lm);
+    if (rc != 0)
+        psu_log_error("cannot start the netlink thread: %s: link events are read between Redis "
+                      "commands only until it can",
+                      strerror(rc));
+    return rc ? -1 : 0;
+}
+
+int pcd_linkmon_wait(struct pcd_linkmon *lm, int max_ms)
+{
+    if (!lm->running || lm->threaded)
+        return -1;
+    step(lm, max_ms < 0 ? 0 : max_ms, 1);
+    return 0;
+}
+
+int pcd_linkmon_fd(const struct pcd_linkmon *lm)
+{
+    return lm->running && !lm->threaded && lm->nl ? mnl_socket_get_fd(lm->nl) : -1;
+}
+
+void pcd_linkmon_service(struct pcd_linkmon *lm)
+{
+    if (lm->running && !lm->threaded && lm->nl)
+        receive(lm, mnl_socket_get_fd(lm->nl), 64);
 }

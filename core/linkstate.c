@@ -48,8 +48,9 @@ struct pcd_linkstate {
     /* The dump in flight: its request, and whether the kernel flagged it inconsistent. */
     uint32_t dump_seq, portid, dump_gen;
     int dump_active, dump_intr;
-    int redump;       /* a dump is wanted */
-    unsigned reasons; /* enum pcd_resync_reason bits the next dump answers */
+    int redump;         /* a dump is wanted */
+    unsigned reasons;   /* enum pcd_resync_reason bits the next dump answers */
+    unsigned overflows; /* events the full queue refused */
     atomic_int initial_done;
     _Atomic uint64_t initial_done_ns; /* receipt time of that dump's NLMSG_DONE */
     struct pcd_port *ports;
@@ -146,6 +147,7 @@ static int enqueue(struct pcd_linkstate *ls, const struct pcd_link *l, uint64_t 
         psu_log_warn("queue full (%u ports pending): dropping the event for %s, will resync",
                      pcd_queue_cap(ls->q), l->name);
         psm_counter_inc(ls->m->events_failed);
+        ls->overflows++;
         pcd_linkstate_resync(ls, 1u << PCD_RESYNC_QUEUE_FULL);
         return -1;
     }
@@ -325,4 +327,9 @@ int pcd_linkstate_initial_done(struct pcd_linkstate *ls)
 uint64_t pcd_linkstate_initial_done_ns(struct pcd_linkstate *ls)
 {
     return atomic_load(&ls->initial_done_ns);
+}
+
+unsigned pcd_linkstate_overflows(const struct pcd_linkstate *ls)
+{
+    return ls->overflows;
 }

@@ -123,4 +123,7 @@ int pcd_linkstate_initial_done(struct pcd_linkstate *ls);
  */
 uint64_t pcd_linkstate_initial_done_ns(struct pcd_linkstate *ls);
 
+/** pcd_linkstate_overflows - how many events the full queue has refused (each asks a resync) */
+unsigned pcd_linkstate_overflows(const struct pcd_linkstate *ls);
+
 #endif

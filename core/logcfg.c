@@ -359,6 +359,8 @@ struct pcd_logcfg *pcd_logcfg_start(const struct pcd_logcfg_opts *o, char *err, 
         return NULL;
     }
     int e = pthread_create(&lc->thread, NULL, logcfg_thread, lc);
+    if (e == 0)
+        pthread_setname_np(lc->thread, "logger");
     if (e != 0) {
         snprintf(err, errlen, "LOGGER follower: cannot start its thread: %s", strerror(e));
         close(lc->wake_fd);

@@ -389,7 +389,8 @@ int main(int argc, char **argv)
     }
     stop_queue = q;
     pthread_t sig_th;
-    pthread_create(&sig_th, NULL, signal_thread, &set);
+    if (pthread_create(&sig_th, NULL, signal_thread, &set) == 0)
+        pthread_setname_np(sig_th, "signals");
     char where[1100];
     psu_log_notice("portsyncd %s starting: redis %s from %s, metrics segment %s", PORTSYNCD_VERSION,
                    pcd_redis_opts_describe(&ro, where, sizeof where), from, shm);

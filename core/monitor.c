@@ -86,6 +86,8 @@ int pcd_monitor_start(struct pcd_monitor *mon, char *err, size_t errlen)
     mon->status = -1; /* so the first verdict is logged */
     mon->last_failed = psm_counter_get(mon->m->events_failed);
     int e = pthread_create(&mon->thread, NULL, monitor_thread, mon);
+    if (e == 0)
+        pthread_setname_np(mon->thread, "monitor");
     if (e != 0) {
         snprintf(err, errlen, "cannot start the monitor thread: %s", strerror(e));
         return -1;

@@ -458,6 +458,8 @@ struct pcd_portview *pcd_portview_start(const struct pcd_portview_opts *o, char 
         return NULL;
     }
     int e = pthread_create(&v->thread, NULL, portview_thread, v);
+    if (e == 0)
+        pthread_setname_np(v->thread, "applview");
     if (e != 0) {
         snprintf(err, errlen, "APPL_DB PORT_TABLE view: cannot start its thread: %s", strerror(e));
         close(v->wake_fd);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "netlink.h"
 #include "psm/writer.h"
@@ -35,6 +36,7 @@ struct pcd_queue {
     int32_t free_top; /* free-slot stack through slot.next */
     uint64_t pending; /* folded events queued: the queue_depth gauge */
     int woken;
+    int wake_fd;                   /* eventfd pcd_queue_wake() writes to, or -1 */
     struct psm_gauge *depth_gauge; /* if set: holds pending */
 };
 
@@ -62,6 +64,7 @@ struct pcd_queue *pcd_queue_new(uint32_t cap, struct psm_gauge *depth)
         cap = 1;
     q->cap = cap;
     q->depth_gauge = depth;
+    q->wake_fd = -1;
     q->nbuckets = 1;
     while (q->nbuckets < cap * 2)
         q->nbuckets <<= 1;
@@ -243,6 +246,18 @@ void pcd_queue_wake(struct pcd_queue *q)
     pthread_mutex_lock(&q->mu);
     q->woken = 1;
     pthread_cond_signal(&q->cv);
+    if (q->wake_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(q->wake_fd, &one, sizeof one);
+        (void)w;
+    }
+    pthread_mutex_unlock(&q->mu);
+}
+
+void pcd_queue_set_wake_fd(struct pcd_queue *q, int fd)
+{
+    pthread_mutex_lock(&q->mu);
+    q->wake_fd = fd;
     pthread_mutex_unlock(&q->mu);
 }
 

@@ -83,8 +83,16 @@ void pcd_queue_done(struct pcd_queue *q, uint64_t events);
  */
 size_t pcd_queue_requeue(struct pcd_queue *q, const struct pcd_event *ev, size_t n);
 
-/** pcd_queue_wake - make a waiting pcd_queue_pop() return */
+/** pcd_queue_wake - make a waiting pcd_queue_pop() return (and write 1 to the wake fd, if set) */
 void pcd_queue_wake(struct pcd_queue *q);
+
+/**
+ * pcd_queue_set_wake_fd - an eventfd pcd_queue_wake() also writes to, for a
+ * consumer that waits in poll() rather than in pcd_queue_pop()
+ * @q: the queue
+ * @fd: the eventfd, or -1 for none
+ */
+void pcd_queue_set_wake_fd(struct pcd_queue *q, int fd);
 
 /** pcd_queue_pending - events received and not yet applied */
 uint64_t pcd_queue_pending(struct pcd_queue *q);

@@ -8,6 +8,7 @@
  * per write, so a consumer never sees the key set without the hash.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,12 +169,61 @@ int pcd_redis_connect(struct pcd_redis *r, char *err, size_t errlen)
     return rc;
 }
 
+int pcd_redis_get_reply(struct pcd_redis *r, redisContext *c, void **reply)
+{
+    *reply = NULL;
+    if (!r->side.ready)
+        return redisGetReply(c, reply);
+    if (redisGetReplyFromReader(c, reply) != REDIS_OK || *reply)
+        return c->err ? REDIS_ERR : REDIS_OK;
+    /* Sent whole before waiting: at most one batch is in flight, far below a socket's buffer. */
+    int done = 0;
+    do
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            return REDIS_ERR;
+    while (!done);
+    uint64_t deadline = psu_clock_mono_ns() + (uint64_t)r->o.timeout_ms * 1000000u;
+    for (;;) {
+        uint64_t now = psu_clock_mono_ns();
+        if (now >= deadline) {
+            /* What hiredis says when its own blocking read times out. */
+            c->err = REDIS_ERR_IO;
+            snprintf(c->errstr, sizeof c->errstr, "%s", strerror(EAGAIN));
+            return REDIS_ERR;
+        }
+        int side = r->side.fd(r->side.arg);
+        struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = side, .events = POLLIN}};
+        int n = poll(p, side >= 0 ? 2 : 1, (int)((deadline - now + 999999) / 1000000));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            /* poll() itself failed (RLIMIT_NOFILE below 2?): wait as hiredis would. */
+            return redisGetReply(c, reply);
+        }
+        if (side >= 0 && p[1].revents)
+            r->side.ready(r->side.arg);
+        if (p[0].revents) {
+            if (redisBufferRead(c) != REDIS_OK || redisGetReplyFromReader(c, reply) != REDIS_OK)
+                return REDIS_ERR;
+            if (*reply)
+                return REDIS_OK;
+        }
+    }
+}
+
 redisReply *pcd_redis_cmd(struct pcd_redis *r, redisContext *c, int argc, const char **argv,
                           const size_t *lens)
 {
     uint64_t t0 = psu_clock_mono_ns();
     atomic_store(&r->busy_since, t0);
-    redisReply *rep = redisCommandArgv(c, argc, argv, lens);
+    redisReply *rep = NULL;
+    if (!r->side.ready) {
+        rep = redisCommandArgv(c, argc, argv, lens);
+    } else if (redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK) {
+        void *v = NULL;
+        if (pcd_redis_get_reply(r, c, &v) == REDIS_OK)
+            rep = v;
+    }
     atomic_store(&r->busy_since, 0);
     if (rep)
         observe(r, t0);

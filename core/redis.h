@@ -31,8 +31,20 @@ struct pcd_redis_opts {
     int timeout_ms;                             /* connect and command timeout */
 };
 
+/*
+ * Something else to serve while a reply is outstanding (the netlink socket,
+ * when its reader runs inline): pcd_redis_get_reply() polls fd(arg) with the
+ * connection and calls ready(arg) when it is readable. fd() may return -1.
+ */
+struct pcd_redis_side {
+    int (*fd)(void *arg);
+    void (*ready)(void *arg);
+    void *arg;
+};
+
 struct pcd_redis {
     struct pcd_redis_opts o;
+    struct pcd_redis_side side; /* ready NULL: none (hiredis's blocking read) */
     redisContext *appl, *config, *state;
     char set_sha[41], del_sha[41];
     /* The STATE_DB batch's scripts (batch.c): one of them is loaded per connection. */
@@ -126,6 +138,18 @@ void pcd_redis_close(struct pcd_redis *r);
  */
 redisReply *pcd_redis_cmd(struct pcd_redis *r, redisContext *c, int argc, const char **argv,
                           const size_t *lens);
+
+/**
+ * pcd_redis_get_reply - the next reply on @c, as redisGetReply(), but while it
+ * is outstanding r->side is served (if set): the pending output is written,
+ * then @c and the side's fd are polled until the reply is whole or the
+ * command timeout passes (then c->err is set, as hiredis sets it)
+ * @r: the connection set
+ * @c: which context
+ * @reply: receives the reply (caller frees)
+ * Returns REDIS_OK or REDIS_ERR (c->errstr says why).
+ */
+int pcd_redis_get_reply(struct pcd_redis *r, redisContext *c, void **reply);
 
 /**
  * pcd_redis_busy_begin - a round trip made outside pcd_redis_cmd() (a

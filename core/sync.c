@@ -64,6 +64,7 @@ static int apply_batch(struct pcd_sync *s, struct pcd_event *ev, size_t n)
          */
         psu_log_error("%s: reconnecting", errs[0]);
         pcd_dbconn_lost(&s->db, NULL, "applying a batch");
+        pcd_linkmon_threaded(s->lm); /* netlink is read while this thread pauses */
         usleep(200 * 1000);
         return -1;
     }
@@ -147,6 +148,17 @@ static void requeue(struct pcd_sync *s, const struct pcd_event *batch, size_t n)
         pcd_linkmon_resync(s->lm, PCD_RESYNC_QUEUE_FULL);
 }
 
+/* Redis's side hook (redis.h): netlink, while its reader runs inline. */
+static int side_fd(void *lm)
+{
+    return pcd_linkmon_fd(lm);
+}
+
+static void side_ready(void *lm)
+{
+    pcd_linkmon_service(lm);
+}
+
 /*
  * Once a second: an idle daemon notices a lost Redis too, so redis_connected
  * tells the truth. Each connection is its own: any of them can be lost (a
@@ -179,6 +191,13 @@ int pcd_sync_run(struct pcd_sync *s)
     if (pcd_startup_run(&s->st, s->lm, &s->lm_opts) != 0)
         return give_up(s);
 
+    /*
+     * From here on the netlink reader runs inline, in this loop, while Redis is
+     * connected: a change goes from the socket to Redis with no thread hand-off,
+     * and a Redis reply is waited for with the socket polled too. It has its
+     * thread back while this loop waits on something else (a reconnection).
+     */
+    s->db.r.side = (struct pcd_redis_side){side_fd, side_ready, s->lm};
     struct pcd_event batch[BATCH_MAX];
     uint64_t last_tick = 0;
     int draining = 0;
@@ -191,6 +210,7 @@ int pcd_sync_run(struct pcd_sync *s)
             draining = 1;
         }
         if (!s->db.connected) {
+            pcd_linkmon_threaded(s->lm);
             /*
              * A server that restarted may hold other APPL_DB keys than the view
              * does, and the view's own connections may not have noticed yet: the
@@ -211,9 +231,15 @@ int pcd_sync_run(struct pcd_sync *s)
             if (pcd_reconcile_active(s->st.rc) && pcd_reconcile_load_baseline(s->st.rc) != 0)
                 continue;
         }
+        int wait = draining ? 0 : pcd_reconcile_wait_ms(s->st.rc, psu_clock_mono_ns(), 200);
+        if (!draining) {
+            /* Inline: read netlink here, waiting only when nothing is queued. */
+            pcd_linkmon_inline(s->lm);
+            if (pcd_linkmon_wait(s->lm, pcd_queue_ports(s->q) ? 0 : wait) == 0)
+                wait = 0;
+        }
         /* Read before the pop: every event of a dump that ended by now is queued. */
         uint64_t done_ns = pcd_linkmon_initial_done_ns(s->lm);
-        int wait = draining ? 0 : pcd_reconcile_wait_ms(s->st.rc, psu_clock_mono_ns(), 200);
         size_t n = pcd_queue_pop(s->q, batch, BATCH_MAX, wait);
         int drained = n < BATCH_MAX;
         n = hold_filter(s, batch, n, done_ns);
