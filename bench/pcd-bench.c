@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pcd-util.h"
@@ -212,9 +213,16 @@ static struct rate_result run_rate(struct mnl_socket *nl, redisContext *c, doubl
                     }
                     continue;
                 }
+                /*
+                 * Sleep, never spin, until the change is due: on 2 cores a
+                 * spinning driver holds a CPU for its whole time slice, and
+                 * portsyncd or Redis woken onto that CPU would wait ~3 ms for
+                 * it (what the p99 measured before ppoll: the bench, not them).
+                 */
                 struct pollfd pfd = {.fd = sub->fd, .events = POLLIN};
-                int ms = (int)((due - now) * 1000);
-                if (poll(&pfd, 1, ms > 0 ? ms : 0) > 0 && redisBufferRead(sub) != REDIS_OK) {
+                double left = due - now > 0 ? due - now : 0;
+                struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+                if (ppoll(&pfd, 1, &ts, NULL) > 0 && redisBufferRead(sub) != REDIS_OK) {
                     fprintf(stderr, "pcd-bench: subscriber: %s\n", sub->errstr);
                     exit(1);
                 }
