@@ -2,8 +2,9 @@
  * core/queue.c - bounded, per-port coalescing queue (see queue.h).
  *
  * Slots live in one array; a chained hash finds a port's slot by name, a ring of
- * slot indices keeps arrival order, and free slots form a stack. Everything is
- * allocated at init: push and pop never allocate.
+ * slot indices keeps arrival order, and freed slots form a stack (slots never
+ * used are taken in order after it). Everything is allocated at init: push and
+ * pop never allocate.
  */
 #include <errno.h>
 #include <linux/rtnetlink.h>
@@ -34,6 +35,7 @@ struct pcd_queue {
     uint32_t *ring;   /* FIFO of slot indices */
     uint32_t head, count;
     int32_t free_top; /* free-slot stack through slot.next */
+    uint32_t fresh;   /* slots from here on were never used (untouched: not resident) */
     uint64_t pending; /* folded events queued: the queue_depth gauge */
     int woken;
     int wake_fd;                   /* eventfd pcd_queue_wake() writes to, or -1 */
@@ -81,9 +83,8 @@ struct pcd_queue *pcd_queue_new(uint32_t cap, struct psm_gauge *depth)
     }
     for (uint32_t i = 0; i < q->nbuckets; i++)
         q->buckets[i] = -1;
-    for (uint32_t i = 0; i < cap; i++)
-        q->slots[i].next = i + 1 < cap ? (int32_t)i + 1 : -1;
-    q->free_top = 0;
+    /* The slots are taken in order as needed: a 4096-port queue at 512 ports touches 512. */
+    q->free_top = -1;
     pthread_mutex_init(&q->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -141,10 +142,14 @@ static int insert(struct pcd_queue *q, const struct pcd_event *e)
         q->pending += e->folded;
         return 1;
     }
-    if (q->free_top < 0)
+    if (q->free_top >= 0) {
+        i = q->free_top;
+        q->free_top = q->slots[i].next;
+    } else if (q->fresh < q->cap) {
+        i = (int32_t)q->fresh++;
+    } else {
         return -1;
-    i = q->free_top;
-    q->free_top = q->slots[i].next;
+    }
     q->slots[i].ev = *e;
     uint32_t b = name_hash(e->name) & (q->nbuckets - 1);
     q->slots[i].next = q->buckets[b];
@@ -241,16 +246,22 @@ size_t pcd_queue_requeue(struct pcd_queue *q, const struct pcd_event *ev, size_t
     return dropped;
 }
 
-void pcd_queue_wake(struct pcd_queue *q)
+/* Write to the wake fd; caller holds the lock. */
+static void wake_fd(struct pcd_queue *q)
 {
-    pthread_mutex_lock(&q->mu);
-    q->woken = 1;
-    pthread_cond_signal(&q->cv);
     if (q->wake_fd >= 0) {
         uint64_t one = 1;
         ssize_t w = write(q->wake_fd, &one, sizeof one);
         (void)w;
     }
+}
+
+void pcd_queue_wake(struct pcd_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->woken = 1;
+    pthread_cond_signal(&q->cv);
+    wake_fd(q);
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -258,6 +269,9 @@ void pcd_queue_set_wake_fd(struct pcd_queue *q, int fd)
 {
     pthread_mutex_lock(&q->mu);
     q->wake_fd = fd;
+    /* A wake that came before the fd (the dump ended during startup) is not lost. */
+    if (q->woken)
+        wake_fd(q);
     pthread_mutex_unlock(&q->mu);
 }
 

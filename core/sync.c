@@ -251,7 +251,13 @@ int pcd_sync_run(struct pcd_sync *s)
             continue;
         if (pcd_startup_port_init_done(&s->st) != 0)
             continue;
-        if (!s->ready_sent && pcd_linkmon_initial_done(s->lm) && pcd_queue_pending(s->q) == 0) {
+        /*
+         * The dump had ended before this pop, and the pop emptied the queue: every
+         * event of the dump was in this batch or an earlier one, and is applied.
+         * (Not "nothing pending": while changes keep coming, read during each
+         * reply, the queue is seldom empty, and ready would wait for a lull.)
+         */
+        if (!s->ready_sent && done_ns && drained) {
             s->ready_sent = 1;
             notify("READY=1\nSTATUS=initial link dump applied");
             psu_log_notice("ready: initial link dump applied (%.1f ms after start)",

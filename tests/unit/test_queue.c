@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #ifdef PSM_MINICR
 #include "minicr.h"
@@ -179,6 +181,41 @@ Test(queue, requeue_into_a_full_queue_reports_what_it_dropped)
     push(q, RTM_NEWLINK, "Ethernet12", 1500, 4);
     cr_assert_eq(pcd_queue_requeue(q, batch, 2), 2, "two entries did not fit");
     cr_assert_eq(pcd_queue_pending(q), 2, "dropped events are no longer pending");
+    pcd_queue_free(q);
+}
+
+/* An eventfd's count, 0 when nothing was written to it. */
+static uint64_t fd_count(int fd)
+{
+    uint64_t v = 0;
+    return read(fd, &v, sizeof v) == (ssize_t)sizeof v ? v : 0;
+}
+
+/*
+ * The wake fd of a consumer that waits in poll() (the writer's loop reading
+ * netlink inline): pcd_queue_wake() writes to it, and a wake that came before
+ * the fd was set still reaches it. Without that, the dump that ended during
+ * startup left READY=1 waiting out the loop's 200 ms poll.
+ */
+Test(queue, a_wake_reaches_the_wake_fd_even_one_that_came_before_it)
+{
+    struct pcd_queue *q = pcd_queue_new(4, NULL);
+    cr_assert_not_null(q);
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    cr_assert_geq(fd, 0);
+    pcd_queue_wake(q);
+    pcd_queue_set_wake_fd(q, fd);
+    cr_assert_eq(fd_count(fd), 1, "the earlier wake was lost");
+    struct pcd_event ev[1];
+    cr_assert_eq(pcd_queue_pop(q, ev, 1, 0), 0);
+    pcd_queue_set_wake_fd(q, fd);
+    cr_assert_eq(fd_count(fd), 0, "a wake taken by a pop is not repeated");
+    pcd_queue_wake(q);
+    cr_assert_eq(fd_count(fd), 1, "pcd_queue_wake() writes to the fd");
+    pcd_queue_set_wake_fd(q, -1);
+    pcd_queue_wake(q);
+    cr_assert_eq(fd_count(fd), 0, "the fd is no longer written once unset");
+    close(fd);
     pcd_queue_free(q);
 }
 
