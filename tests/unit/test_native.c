@@ -10,6 +10,7 @@
  */
 #include <float.h>
 #include <math.h>
+#include <string.h>
 #include <stdint.h>
 
 #include "psm/native.h"
@@ -110,6 +111,26 @@ Test(native, random_doubles_agree_with_frexp_and_a_binary_search)
                 continue;
             cr_assert_eq(psm_native_index(s, v), reference_index(s, v), "schema %d, %a", s, v);
         }
+}
+
+/*
+ * The boundaries of schemas 4..8 that are not schema 3's come from a table
+ * (shm/native.c: no libm at run time). They must be what exp2l gives, rounded
+ * to double, bit for bit: 2^(j/2^s) = 2 * 2^(j/2^s - 1) bounds bucket j.
+ */
+Test(native, the_finer_schemas_bounds_are_exp2l_s_bit_for_bit)
+{
+    for (int s = 4; s <= PSM_NATIVE_SCHEMA_MAX; s++) {
+        int32_t k = 1 << s;
+        for (int32_t j = 1; j < k; j++) {
+            if (j % (1 << (s - 3)) == 0)
+                continue; /* Prometheus's schema 3 numbers (the test above) */
+            double want = 2 * (double)exp2l((long double)j / (long double)k - 1.0L);
+            double got = psm_native_bound(s, j);
+            cr_assert(memcmp(&got, &want, sizeof got) == 0, "schema %d, j %d: %a, exp2l %a", s, j,
+                      got, want);
+        }
+    }
 }
 
 Test(native, every_bound_is_the_last_value_of_its_bucket)
