@@ -39,7 +39,7 @@ struct pcd_linkmon {
     int running;            /* started and not stopped; only the starting thread changes it */
     int threaded;           /* the reader thread runs (else the caller's loop reads: inline) */
     atomic_int stop;        /* the thread is to return (pcd_linkmon_stop(), _inline()) */
-    atomic_int congested;   /* the queue overflowed since the last complete dump */
+    atomic_int congested;   /* the queue overflowed since the last dump that fitted in it */
     atomic_uint resync_req; /* bit per enum pcd_resync_reason, from other threads */
     /* Owned by the thread, or by the writer's loop while inline. */
     /*
@@ -52,7 +52,8 @@ struct pcd_linkmon {
     struct mnl_socket *nl;
     unsigned portid;
     uint32_t seq;
-    uint64_t dump_started; /* CLOCK_MONOTONIC ns of the dump in flight */
+    uint64_t dump_started;   /* CLOCK_MONOTONIC ns of the dump in flight */
+    unsigned dump_overflows; /* pcd_linkstate_overflows() when it began */
     /* While the socket is closed after a failure: when to try again, and how long to wait next. */
     uint64_t retry_at;
     unsigned retry_ms, failures;
@@ -103,6 +104,7 @@ static int dump_start(struct pcd_linkmon *lm)
     }
     pcd_linkstate_dump_begin(lm->ls, seq, lm->portid);
     lm->dump_started = psu_clock_mono_ns();
+    lm->dump_overflows = pcd_linkstate_overflows(lm->ls);
     return 0;
 }
 
@@ -235,9 +237,17 @@ static void receive(struct pcd_linkmon *lm, int fd, int reads)
         }
         unsigned overflows = pcd_linkstate_overflows(lm->ls);
         int complete = pcd_linkstate_feed(lm->ls, buf, (size_t)n, psu_clock_mono_ns());
-        if (pcd_linkstate_overflows(lm->ls) != overflows)
+        /*
+         * Congested until a dump completes that the queue held whole. Not just
+         * any complete dump: its NLMSG_DONE mostly comes in a read of its own,
+         * after the reads whose events overflowed, and a dump that overflowed
+         * has asked for the next one; read inline, that one overflows the same
+         * way, and so on for ever (tests/core/t_resync_inline.sh).
+         */
+        unsigned now_overflows = pcd_linkstate_overflows(lm->ls);
+        if (now_overflows != overflows)
             atomic_store(&lm->congested, 1);
-        else if (complete)
+        else if (complete && now_overflows == lm->dump_overflows)
             atomic_store(&lm->congested, 0);
         if (complete) {
             /* The kernel's state is known again: a later failure starts a new episode. */
