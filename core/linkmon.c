@@ -41,6 +41,8 @@ struct pcd_linkmon {
     atomic_int stop;        /* the thread is to return (pcd_linkmon_stop(), _inline()) */
     atomic_int congested;   /* the queue overflowed since the last dump that fitted in it */
     atomic_uint resync_req; /* bit per enum pcd_resync_reason, from other threads */
+    /* The writer's: when pcd_linkmon_threaded() may try again, and log again, after a failure. */
+    uint64_t thread_retry_at, thread_log_at;
     /* Owned by the thread, or by the writer's loop while inline. */
     /*
      * The receive buffer, one for both ways of running: on a stack, the thread's
@@ -472,13 +474,29 @@ int pcd_linkmon_threaded(struct pcd_linkmon *lm)
 {
     if (!lm->running || lm->threaded)
         return 0;
+    /*
+     * After a failure, try again once a second and say so every 5 s: called each
+     * turn of the writer's loop while congested, a failing pthread_create() was
+     * thousands of ERROR lines a second (tests/core/t_thread_start_fails.sh).
+     */
+    uint64_t now = psu_clock_mono_ns();
+    if (now < lm->thread_retry_at)
+        return -1;
     pcd_queue_set_wake_fd(lm->q, -1);
     int rc = start_thread(lm);
-    if (rc != 0)
+    if (rc == 0) {
+        lm->thread_retry_at = lm->thread_log_at = 0;
+        return 0;
+    }
+    pcd_queue_set_wake_fd(lm->q, lm->ctl_fd); /* still inline: SIGTERM wakes its poll */
+    lm->thread_retry_at = now + 1000000000ull;
+    if (now >= lm->thread_log_at) {
+        lm->thread_log_at = now + 5000000000ull;
         psu_log_error("cannot start the netlink thread: %s: link events are read between Redis "
-                      "commands only until it can",
+                      "commands only until it can (retrying every second)",
                       strerror(rc));
-    return rc ? -1 : 0;
+    }
+    return -1;
 }
 
 int pcd_linkmon_wait(struct pcd_linkmon *lm, int max_ms)
