@@ -39,8 +39,10 @@ struct pcd_linkmon {
     int running;            /* started and not stopped; only the starting thread changes it */
     int threaded;           /* the reader thread runs (else the caller's loop reads: inline) */
     atomic_int stop;        /* the thread is to return (pcd_linkmon_stop(), _inline()) */
-    atomic_int congested;   /* the queue overflowed since the last complete dump */
+    atomic_int congested;   /* the queue overflowed since the last dump that fitted in it */
     atomic_uint resync_req; /* bit per enum pcd_resync_reason, from other threads */
+    /* The writer's: when pcd_linkmon_threaded() may try again, and log again, after a failure. */
+    uint64_t thread_retry_at, thread_log_at;
     /* Owned by the thread, or by the writer's loop while inline. */
     /*
      * The receive buffer, one for both ways of running: on a stack, the thread's
@@ -52,7 +54,8 @@ struct pcd_linkmon {
     struct mnl_socket *nl;
     unsigned portid;
     uint32_t seq;
-    uint64_t dump_started; /* CLOCK_MONOTONIC ns of the dump in flight */
+    uint64_t dump_started;   /* CLOCK_MONOTONIC ns of the dump in flight */
+    unsigned dump_overflows; /* pcd_linkstate_overflows() when it began */
     /* While the socket is closed after a failure: when to try again, and how long to wait next. */
     uint64_t retry_at;
     unsigned retry_ms, failures;
@@ -103,6 +106,7 @@ static int dump_start(struct pcd_linkmon *lm)
     }
     pcd_linkstate_dump_begin(lm->ls, seq, lm->portid);
     lm->dump_started = psu_clock_mono_ns();
+    lm->dump_overflows = pcd_linkstate_overflows(lm->ls);
     return 0;
 }
 
@@ -235,9 +239,17 @@ static void receive(struct pcd_linkmon *lm, int fd, int reads)
         }
         unsigned overflows = pcd_linkstate_overflows(lm->ls);
         int complete = pcd_linkstate_feed(lm->ls, buf, (size_t)n, psu_clock_mono_ns());
-        if (pcd_linkstate_overflows(lm->ls) != overflows)
+        /*
+         * Congested until a dump completes that the queue held whole. Not just
+         * any complete dump: its NLMSG_DONE mostly comes in a read of its own,
+         * after the reads whose events overflowed, and a dump that overflowed
+         * has asked for the next one; read inline, that one overflows the same
+         * way, and so on for ever (tests/core/t_resync_inline.sh).
+         */
+        unsigned now_overflows = pcd_linkstate_overflows(lm->ls);
+        if (now_overflows != overflows)
             atomic_store(&lm->congested, 1);
-        else if (complete)
+        else if (complete && now_overflows == lm->dump_overflows)
             atomic_store(&lm->congested, 0);
         if (complete) {
             /* The kernel's state is known again: a later failure starts a new episode. */
@@ -462,13 +474,29 @@ int pcd_linkmon_threaded(struct pcd_linkmon *lm)
 {
     if (!lm->running || lm->threaded)
         return 0;
+    /*
+     * After a failure, try again once a second and say so every 5 s: called each
+     * turn of the writer's loop while congested, a failing pthread_create() was
+     * thousands of ERROR lines a second (tests/core/t_thread_start_fails.sh).
+     */
+    uint64_t now = psu_clock_mono_ns();
+    if (now < lm->thread_retry_at)
+        return -1;
     pcd_queue_set_wake_fd(lm->q, -1);
     int rc = start_thread(lm);
-    if (rc != 0)
+    if (rc == 0) {
+        lm->thread_retry_at = lm->thread_log_at = 0;
+        return 0;
+    }
+    pcd_queue_set_wake_fd(lm->q, lm->ctl_fd); /* still inline: SIGTERM wakes its poll */
+    lm->thread_retry_at = now + 1000000000ull;
+    if (now >= lm->thread_log_at) {
+        lm->thread_log_at = now + 5000000000ull;
         psu_log_error("cannot start the netlink thread: %s: link events are read between Redis "
-                      "commands only until it can",
+                      "commands only until it can (retrying every second)",
                       strerror(rc));
-    return rc ? -1 : 0;
+    }
+    return -1;
 }
 
 int pcd_linkmon_wait(struct pcd_linkmon *lm, int max_ms)

@@ -136,7 +136,16 @@ static redisContext *connect_one(struct pcd_redis *r, enum pcd_db db, char *err,
 int pcd_redis_script_load(struct pcd_redis *r, redisContext *c, const char *src, char sha[41],
                           char *err, size_t errlen)
 {
-    redisReply *rep = redisCommand(c, "SCRIPT LOAD %s", src);
+    /*
+     * Through pcd_redis_get_reply(), as every command after startup: a reload
+     * (the server lost the script) is a reply like any other, and netlink is
+     * still read while it is outstanding (tests/core/t_script_reload_slow.sh).
+     */
+    redisReply *rep = NULL;
+    void *v = NULL;
+    if (redisAppendCommand(c, "SCRIPT LOAD %s", src) == REDIS_OK &&
+        pcd_redis_get_reply(r, c, &v) == REDIS_OK)
+        rep = v;
     char why[256];
     if (!rep || pcd_reply_sha(rep, sha, why, sizeof why) != 0) {
         snprintf(err, errlen, "redis %s: SCRIPT LOAD failed: %s", pcd_redis_where(r, c),
