@@ -499,17 +499,34 @@ int pcd_linkmon_threaded(struct pcd_linkmon *lm)
     return -1;
 }
 
+/*
+ * Congested and still inline: the thread could not be started. Then netlink is
+ * read only into an empty queue, one read at a time and never during a reply,
+ * so the writer drains the queue between the parts of a dump, as the thread
+ * would have let it; read as usual, every dump larger than the queue
+ * overflowed it again, for ever (tests/core/t_thread_start_fails.sh). The
+ * kernel's buffer holds what waits meanwhile.
+ */
+static int held_back(const struct pcd_linkmon *lm)
+{
+    return atomic_load(&lm->congested) && pcd_queue_ports(lm->q) > 0;
+}
+
 int pcd_linkmon_wait(struct pcd_linkmon *lm, int max_ms)
 {
     if (!lm->running || lm->threaded)
         return -1;
-    step(lm, max_ms < 0 ? 0 : max_ms, 1);
+    if (!held_back(lm))
+        step(lm, max_ms < 0 ? 0 : max_ms, 1);
     return 0;
 }
 
 int pcd_linkmon_fd(const struct pcd_linkmon *lm)
 {
-    return lm->running && !lm->threaded && lm->nl ? mnl_socket_get_fd(lm->nl) : -1;
+    /* Congested: not during a reply either, when the batch's ports are out of the queue. */
+    return lm->running && !lm->threaded && lm->nl && !atomic_load(&lm->congested)
+               ? mnl_socket_get_fd(lm->nl)
+               : -1;
 }
 
 void pcd_linkmon_service(struct pcd_linkmon *lm)

@@ -115,7 +115,12 @@ int pcd_linkmon_threaded(struct pcd_linkmon *lm);
  */
 int pcd_linkmon_wait(struct pcd_linkmon *lm, int max_ms);
 
-/** pcd_linkmon_fd - inline: the netlink socket to poll, else (or while it is closed) -1 */
+/**
+ * pcd_linkmon_fd - inline: the netlink socket to poll during a reply; -1 when
+ * threaded, while the socket is closed, and while the queue is congested
+ * (then pcd_linkmon_wait() reads only into an empty queue)
+ * @lm: the reader
+ */
 int pcd_linkmon_fd(const struct pcd_linkmon *lm);
 
 /** pcd_linkmon_service - inline: the socket polled readable; read what it holds */

@@ -209,14 +209,19 @@ int pcd_redis_get_reply(struct pcd_redis *r, redisContext *c, void **reply)
             /* poll() itself failed (RLIMIT_NOFILE below 2?): wait as hiredis would. */
             return redisGetReply(c, reply);
         }
-        if (side >= 0 && p[1].revents)
-            r->side.ready(r->side.arg);
+        /*
+         * The reply first: once it is whole, return, and the writer's loop reads
+         * netlink next. Served first, netlink would be timed into the round trip
+         * (portsyncd_redis_latency_seconds, and the monitor's busy_since).
+         */
         if (p[0].revents) {
             if (redisBufferRead(c) != REDIS_OK || redisGetReplyFromReader(c, reply) != REDIS_OK)
                 return REDIS_ERR;
             if (*reply)
                 return REDIS_OK;
         }
+        if (side >= 0 && p[1].revents)
+            r->side.ready(r->side.arg);
     }
 }
 
