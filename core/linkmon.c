@@ -1,8 +1,9 @@
 /*
- * core/linkmon.c - the netlink reader (see linkmon.h), in its own thread or
- * inline in the writer's loop: the socket, its failures and their backoff, the
- * dump requests and their timeout, SONiC's old-interface snapshot. What the
- * messages mean is linkstate.c's business.
+ * core/linkmon.c - the netlink reader (see linkmon.h): the socket, its
+ * failures and their backoff, the dump requests and their timeout, SONiC's
+ * old-interface snapshot, one turn of reading. Whether its thread or the
+ * writer's loop takes the turns is linkmon_run.c's; what the messages mean is
+ * linkstate.c's.
  */
 #include <errno.h>
 #include <libmnl/libmnl.h>
@@ -18,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "linkmon.h"
+#include "linkmon_int.h"
 #include "linkstate.h"
 #include "netlink.h"
 #include "psu/clock.h"
@@ -27,40 +28,6 @@
 #define RETRY_MIN_MS    100u
 #define RETRY_MAX_MS    5000u
 #define DUMP_TIMEOUT_NS 5000000000ull
-#define RECV_BUF        65536 /* holds many messages; the kernel never splits one across reads */
-
-struct pcd_linkmon {
-    struct pcd_linkmon_opts o;
-    struct pcd_queue *q;
-    struct pcd_metrics *m;
-    struct pcd_linkstate *ls;
-    int ctl_fd; /* eventfd: stop and resync requests */
-    pthread_t thread;
-    int running;            /* started and not stopped; only the starting thread changes it */
-    int threaded;           /* the reader thread runs (else the caller's loop reads: inline) */
-    atomic_int stop;        /* the thread is to return (pcd_linkmon_stop(), _inline()) */
-    atomic_int congested;   /* the queue overflowed since the last dump that fitted in it */
-    atomic_uint resync_req; /* bit per enum pcd_resync_reason, from other threads */
-    /* The writer's: when pcd_linkmon_threaded() may try again, and log again, after a failure. */
-    uint64_t thread_retry_at, thread_log_at;
-    /* Owned by the thread, or by the writer's loop while inline. */
-    /*
-     * The receive buffer, one for both ways of running: on a stack, the thread's
-     * and the writer's would each keep the pages a dump touched resident; as
-     * _Thread_local, glibc would allocate and clear it for every thread
-     * (tests/core/t_thread_memory.sh).
-     */
-    char *buf;
-    struct mnl_socket *nl;
-    unsigned portid;
-    uint32_t seq;
-    uint64_t dump_started;   /* CLOCK_MONOTONIC ns of the dump in flight */
-    unsigned dump_overflows; /* pcd_linkstate_overflows() when it began */
-    /* While the socket is closed after a failure: when to try again, and how long to wait next. */
-    uint64_t retry_at;
-    unsigned retry_ms, failures;
-    char last_failure[384]; /* the last failure logged, to log a repeat only every 5 s */
-};
 
 /*
  * SONiC's cold-start "old interfaces": every Ethernet* netdev that exists now.
@@ -190,14 +157,6 @@ static void socket_failed(struct pcd_linkmon *lm, const char *call, int err, int
     log_failure(lm, line);
 }
 
-/* Wake the thread (or the inline wait) out of poll(). */
-static void kick(struct pcd_linkmon *lm)
-{
-    uint64_t one = 1;
-    ssize_t w = write(lm->ctl_fd, &one, sizeof one);
-    (void)w;
-}
-
 /* Take what the control eventfd holds (stop, resync and wake requests). */
 static void ctl_drain(struct pcd_linkmon *lm)
 {
@@ -220,8 +179,8 @@ static void sleep_until(struct pcd_linkmon *lm, uint64_t until)
         ctl_drain(lm);
 }
 
-/* Receive what the socket holds (up to @reads reads) and hand it to the model. */
-static void receive(struct pcd_linkmon *lm, int fd, int reads)
+/* See linkmon_int.h. */
+void pcd_linkmon_receive(struct pcd_linkmon *lm, int fd, int reads)
 {
     char *buf = lm->buf;
     for (int i = 0; i < reads && lm->nl; i++) {
@@ -260,13 +219,8 @@ static void receive(struct pcd_linkmon *lm, int fd, int reads)
     }
 }
 
-/*
- * One turn of the reader: requests, the socket's reopening and dump timeout,
- * a dump due, then at most @max_ms waiting for the socket and up to @reads
- * reads of what it holds. Touches only what the thread owns (lm->threaded is
- * the writer's).
- */
-static void step(struct pcd_linkmon *lm, int max_ms, int reads)
+/* See linkmon_int.h. */
+void pcd_linkmon_step(struct pcd_linkmon *lm, int max_ms, int reads)
 {
     unsigned req = atomic_exchange(&lm->resync_req, 0);
     if (req)
@@ -315,38 +269,7 @@ static void step(struct pcd_linkmon *lm, int max_ms, int reads)
      * which saves the read that would find the socket empty.
      */
     if (pfd[0].revents & (POLLIN | POLLERR))
-        receive(lm, pfd[0].fd, reads);
-}
-
-static void *thread_main(void *arg)
-{
-    struct pcd_linkmon *lm = arg;
-    while (!atomic_load(&lm->stop))
-        step(lm, 1000, 64);
-    return NULL;
-}
-
-/* Start the reader thread; returns 0 or pthread_create()'s error. */
-static int start_thread(struct pcd_linkmon *lm)
-{
-    atomic_store(&lm->stop, 0);
-    int rc = pthread_create(&lm->thread, NULL, thread_main, lm);
-    if (rc == 0) {
-        pthread_setname_np(lm->thread, "netlink");
-        lm->threaded = 1;
-    }
-    return rc;
-}
-
-/* Stop the reader thread, if it runs: its work is the caller's from here on. */
-static void join_thread(struct pcd_linkmon *lm)
-{
-    if (!lm->threaded)
-        return;
-    atomic_store(&lm->stop, 1);
-    kick(lm);
-    pthread_join(lm->thread, NULL);
-    lm->threaded = 0;
+        pcd_linkmon_receive(lm, pfd[0].fd, reads);
 }
 
 struct pcd_linkmon *pcd_linkmon_new(struct pcd_queue *q, struct pcd_metrics *m)
@@ -392,7 +315,7 @@ int pcd_linkmon_start(struct pcd_linkmon *lm, const struct pcd_linkmon_opts *o, 
         goto fail;
     }
     psm_gauge_set(lm->m->netlink_connected, 1);
-    int rc = start_thread(lm);
+    int rc = pcd_linkmon_thread_start(lm);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the netlink thread: %s", strerror(rc));
         psm_gauge_set(lm->m->netlink_connected, 0);
@@ -415,7 +338,7 @@ void pcd_linkmon_resync(struct pcd_linkmon *lm, enum pcd_resync_reason why)
     if (!lm->running)
         return;
     atomic_fetch_or(&lm->resync_req, 1u << why);
-    kick(lm);
+    pcd_linkmon_kick(lm);
 }
 
 int pcd_linkmon_initial_done(struct pcd_linkmon *lm)
@@ -433,7 +356,7 @@ void pcd_linkmon_stop(struct pcd_linkmon *lm)
     if (!lm || !lm->running)
         return;
     lm->running = 0;
-    join_thread(lm);
+    pcd_linkmon_thread_join(lm);
     pcd_queue_set_wake_fd(lm->q, -1);
     if (lm->nl)
         mnl_socket_close(lm->nl);
@@ -451,86 +374,4 @@ void pcd_linkmon_free(struct pcd_linkmon *lm)
     pcd_linkstate_free(lm->ls);
     free(lm->buf);
     free(lm);
-}
-
-int pcd_linkmon_inline(struct pcd_linkmon *lm)
-{
-    if (!lm->running)
-        return 0;
-    if (atomic_load(&lm->congested)) {
-        /* The writer drains the queue while the thread reads the dump. */
-        if (!lm->threaded)
-            pcd_linkmon_threaded(lm);
-        return !lm->threaded;
-    }
-    if (lm->threaded) {
-        join_thread(lm);
-        pcd_queue_set_wake_fd(lm->q, lm->ctl_fd);
-    }
-    return 1;
-}
-
-int pcd_linkmon_threaded(struct pcd_linkmon *lm)
-{
-    if (!lm->running || lm->threaded)
-        return 0;
-    /*
-     * After a failure, try again once a second and say so every 5 s: called each
-     * turn of the writer's loop while congested, a failing pthread_create() was
-     * thousands of ERROR lines a second (tests/core/t_thread_start_fails.sh).
-     */
-    uint64_t now = psu_clock_mono_ns();
-    if (now < lm->thread_retry_at)
-        return -1;
-    pcd_queue_set_wake_fd(lm->q, -1);
-    int rc = start_thread(lm);
-    if (rc == 0) {
-        lm->thread_retry_at = lm->thread_log_at = 0;
-        return 0;
-    }
-    pcd_queue_set_wake_fd(lm->q, lm->ctl_fd); /* still inline: SIGTERM wakes its poll */
-    lm->thread_retry_at = now + 1000000000ull;
-    if (now >= lm->thread_log_at) {
-        lm->thread_log_at = now + 5000000000ull;
-        psu_log_error("cannot start the netlink thread: %s: link events are read between Redis "
-                      "commands only until it can (retrying every second)",
-                      strerror(rc));
-    }
-    return -1;
-}
-
-/*
- * Congested and still inline: the thread could not be started. Then netlink is
- * read only into an empty queue, one read at a time and never during a reply,
- * so the writer drains the queue between the parts of a dump, as the thread
- * would have let it; read as usual, every dump larger than the queue
- * overflowed it again, for ever (tests/core/t_thread_start_fails.sh). The
- * kernel's buffer holds what waits meanwhile.
- */
-static int held_back(const struct pcd_linkmon *lm)
-{
-    return atomic_load(&lm->congested) && pcd_queue_ports(lm->q) > 0;
-}
-
-int pcd_linkmon_wait(struct pcd_linkmon *lm, int max_ms)
-{
-    if (!lm->running || lm->threaded)
-        return -1;
-    if (!held_back(lm))
-        step(lm, max_ms < 0 ? 0 : max_ms, 1);
-    return 0;
-}
-
-int pcd_linkmon_fd(const struct pcd_linkmon *lm)
-{
-    /* Congested: not during a reply either, when the batch's ports are out of the queue. */
-    return lm->running && !lm->threaded && lm->nl && !atomic_load(&lm->congested)
-               ? mnl_socket_get_fd(lm->nl)
-               : -1;
-}
-
-void pcd_linkmon_service(struct pcd_linkmon *lm)
-{
-    if (lm->running && !lm->threaded && lm->nl)
-        receive(lm, mnl_socket_get_fd(lm->nl), 64);
 }
