@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "pex.h"
+#include "psu/clock.h"
 #include "psu/proc.h"
 #include "selfmetrics.h"
 
@@ -203,6 +204,8 @@ static int segment_has_prefix(const struct pex_self_view *v, const char *prefix)
     return 0;
 }
 
+#define PROC_SAMPLE_NS 100000000ull /* the process_* figures' sample lives 100 ms */
+
 static void process_families(const struct pex_self_view *v, enum psm_format fmt, struct psm_buf *b)
 {
     /*
@@ -212,9 +215,20 @@ static void process_families(const struct pex_self_view *v, enum psm_format fmt,
      */
     if (segment_has_prefix(v, "process_"))
         return;
-    /* A figure psu_proc could not read is left out, not exported as 0. */
-    struct psu_proc_stats ps;
-    psu_proc_sample(&ps);
+    /*
+     * A figure psu_proc could not read is left out, not exported as 0. Sampled
+     * at most every 100 ms: /proc/self (stat, statm, the fd directory) cost a
+     * quarter of a small scrape's CPU, and a burst of scrapes, friendly or not,
+     * shares one sample. Static: the event loop's thread is the only one
+     * rendering.
+     */
+    static struct psu_proc_stats ps;
+    static uint64_t sampled_ns;
+    uint64_t now = psu_clock_mono_ns();
+    if (!sampled_ns || now - sampled_ns >= PROC_SAMPLE_NS) {
+        psu_proc_sample(&ps);
+        sampled_ns = now;
+    }
     if (ps.have & PSU_PROC_CPU)
         one(b, fmt, "process_cpu_seconds_total", PSM_COUNTER,
             "Total user and system CPU time spent in seconds.", "seconds", ps.cpu_seconds);

@@ -25,6 +25,17 @@ lint=$(promtool check metrics <"$T/text.txt" 2>&1) && rc=0 || rc=$?
 check "promtool check metrics: exit 0 (rc=$rc)" test "$rc" -eq 0
 check "promtool check metrics: no warnings ('$lint')" test -z "$lint"
 
+# process_* are sampled at most every 100 ms, and then again: three more open
+# connections show in process_open_fds a moment later.
+fds() { pcurl client "$(url /metrics)" | awk '$1 == "process_open_fds" {print $2}'; }
+fd0=$(fds)
+exec 7<>/dev/tcp/::1/"$EXP_PORT" 8<>/dev/tcp/::1/"$EXP_PORT" 9<>/dev/tcp/::1/"$EXP_PORT"
+sleep 0.3
+fd1=$(fds)
+exec 7>&- 8>&- 9>&-
+check "process_open_fds is sampled again after 100 ms ($fd0 -> $fd1 with 3 more connections)" \
+    test "${fd1:-0}" -ge $((${fd0:-0} + 3))
+
 pcurl client -H "Accept: $PROM_ACCEPT" -D "$T/om.h" -o "$T/om.txt" "$(url /metrics)"
 check "Prometheus 2.x Accept header gets OpenMetrics 1.0.0" \
     grep -qi '^content-type: application/openmetrics-text; version=1.0.0; charset=utf-8' "$T/om.h"
