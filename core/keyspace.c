@@ -1,39 +1,12 @@
 /*
- * core/keyspace.c - see keyspace.h: connections and the notification check
- * of the keyspace followers.
+ * core/keyspace.c - see keyspace.h: the notification check of the keyspace
+ * followers.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "keyspace.h"
 #include "reply.h"
-
-redisContext *pcd_keyspace_connect(const struct pcd_redis_endpoint *e, int timeout_ms,
-                                   int select_db, char *err, size_t errlen)
-{
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    redisContext *c = e->socket ? redisConnectUnixWithTimeout(e->socket, tv)
-                                : redisConnectWithTimeout(e->host, e->port, tv);
-    if (!c || c->err) {
-        snprintf(err, errlen, "cannot connect: %s", c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    if (select_db) {
-        redisReply *rep = redisCommand(c, "SELECT %d", e->id);
-        if (!rep || rep->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "SELECT %d: %s", e->id, rep ? rep->str : c->errstr);
-            if (rep)
-                freeReplyObject(rep);
-            redisFree(c);
-            return NULL;
-        }
-        freeReplyObject(rep);
-    }
-    return c;
-}
 
 int pcd_keyspace_enabled(redisContext *c, const char *need, char *why, size_t whylen)
 {

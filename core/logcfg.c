@@ -222,7 +222,8 @@ static int pause_ms(struct pcd_logcfg *lc, int ms)
 
 static redisContext *connect_config(struct pcd_logcfg *lc, int select_db, char *err, size_t errlen)
 {
-    return pcd_keyspace_connect(&lc->o.config, lc->o.timeout_ms, select_db, err, errlen);
+    return pcd_redis_endpoint_connect(&lc->o.config, "CONFIG_DB", lc->o.timeout_ms, select_db, err,
+                                      errlen);
 }
 
 /* Events on the subscriber connection until it fails (-1) or we are told to stop (0). */

@@ -329,7 +329,8 @@ static int session(struct pcd_portview *v)
     int made = 0;
     atomic_store(&v->reset, 0);
     view_forget(v);
-    if (!(v->cmd = pcd_keyspace_connect(&v->o.appl, v->o.timeout_ms, 1, err, sizeof err)))
+    if (!(v->cmd = pcd_redis_endpoint_connect(&v->o.appl, "APPL_DB", v->o.timeout_ms, 1, err,
+                                              sizeof err)))
         goto failed;
     int on = pcd_keyspace_enabled(v->cmd, "ghxe", why, sizeof why);
     if (on < 0)
@@ -345,7 +346,8 @@ static int session(struct pcd_portview *v)
             return atomic_load(&v->stop) ? 0 : -2;
         return -2;
     }
-    if (!(v->sub = pcd_keyspace_connect(&v->o.appl, v->o.timeout_ms, 0, err, sizeof err)))
+    if (!(v->sub = pcd_redis_endpoint_connect(&v->o.appl, "APPL_DB", v->o.timeout_ms, 0, err,
+                                              sizeof err)))
         goto failed;
     /* Subscribed before the scan: a key changed during it is told afterwards. */
     redisReply *rep = redisCommand(v->sub, "PSUBSCRIBE %s", v->pattern);

@@ -105,31 +105,42 @@ redisContext *pcd_redis_failed(const struct pcd_redis *r)
     return NULL;
 }
 
-static redisContext *connect_one(struct pcd_redis *r, enum pcd_db db, char *err, size_t errlen)
+redisContext *pcd_redis_endpoint_connect(const struct pcd_redis_endpoint *e, const char *name,
+                                         int timeout_ms, int select_db, char *err, size_t errlen)
 {
-    const struct pcd_redis_endpoint *e = &r->o.db[db];
-    const char *name = pcd_db_name(db), *where = r->where[db];
-    struct timeval tv = {r->o.timeout_ms / 1000, (r->o.timeout_ms % 1000) * 1000};
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     redisContext *c = e->socket ? redisConnectUnixWithTimeout(e->socket, tv)
                                 : redisConnectWithTimeout(e->host, e->port, tv);
     if (!c || c->err) {
-        snprintf(err, errlen, "redis %s: cannot connect for %s: %s", where, name,
-                 c ? c->errstr : "out of memory");
+        snprintf(err, errlen, "cannot connect for %s: %s", name, c ? c->errstr : "out of memory");
         if (c)
             redisFree(c);
         return NULL;
     }
     redisSetTimeout(c, tv);
-    redisReply *rep = redisCommand(c, "SELECT %d", e->id);
-    if (!rep || rep->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "redis %s: SELECT %d for %s failed: %s", where, e->id, name,
-                 rep ? rep->str : c->errstr);
-        if (rep)
-            freeReplyObject(rep);
-        redisFree(c);
-        return NULL;
+    if (select_db) {
+        redisReply *rep = redisCommand(c, "SELECT %d", e->id);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "SELECT %d for %s failed: %s", e->id, name,
+                     rep ? rep->str : c->errstr);
+            if (rep)
+                freeReplyObject(rep);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(rep);
     }
-    freeReplyObject(rep);
+    return c;
+}
+
+/* One of @r's databases, SELECTed; @err names the server and the database. */
+static redisContext *connect_one(struct pcd_redis *r, enum pcd_db db, char *err, size_t errlen)
+{
+    char why[400];
+    redisContext *c = pcd_redis_endpoint_connect(&r->o.db[db], pcd_db_name(db), r->o.timeout_ms, 1,
+                                                 why, sizeof why);
+    if (!c)
+        snprintf(err, errlen, "redis %s: %s", r->where[db], why);
     return c;
 }
 
@@ -231,13 +242,10 @@ redisReply *pcd_redis_cmd(struct pcd_redis *r, redisContext *c, int argc, const 
     uint64_t t0 = psu_clock_mono_ns();
     atomic_store(&r->busy_since, t0);
     redisReply *rep = NULL;
-    if (!r->side.ready) {
-        rep = redisCommandArgv(c, argc, argv, lens);
-    } else if (redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK) {
-        void *v = NULL;
-        if (pcd_redis_get_reply(r, c, &v) == REDIS_OK)
-            rep = v;
-    }
+    void *v = NULL;
+    if (redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK &&
+        pcd_redis_get_reply(r, c, &v) == REDIS_OK)
+        rep = v;
     atomic_store(&r->busy_since, 0);
     if (rep)
         observe(r, t0);

@@ -79,6 +79,21 @@ int pcd_redis_endpoint_same_server(const struct pcd_redis_endpoint *a,
                                    const struct pcd_redis_endpoint *b);
 
 /**
+ * pcd_redis_endpoint_connect - a connection to @e's server, with timeouts
+ * @e: where the database is
+ * @name: the database, for messages ("APPL_DB")
+ * @timeout_ms: connect and command timeout
+ * @select_db: 1 to SELECT @e->id (a command connection), 0 not to (a
+ *             subscriber: channels name their database)
+ * @err: buffer for what failed
+ * @errlen: size of @err
+ * Returns the context, or NULL with @err filled ("cannot connect for NAME: ..."
+ * or "SELECT N for NAME failed: ...").
+ */
+redisContext *pcd_redis_endpoint_connect(const struct pcd_redis_endpoint *e, const char *name,
+                                         int timeout_ms, int select_db, char *err, size_t errlen);
+
+/**
  * pcd_redis_opts_describe - where the three databases are, for the log
  * @o: the options
  * @buf: receives e.g. "unix:/var/run/redis/redis.sock (APPL_DB 0, CONFIG_DB 4,
